@@ -1,0 +1,1 @@
+jouletrace::main!();

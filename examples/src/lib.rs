@@ -1,0 +1,1 @@
+//! Algorithms measured by the example benches.

@@ -1,0 +1,445 @@
+//! The results file: one versioned schema that every report is rendered from.
+//!
+//! Field-by-field documentation, with units, is in `docs/results-schema.md`. Units are in the
+//! field names (`_j` joules, `_w` watts, `_s` seconds) and in the Rust types ([`Joules`], [`Watts`]).
+//! Times of windows are seconds since the run's `monotonic_origin_ns`, on `CLOCK_MONOTONIC`, which
+//! all processes of a run share.
+//!
+//! Versioning: [`SCHEMA_VERSION`] is `MAJOR.MINOR`. A minor bump only adds optional fields, so a
+//! reader loads any older minor version; a file with another major version is refused by
+//! [`RunResults::from_json`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::energy::{Backend, Domain, Provenance};
+use crate::units::{Joules, Watts};
+
+pub const SCHEMA_MAJOR: u32 = 1;
+pub const SCHEMA_MINOR: u32 = 0;
+pub const SCHEMA_VERSION: &str = "1.0";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema_version: String,
+    pub tool: Tool,
+    pub run: RunInfo,
+    pub environment: Environment,
+    /// The meter, when anything was measured; `None` for a run that only checked correctness.
+    pub meter: Option<MeterRecord>,
+    /// Idle power per domain, measured with all workers quiet.
+    #[serde(default)]
+    pub idle: Vec<IdleRecord>,
+    pub settings: Settings,
+    pub problems: Vec<ProblemResult>,
+    /// Filled when the run was compared with a baseline.
+    #[serde(default)]
+    pub baseline: Option<BaselineComparison>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// `false` when the run was interrupted or a binary died: the file holds what was gathered.
+    pub complete: bool,
+    /// Why the run is incomplete (`interrupted by SIGINT`, …).
+    #[serde(default)]
+    pub incomplete_reason: Option<String>,
+    pub mode: RunMode,
+    pub command_line: Vec<String>,
+    /// Bench binaries that took part.
+    #[serde(default)]
+    pub binaries: Vec<String>,
+    /// `CLOCK_MONOTONIC` at the run's start; every `*_s` time in samples is relative to it.
+    pub monotonic_origin_ns: u64,
+    /// Shard, for `--partition`: `hash:1/3`.
+    #[serde(default)]
+    pub partition: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Correctness checks only (`cargo test`).
+    Check,
+    /// Checks, then measurement (`cargo bench`, `cargo joule`).
+    Bench,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub cpu_model: Option<String>,
+    pub cpu_vendor: Option<String>,
+    pub kernel: Option<String>,
+    pub os: String,
+    pub arch: String,
+    pub hostname: Option<String>,
+    pub logical_cpus: u32,
+    pub physical_cores: u32,
+    pub packages: u32,
+    /// Frequency governor of the measured CPUs, when cpufreq is exposed.
+    pub governor: Option<String>,
+    pub turbo: Option<bool>,
+    pub virtualized: Option<bool>,
+    /// `git rev-parse HEAD` of the measured project, with `-dirty` when the tree had changes.
+    pub commit: Option<String>,
+    /// `rustc -V` of the compiler that built the bench.
+    pub rustc: Option<String>,
+    /// CPUs that ran workers.
+    pub worker_cpus: Vec<u32>,
+    /// The CPU the orchestrator was pinned to, if any.
+    pub orchestrator_cpu: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeterRecord {
+    pub backend: Backend,
+    pub provenance: Provenance,
+    /// `true` exactly when `provenance` is `estimated`; repeated so no reader can miss it.
+    pub estimated: bool,
+    pub domains: Vec<Domain>,
+    /// The domain whose energy is ranked and compared (package, or psys, or the estimate).
+    pub primary_domain: String,
+    /// For the estimate: the per-core power it charges.
+    pub estimate_watts_per_core: Option<Watts>,
+    /// Backends that were tried first, with why they were not used.
+    #[serde(default)]
+    pub rejected: Vec<RejectedMeter>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RejectedMeter {
+    pub backend: Backend,
+    pub reason: String,
+    pub remedy: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IdleRecord {
+    pub domain: String,
+    #[serde(rename = "power_w")]
+    pub power: Watts,
+    pub window_s: f64,
+    /// Seconds since the run's origin.
+    pub taken_at_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub min_sample_time_s: f64,
+    pub warmup: u32,
+    pub min_trials: u32,
+    pub max_trials: u32,
+    /// Target half-width of the 95% interval of the median, relative (0.02 = ±2%).
+    pub target_ci: f64,
+    pub time_budget_s: f64,
+    pub timeout_s: f64,
+    pub memory_limit_mb: Option<u64>,
+    pub isolate_network: bool,
+    pub threshold: f64,
+    pub confidence_level: f64,
+    pub bootstrap_resamples: u32,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProblemResult {
+    pub name: String,
+    pub cases: Vec<CaseRecord>,
+    pub candidates: Vec<CandidateResult>,
+    /// Per measured case, the candidates ranked by energy per call.
+    #[serde(default)]
+    pub rankings: Vec<CaseRanking>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseRecord {
+    pub id: String,
+    pub size: Option<u64>,
+    pub measured: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    WrongAnswer,
+    Panic,
+    Timeout,
+    MemoryLimit,
+    Crashed,
+    /// The candidate returned but left threads running, which would be charged to later calls.
+    StrayThread,
+    ProtocolError,
+    /// `ignore` on the candidate, or filtered out.
+    Ignored,
+    /// Not run because the run was interrupted.
+    NotRun,
+}
+
+impl Status {
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Status::Passed | Status::Ignored | Status::NotRun)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::WrongAnswer => "wrong_answer",
+            Status::Panic => "panic",
+            Status::Timeout => "timeout",
+            Status::MemoryLimit => "memory_limit",
+            Status::Crashed => "crashed",
+            Status::StrayThread => "stray_thread",
+            Status::ProtocolError => "protocol_error",
+            Status::Ignored => "ignored",
+            Status::NotRun => "not_run",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateResult {
+    /// `problem::name`.
+    pub id: String,
+    pub name: String,
+    /// `file:line` of the function.
+    pub location: String,
+    pub binary: Option<String>,
+    pub status: Status,
+    pub check: CheckRecord,
+    #[serde(default)]
+    pub measurements: Vec<CaseMeasurement>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub status: Status,
+    pub cases_passed: u32,
+    pub duration_s: f64,
+    pub failure: Option<Failure>,
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+/// Why a check or a measurement failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: Status,
+    pub case: Option<String>,
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// For `crashed`: `SIGSEGV`, `SIGABRT`…
+    pub signal: Option<String>,
+    /// For `timeout` and `memory_limit`: the limit that was hit (`10s`, `512 MiB`).
+    pub limit: Option<String>,
+}
+
+/// A bounded capture of a worker's output stream.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Captured {
+    pub text: String,
+    pub truncated: bool,
+    pub total_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseMeasurement {
+    pub case: String,
+    pub size: Option<u64>,
+    pub calls_per_sample: u64,
+    /// `None` when the measurement completed; otherwise why it stopped short.
+    pub failure: Option<Failure>,
+    /// Why trials stopped: `target_ci`, `max_trials`, `time_budget`, `interrupted`, `failed`.
+    pub stop_reason: String,
+    pub warmup: Vec<Sample>,
+    pub samples: Vec<Sample>,
+    pub stats: Option<CaseStats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub calls: u64,
+    pub cpu: u32,
+    pub package: Option<u32>,
+    /// Seconds since the run's monotonic origin.
+    pub window_start_s: f64,
+    pub window_end_s: f64,
+    /// Time inside measured windows (excludes input cloning between batches).
+    pub measured_s: f64,
+    pub cpu_time_s: f64,
+    pub energy: Vec<SampleEnergy>,
+    /// Flagged by Tukey's fences on energy per call; never dropped.
+    #[serde(default)]
+    pub outlier: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleEnergy {
+    pub domain: String,
+    #[serde(rename = "gross_j")]
+    pub gross: Joules,
+    /// Gross minus the domain's idle power × `measured_s`.
+    #[serde(rename = "net_j")]
+    pub net: Joules,
+}
+
+/// A point estimate with its confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate<T> {
+    pub point: T,
+    pub lower: T,
+    pub upper: T,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseStats {
+    pub domain: String,
+    /// Median gross energy per call.
+    pub energy_per_call_j: Estimate<Joules>,
+    /// Median idle-subtracted energy per call.
+    pub net_energy_per_call_j: Estimate<Joules>,
+    pub power_w: Estimate<Watts>,
+    pub net_power_w: Estimate<Watts>,
+    pub time_per_call_s: Estimate<f64>,
+    pub mean_energy_per_call_j: Joules,
+    pub stddev_energy_per_call_j: Joules,
+    pub mad_energy_per_call_j: Joules,
+    /// Coefficient of variation of energy per call.
+    pub cv: f64,
+    pub outliers: u32,
+    pub samples: u32,
+    /// Plain flags a reader must see: `negative_net_power`, `net_power_above_tdp`, `estimated`…
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseRanking {
+    pub case: String,
+    pub entries: Vec<RankEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RankEntry {
+    pub rank: u32,
+    pub candidate: String,
+    /// Energy per call relative to the best candidate (1.0 for the best).
+    pub ratio_to_best: Estimate<f64>,
+    /// Whether this candidate differs significantly from the next one in the ranking.
+    pub significant_vs_next: Option<bool>,
+    pub p_value_vs_next: Option<f64>,
+    /// "insertion_sort uses 2.31× the energy of std_sort (95% CI 2.25–2.38)".
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineComparison {
+    pub name: String,
+    pub file: String,
+    /// Set when `--force-compare` overrode a meter or CPU mismatch.
+    pub forced: bool,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    pub entries: Vec<ChangeEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEntry {
+    pub candidate: String,
+    pub case: String,
+    pub old_energy_per_call_j: Joules,
+    pub new_energy_per_call_j: Joules,
+    /// Relative change of energy per call (+0.10 = 10% more), with its interval.
+    pub change: Estimate<f64>,
+    pub threshold: f64,
+    pub verdict: ChangeVerdict,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeVerdict {
+    Regressed,
+    Improved,
+    Unchanged,
+    /// Present on one side only, or not measured on one side.
+    Missing,
+}
+
+/// Why a results file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a JouleTrace results file: {message}")]
+    Malformed { path: String, message: String },
+    #[error(
+        "{path}: results schema version {found} is not supported (this JouleTrace reads {SCHEMA_MAJOR}.x); \
+         re-run the measurement or use a matching JouleTrace"
+    )]
+    UnsupportedVersion { path: String, found: String },
+}
+
+impl RunResults {
+    /// Parses a results file, refusing other major versions with a clear message.
+    /// `origin` names the file in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<RunResults, LoadError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| LoadError::Malformed {
+                path: origin.into(),
+                message: e.to_string(),
+            })?;
+        let version = value
+            .get("schema_version")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| LoadError::Malformed {
+                path: origin.into(),
+                message: "field `schema_version` is missing or not a string".into(),
+            })?;
+        let major = version.split('.').next().and_then(|m| m.parse::<u32>().ok());
+        if major != Some(SCHEMA_MAJOR) {
+            return Err(LoadError::UnsupportedVersion {
+                path: origin.into(),
+                found: version.into(),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| LoadError::Malformed {
+            path: origin.into(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<RunResults, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("results always serialize")
+    }
+
+    /// Whether the numbers are estimates rather than measurements.
+    pub fn is_estimated(&self) -> bool {
+        self.meter.as_ref().is_some_and(|m| m.estimated)
+    }
+
+    pub fn candidates(&self) -> impl Iterator<Item = &CandidateResult> {
+        self.problems.iter().flat_map(|p| p.candidates.iter())
+    }
+}
