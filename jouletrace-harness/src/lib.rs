@@ -24,6 +24,7 @@
 //! without the bench harness, which is how `cargo joule` drives several bench binaries at once.
 
 pub mod case;
+pub mod config;
 pub mod energy;
 pub mod engine;
 pub mod harness;

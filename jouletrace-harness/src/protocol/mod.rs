@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::energy::{DomainEnergy, MeterSpec};
+use crate::engine::CandidateDescriptor;
 use crate::registry::{CaseInfo, CheckOutcome};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -34,6 +35,8 @@ pub const PROTOCOL_FD: i32 = 3;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
+    /// Describe every candidate this binary registered.
+    List,
     /// List the candidate's cases.
     Cases { candidate: String },
     /// Run every case and compare the outputs.
@@ -55,6 +58,7 @@ pub enum Request {
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
     Hello { protocol: u32, pid: u32 },
+    Candidates { candidates: Vec<CandidateDescriptor> },
     Cases { cases: Vec<CaseInfo> },
     /// Sent before each case of a check, so a crash or timeout can be attributed to it.
     CaseStarted { case: String },
