@@ -23,6 +23,7 @@
 //! worker pool ([`pool`]), the statistics ([`stats`]) and the reports ([`report`]) are usable
 //! without the bench harness, which is how `cargo joule` drives several bench binaries at once.
 
+pub mod baseline;
 pub mod case;
 pub mod config;
 pub mod energy;

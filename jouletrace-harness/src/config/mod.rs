@@ -4,6 +4,16 @@
 //! `[workspace.metadata.joule]`, `[package.metadata.joule]`, environment variables, CLI flags;
 //! per-candidate attributes (`#[joule_bench(timeout = …)]`) then override the run's values for
 //! that candidate only. Nothing downstream parses strings again.
+//!
+//! [`Layer`] reads one source and [`layered`] stacks them; the keys and the values they accept are
+//! documented in `docs/cli.md` (“Configuration”). Sharding ([`Partition`]) and the name filters
+//! come from the command line only.
+
+mod layer;
+mod partition;
+
+pub use layer::{ConfigError, KEYS, Layer, Origin, layered};
+pub use partition::{Partition, PartitionError, PartitionKind};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,6 +84,9 @@ pub struct RunConfig {
     pub exact: bool,
     /// Run `#[joule_bench(ignore)]` candidates too (`--ignored`/`--include-ignored`).
     pub include_ignored: bool,
+    /// This machine's shard of the candidates (`--partition`). Applied to the sorted ids of all
+    /// candidates that pass the name filters, across all targets of the run.
+    pub partition: Option<Partition>,
 }
 
 impl Default for RunConfig {
@@ -106,6 +119,7 @@ impl Default for RunConfig {
             skip: Vec::new(),
             exact: false,
             include_ignored: false,
+            partition: None,
         }
     }
 }
@@ -131,9 +145,33 @@ impl RunConfig {
         }
     }
 
-    /// Whether a candidate id passes the name filters.
+    /// Whether a candidate id passes the name filters. The partition is applied afterwards, to
+    /// the sorted list of the ids that pass (see [`RunConfig::partitioned`]).
     pub fn selects(&self, id: &str) -> bool {
-        let hit = |f: &String| if self.exact { id == f } else { id.contains(f.as_str()) };
+        let hit = |f: &String| {
+            if self.exact {
+                id == f
+            } else {
+                id.contains(f.as_str())
+            }
+        };
         (self.filters.is_empty() || self.filters.iter().any(hit)) && !self.skip.iter().any(hit)
+    }
+
+    /// The ids of this shard, from every candidate id of the run: name filters first, then the
+    /// partition over the sorted survivors. The result is sorted.
+    pub fn partitioned<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        let mut selected: Vec<&str> = ids.into_iter().filter(|id| self.selects(id)).collect();
+        selected.sort_unstable();
+        selected.dedup();
+        match self.partition {
+            None => selected,
+            Some(p) => selected
+                .into_iter()
+                .enumerate()
+                .filter(|(i, id)| p.selects(id, *i))
+                .map(|(_, id)| id)
+                .collect(),
+        }
     }
 }

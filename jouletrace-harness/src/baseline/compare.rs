@@ -1,0 +1,519 @@
+//! Comparing a run with a baseline, candidate by candidate and case by case.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::bootstrap::{relative_change_ci, verdict};
+use crate::results::{
+    BaselineComparison, CaseMeasurement, ChangeEntry, RunResults, Settings, Status,
+};
+use crate::units::Joules;
+
+/// How to compare. [`CompareOptions::from_settings`] takes everything from the new run's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompareOptions {
+    /// Relative change of energy per call beyond which a candidate regressed (0.05 = 5%).
+    pub threshold: f64,
+    /// Per-candidate thresholds (`#[joule_bench(threshold = …)]`), by candidate id.
+    pub thresholds: BTreeMap<String, f64>,
+    pub confidence_level: f64,
+    pub resamples: u32,
+    pub seed: u64,
+    /// Compare even when the runs are not comparable; the result is marked `forced`.
+    pub force: bool,
+}
+
+impl CompareOptions {
+    pub fn from_settings(settings: &Settings) -> CompareOptions {
+        CompareOptions {
+            threshold: settings.threshold,
+            thresholds: BTreeMap::new(),
+            confidence_level: settings.confidence_level,
+            resamples: settings.bootstrap_resamples,
+            seed: settings.seed,
+            force: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompareError {
+    #[error(
+        "refusing to compare with baseline `{name}` ({file}): {}; pass --force-compare to compare \
+         anyway (the comparison is then marked as forced)",
+        reasons.join("; ")
+    )]
+    Incompatible {
+        name: String,
+        file: String,
+        reasons: Vec<String>,
+    },
+    #[error(
+        "cannot compare with baseline `{name}` ({file}): {which} measured no energy (a check-only run)"
+    )]
+    NotMeasured {
+        name: String,
+        file: String,
+        which: &'static str,
+    },
+}
+
+/// Why the energies of `old` and `new` cannot be compared; empty when they can. Both must have a
+/// meter.
+pub fn incompatibilities(old: &RunResults, new: &RunResults) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let (Some(a), Some(b)) = (&old.meter, &new.meter) else {
+        return reasons;
+    };
+    if a.estimated != b.estimated {
+        let kind = |e: bool| if e { "estimated" } else { "measured" };
+        reasons.push(format!(
+            "the baseline is {} and this run is {}: an estimate is compared only with estimates",
+            kind(a.estimated),
+            kind(b.estimated)
+        ));
+    }
+    if a.backend != b.backend {
+        reasons.push(format!(
+            "the baseline used the {:?} meter and this run the {:?} meter",
+            a.backend, b.backend
+        ));
+    } else if a.primary_domain != b.primary_domain {
+        reasons.push(format!(
+            "the baseline ranks domain `{}` and this run domain `{}`",
+            a.primary_domain, b.primary_domain
+        ));
+    }
+    if a.estimated && b.estimated && a.estimate_watts_per_core != b.estimate_watts_per_core {
+        reasons.push(format!(
+            "the estimates charge different power per core ({:?} W and {:?} W)",
+            a.estimate_watts_per_core.map(|w| w.get()),
+            b.estimate_watts_per_core.map(|w| w.get())
+        ));
+    }
+    let (ca, cb) = (&old.environment.cpu_model, &new.environment.cpu_model);
+    if ca != cb {
+        let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "an unknown CPU".into());
+        reasons.push(format!(
+            "the baseline ran on {} and this run on {}",
+            show(ca),
+            show(cb)
+        ));
+    }
+    reasons
+}
+
+/// Energy per call of each sample of `m` in the run's primary domain: net (idle-subtracted) when
+/// `net`, else gross. Samples without that domain or without calls are left out.
+pub fn energy_per_call(results: &RunResults, m: &CaseMeasurement, net: bool) -> Vec<f64> {
+    let Some(domain) = results.meter.as_ref().map(|m| m.primary_domain.as_str()) else {
+        return Vec::new();
+    };
+    m.samples
+        .iter()
+        .filter(|s| s.calls > 0)
+        .filter_map(|s| {
+            let e = s.energy.iter().find(|e| e.domain == domain)?;
+            let j = if net { e.net } else { e.gross };
+            Some(j.get() / s.calls as f64)
+        })
+        .collect()
+}
+
+/// Compares `new` with the baseline `old` (named `name`, read from `file`).
+///
+/// Energy per call is the net energy of the meter's primary domain per call, sample by sample;
+/// where a net value is not positive on either side (idle power larger than the candidate's own),
+/// that entry uses gross energy on both sides and says so in the warnings. Candidates that failed,
+/// or are missing on one side, get no entry and are named in the warnings instead.
+pub fn compare(
+    old: &RunResults,
+    new: &RunResults,
+    name: &str,
+    file: &str,
+    options: &CompareOptions,
+) -> Result<BaselineComparison, CompareError> {
+    for (r, which) in [(old, "the baseline"), (new, "this run")] {
+        if r.meter.is_none() {
+            return Err(CompareError::NotMeasured {
+                name: name.into(),
+                file: file.into(),
+                which,
+            });
+        }
+    }
+    let reasons = incompatibilities(old, new);
+    if !reasons.is_empty() && !options.force {
+        return Err(CompareError::Incompatible {
+            name: name.into(),
+            file: file.into(),
+            reasons,
+        });
+    }
+    let mut warnings: Vec<String> = reasons
+        .iter()
+        .map(|r| format!("forced comparison: {r}"))
+        .collect();
+    let old_by_id: BTreeMap<&str, _> = old.candidates().map(|c| (c.id.as_str(), c)).collect();
+    let mut entries = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut new_candidates: Vec<_> = new.candidates().collect();
+    new_candidates.sort_by(|a, b| a.id.cmp(&b.id));
+    for cand in new_candidates {
+        seen.insert(cand.id.as_str());
+        if cand.status != Status::Passed {
+            if cand.status.is_failure() {
+                warnings.push(format!(
+                    "{}: not compared, it failed in this run ({})",
+                    cand.id,
+                    cand.status.as_str()
+                ));
+            }
+            continue;
+        }
+        let Some(old_cand) = old_by_id.get(cand.id.as_str()) else {
+            warnings.push(format!("{}: not in the baseline", cand.id));
+            continue;
+        };
+        for m in &cand.measurements {
+            let label = format!("{} (case `{}`)", cand.id, m.case);
+            if m.failure.is_some() || m.samples.is_empty() {
+                warnings.push(format!(
+                    "{label}: not compared, its measurement did not complete"
+                ));
+                continue;
+            }
+            let Some(old_m) = old_cand.measurements.iter().find(|o| o.case == m.case) else {
+                warnings.push(format!("{label}: case not measured in the baseline"));
+                continue;
+            };
+            let net_ok = |r: &RunResults, m: &CaseMeasurement| {
+                let v = energy_per_call(r, m, true);
+                !v.is_empty() && v.iter().all(|x| *x > 0.0)
+            };
+            let net = net_ok(old, old_m) && net_ok(new, m);
+            if !net {
+                warnings.push(format!(
+                    "{label}: compared on gross energy (net energy per call is not positive on \
+                     one side: the candidate's power is within the idle power's noise)"
+                ));
+            }
+            let (a, b) = (
+                energy_per_call(old, old_m, net),
+                energy_per_call(new, m, net),
+            );
+            let Some(change) = relative_change_ci(
+                &a,
+                &b,
+                options.confidence_level,
+                options.resamples,
+                options.seed,
+            ) else {
+                warnings.push(format!("{label}: no usable energy samples on one side"));
+                continue;
+            };
+            let threshold = options
+                .thresholds
+                .get(&cand.id)
+                .copied()
+                .unwrap_or(options.threshold);
+            entries.push(ChangeEntry {
+                candidate: cand.id.clone(),
+                case: m.case.clone(),
+                old_energy_per_call_j: Joules(median(&a)),
+                new_energy_per_call_j: Joules(median(&b)),
+                verdict: verdict(&change, threshold),
+                change,
+                threshold,
+            });
+        }
+    }
+    // A shard measures only part of the candidates; the rest are not missing.
+    if new.run.partition.is_none() {
+        for id in old_by_id.keys().filter(|id| !seen.contains(*id)) {
+            warnings.push(format!("{id}: in the baseline but not in this run"));
+        }
+    }
+    Ok(BaselineComparison {
+        name: name.into(),
+        file: file.into(),
+        forced: !reasons.is_empty(),
+        warnings,
+        entries,
+    })
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::energy::{Backend, Provenance};
+    use crate::results::*;
+
+    /// A results file with one problem; each candidate has per-sample energies per call (gross;
+    /// net is 90% of gross) on case `big`, 10 calls per sample.
+    pub(crate) fn results(
+        backend: Backend,
+        cpu: &str,
+        candidates: &[(&str, Status, &[f64])],
+    ) -> RunResults {
+        let estimated = backend == Backend::Estimate;
+        let domain = if estimated {
+            "cpu-estimate"
+        } else {
+            "package-0"
+        };
+        let candidates = candidates
+            .iter()
+            .map(|(name, status, per_call)| CandidateResult {
+                id: format!("sort::{name}"),
+                name: (*name).into(),
+                location: "benches/sort.rs:1".into(),
+                binary: None,
+                status: *status,
+                check: CheckRecord {
+                    status: *status,
+                    cases_passed: 1,
+                    duration_s: 0.1,
+                    failure: None,
+                    stdout: Captured::default(),
+                    stderr: Captured::default(),
+                },
+                measurements: if per_call.is_empty() {
+                    vec![]
+                } else {
+                    vec![CaseMeasurement {
+                        case: "big".into(),
+                        size: None,
+                        calls_per_sample: 10,
+                        failure: None,
+                        stop_reason: "target_ci".into(),
+                        warmup: vec![],
+                        samples: per_call
+                            .iter()
+                            .map(|e| Sample {
+                                calls: 10,
+                                cpu: 0,
+                                package: Some(0),
+                                window_start_s: 0.0,
+                                window_end_s: 0.1,
+                                measured_s: 0.1,
+                                cpu_time_s: 0.1,
+                                energy: vec![SampleEnergy {
+                                    domain: domain.into(),
+                                    gross: Joules(e * 10.0),
+                                    net: Joules(e * 9.0),
+                                }],
+                                outlier: false,
+                            })
+                            .collect(),
+                        stats: None,
+                    }]
+                },
+            })
+            .collect();
+        RunResults {
+            schema_version: SCHEMA_VERSION.into(),
+            tool: Tool {
+                name: "jouletrace".into(),
+                version: "0.1.0".into(),
+            },
+            run: RunInfo {
+                started_at: "2026-11-01T00:00:00Z".into(),
+                finished_at: None,
+                complete: true,
+                incomplete_reason: None,
+                mode: RunMode::Bench,
+                command_line: vec![],
+                binaries: vec![],
+                monotonic_origin_ns: 0,
+                partition: None,
+            },
+            environment: Environment {
+                cpu_model: Some(cpu.into()),
+                ..Environment::default()
+            },
+            meter: Some(MeterRecord {
+                backend,
+                provenance: if estimated {
+                    Provenance::Estimated
+                } else {
+                    Provenance::Measured
+                },
+                estimated,
+                domains: vec![],
+                primary_domain: domain.into(),
+                estimate_watts_per_core: None,
+                rejected: vec![],
+                warnings: vec![],
+            }),
+            idle: vec![],
+            settings: Settings {
+                min_sample_time_s: 0.1,
+                warmup: 1,
+                min_trials: 5,
+                max_trials: 30,
+                target_ci: 0.02,
+                time_budget_s: 10.0,
+                timeout_s: 10.0,
+                memory_limit_mb: None,
+                isolate_network: false,
+                threshold: 0.05,
+                confidence_level: 0.95,
+                bootstrap_resamples: 1000,
+                seed: 1,
+            },
+            problems: vec![ProblemResult {
+                name: "sort".into(),
+                cases: vec![CaseRecord {
+                    id: "big".into(),
+                    size: None,
+                    measured: true,
+                }],
+                candidates,
+                rankings: vec![],
+            }],
+            baseline: None,
+        }
+    }
+
+    const EPYC: &str = "AMD EPYC";
+    const SAME: &[f64] = &[1.00, 1.02, 0.98, 1.01, 0.99, 1.00, 1.03, 0.97];
+    const DOUBLE: &[f64] = &[2.00, 2.04, 1.96, 2.02, 1.98, 2.00, 2.06, 1.94];
+
+    fn opts() -> CompareOptions {
+        CompareOptions::from_settings(&results(Backend::Perf, EPYC, &[]).settings)
+    }
+
+    #[test]
+    fn doubled_candidate_regresses_and_the_others_do_not() {
+        let old = results(
+            Backend::Perf,
+            EPYC,
+            &[("a", Status::Passed, SAME), ("b", Status::Passed, SAME)],
+        );
+        let new = results(
+            Backend::Perf,
+            EPYC,
+            &[("a", Status::Passed, SAME), ("b", Status::Passed, DOUBLE)],
+        );
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert!(!c.forced);
+        assert_eq!(c.entries.len(), 2);
+        let (a, b) = (&c.entries[0], &c.entries[1]);
+        assert_eq!(
+            (a.candidate.as_str(), a.verdict),
+            ("sort::a", ChangeVerdict::Unchanged)
+        );
+        assert_eq!(
+            (b.candidate.as_str(), b.verdict),
+            ("sort::b", ChangeVerdict::Regressed)
+        );
+        assert!((b.change.point - 1.0).abs() < 0.05, "{:?}", b.change);
+        // Net energy: 90% of gross, per call.
+        assert!((b.old_energy_per_call_j.get() - 0.9).abs() < 0.02);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn per_candidate_threshold_overrides_the_run_threshold() {
+        let old = results(Backend::Perf, EPYC, &[("b", Status::Passed, SAME)]);
+        let new = results(Backend::Perf, EPYC, &[("b", Status::Passed, DOUBLE)]);
+        let mut o = opts();
+        o.thresholds.insert("sort::b".into(), 2.0);
+        let c = compare(&old, &new, "main", "main.json", &o).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Unchanged);
+        assert_eq!(c.entries[0].threshold, 2.0);
+    }
+
+    #[test]
+    fn estimated_against_measured_is_refused_unless_forced() {
+        let old = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
+        let new = results(Backend::Estimate, EPYC, &[("a", Status::Passed, SAME)]);
+        let err = compare(&old, &new, "main", "main.json", &opts()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("estimate") && msg.contains("--force-compare"),
+            "{msg}"
+        );
+        let mut o = opts();
+        o.force = true;
+        let c = compare(&old, &new, "main", "main.json", &o).unwrap();
+        assert!(c.forced);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.starts_with("forced comparison")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn other_cpu_model_is_refused() {
+        let old = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
+        let new = results(Backend::Perf, "Intel Xeon", &[("a", Status::Passed, SAME)]);
+        let CompareError::Incompatible { reasons, .. } =
+            compare(&old, &new, "main", "main.json", &opts()).unwrap_err()
+        else {
+            panic!("expected incompatible")
+        };
+        assert_eq!(
+            reasons,
+            vec!["the baseline ran on AMD EPYC and this run on Intel Xeon"]
+        );
+    }
+
+    #[test]
+    fn failed_and_missing_candidates_are_named_in_warnings() {
+        let old = results(
+            Backend::Perf,
+            EPYC,
+            &[("a", Status::Passed, SAME), ("gone", Status::Passed, SAME)],
+        );
+        let new = results(
+            Backend::Perf,
+            EPYC,
+            &[
+                ("a", Status::WrongAnswer, &[]),
+                ("fresh", Status::Passed, SAME),
+            ],
+        );
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert!(c.entries.is_empty());
+        let w = c.warnings.join("\n");
+        assert!(
+            w.contains("sort::a: not compared, it failed in this run (wrong_answer)"),
+            "{w}"
+        );
+        assert!(w.contains("sort::fresh: not in the baseline"), "{w}");
+        assert!(
+            w.contains("sort::gone: in the baseline but not in this run"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn check_only_runs_cannot_be_compared() {
+        let old = results(Backend::Perf, EPYC, &[]);
+        let mut new = old.clone();
+        new.meter = None;
+        let err = compare(&old, &new, "main", "main.json", &opts()).unwrap_err();
+        assert!(matches!(
+            err,
+            CompareError::NotMeasured {
+                which: "this run",
+                ..
+            }
+        ));
+    }
+}
