@@ -31,6 +31,11 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
+/// The median of `values` (any order); `None` when empty.
+pub fn median_of(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| median(&sorted(values)))
+}
+
 fn sorted(values: &[f64]) -> Vec<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::bootstrap::{relative_change_ci, verdict};
+use super::bootstrap::{median_of, relative_change_ci, verdict};
 use crate::results::{
     BaselineComparison, CaseMeasurement, ChangeEntry, RunResults, Settings, Status,
 };
@@ -219,8 +219,8 @@ pub fn compare(
             entries.push(ChangeEntry {
                 candidate: cand.id.clone(),
                 case: m.case.clone(),
-                old_energy_per_call_j: Joules(median(&a)),
-                new_energy_per_call_j: Joules(median(&b)),
+                old_energy_per_call_j: Joules(median_of(&a).unwrap_or(f64::NAN)),
+                new_energy_per_call_j: Joules(median_of(&b).unwrap_or(f64::NAN)),
                 verdict: verdict(&change, threshold),
                 change,
                 threshold,
@@ -240,17 +240,6 @@ pub fn compare(
         warnings,
         entries,
     })
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 #[cfg(test)]

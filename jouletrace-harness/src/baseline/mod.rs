@@ -14,6 +14,6 @@ mod bootstrap;
 mod compare;
 pub mod store;
 
-pub use bootstrap::{relative_change_ci, verdict};
+pub use bootstrap::{median_of, relative_change_ci, verdict};
 pub use compare::{CompareError, CompareOptions, compare, energy_per_call, incompatibilities};
 pub use store::{BaselineError, baseline_dir, baseline_path, load, save};

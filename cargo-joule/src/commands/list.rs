@@ -1,0 +1,104 @@
+//! `cargo joule list`: the candidates a run with the same flags would check and measure.
+//!
+//! Each bench binary lists its candidates through the libtest `--list` interface that every
+//! JouleTrace harness answers (`problem::name: test`); the name filters and the partition are then
+//! applied exactly as the engine applies them ([`jouletrace::config::RunConfig::partitioned`]).
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use jouletrace::config::RunConfig;
+use serde_json::json;
+
+use crate::cli::{ListArgs, OutputArgs};
+use crate::exit::{CliResult, Failure, Status};
+use crate::output::Printer;
+use crate::{cargo_build, settings, workspace};
+
+pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
+    let printer = Printer::new(out);
+    let ws = workspace::discover(&args.cargo).map_err(Failure::usage)?;
+    let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
+    let mut config = RunConfig::default();
+    settings::apply_selection(&mut config, &args.select);
+
+    let mut all: Vec<(String, String)> = Vec::new();
+    for t in &targets {
+        let mut cmd = Command::new(&t.binary);
+        cmd.arg("--list");
+        if let Some(cwd) = &t.cwd {
+            cmd.current_dir(cwd);
+        }
+        let output = cmd
+            .output()
+            .with_context(|| format!("cannot run {} --list", t.binary.display()))
+            .map_err(Failure::usage)?;
+        if !output.status.success() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{} --list failed ({}): {}",
+                t.label,
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        for id in parse_list(&String::from_utf8_lossy(&output.stdout)).map_err(Failure::usage)? {
+            all.push((id, t.label.clone()));
+        }
+    }
+    let selected = config.partitioned(all.iter().map(|(id, _)| id.as_str()));
+    for id in &selected {
+        let label = all
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or("", |(_, l)| l.as_str());
+        if printer.json() {
+            printer.event(json!({"event": "candidate", "id": id, "binary": label}));
+        } else {
+            println!("{id}    ({label})");
+        }
+    }
+    if !printer.json() && out.quiet == 0 {
+        eprintln!("{} candidates", selected.len());
+    }
+    Ok(Status::Ok)
+}
+
+/// The ids in libtest `--list` output (`[kind] name: test` lines), once each.
+fn parse_list(text: &str) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some((name, kind)) = line.rsplit_once(": ") else {
+            // libtest ends a human-format list with a count line ("3 tests, 0 benchmarks").
+            if line.ends_with("benchmarks") {
+                continue;
+            }
+            bail!("unexpected line in --list output: `{line}`");
+        };
+        if !matches!(kind, "test" | "bench" | "benchmark") {
+            bail!("unexpected line in --list output: `{line}`");
+        }
+        let name = match name.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+            Some((_, rest)) => rest,
+            None => name,
+        };
+        if !ids.iter().any(|i| i == name) {
+            ids.push(name.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_libtest_lists() {
+        let text = "sort::std_sort: test\n[energy] sort::std_sort: bench\nsort::bubble: test\n\n2 tests, 1 benchmarks\n";
+        assert_eq!(
+            parse_list(text).unwrap(),
+            vec!["sort::std_sort", "sort::bubble"]
+        );
+        assert!(parse_list("garbage").is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! `cargo joule merge SHARD… -o OUT`: the shards of a partitioned run as one results file.
+//!
+//! Problems and candidates are the union of the shards' (a candidate in two shards is an error:
+//! the shards were not cut from one candidate list), the rankings are recomputed over all the
+//! candidates of each case, and the baseline comparisons, when every shard made one against the
+//! same baseline, are joined — so the exit status is the verdict of the whole run.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail};
+use jouletrace::baseline::{self, energy_per_call};
+use jouletrace::results::{
+    BaselineComparison, CaseMeasurement, CaseRanking, Estimate, ProblemResult, RankEntry,
+    RunResults, Status as CandidateStatus,
+};
+
+use crate::cli::{MergeArgs, OutputArgs};
+use crate::exit::{CliResult, Failure, Status};
+use crate::output::{Printer, print_comparison, print_summary};
+
+pub fn merge(args: &MergeArgs, out: &OutputArgs) -> CliResult {
+    let printer = Printer::new(out);
+    let shards = args
+        .files
+        .iter()
+        .map(|f| Ok((f.display().to_string(), RunResults::load(f)?)))
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let merged = merge_results(shards, args.force).map_err(Failure::usage)?;
+    super::write_atomic(&args.output, &merged.to_json()).map_err(Failure::usage)?;
+    if let Some(c) = &merged.baseline {
+        print_comparison(
+            &printer,
+            c,
+            merged.settings.confidence_level,
+            merged.is_estimated(),
+        );
+    }
+    print_summary(&printer, &merged, Some(&args.output));
+    Ok(Status::of(&merged))
+}
+
+pub fn merge_results(shards: Vec<(String, RunResults)>, force: bool) -> anyhow::Result<RunResults> {
+    let mut iter = shards.into_iter();
+    let (first_name, mut merged) = iter.next().ok_or_else(|| anyhow!("nothing to merge"))?;
+    let mut owner: BTreeMap<String, String> = merged
+        .candidates()
+        .map(|c| (c.id.clone(), first_name.clone()))
+        .collect();
+    let mut comparisons: Vec<Option<BaselineComparison>> = vec![merged.baseline.take()];
+    let mut warnings = Vec::new();
+    for (name, shard) in iter {
+        if shard.meter.is_some() != merged.meter.is_some() {
+            bail!("{name} and {first_name}: one measured energy and the other did not");
+        }
+        let reasons = baseline::incompatibilities(&merged, &shard);
+        if !reasons.is_empty() {
+            if !force {
+                bail!(
+                    "{name} cannot be merged with {first_name}: {}; pass --force to merge anyway",
+                    reasons.join("; ")
+                );
+            }
+            warnings.extend(
+                reasons
+                    .into_iter()
+                    .map(|r| format!("forced merge of {name}: {r}")),
+            );
+        }
+        if shard.settings != merged.settings {
+            warnings.push(format!("{name} ran with other settings than {first_name}"));
+        }
+        for c in shard.candidates() {
+            if let Some(prev) = owner.insert(c.id.clone(), name.clone()) {
+                bail!(
+                    "candidate {} is in both {prev} and {name}: shards must come from one \
+                     --partition split (same M/N kind and count, same filters)",
+                    c.id
+                );
+            }
+        }
+        let run = &mut merged.run;
+        run.complete &= shard.run.complete;
+        if let Some(r) = shard.run.incomplete_reason {
+            run.incomplete_reason = Some(match run.incomplete_reason.take() {
+                Some(prev) => format!("{prev}; {name}: {r}"),
+                None => format!("{name}: {r}"),
+            });
+        }
+        run.started_at = run.started_at.clone().min(shard.run.started_at);
+        run.finished_at = run.finished_at.clone().max(shard.run.finished_at);
+        for b in shard.run.binaries {
+            if !run.binaries.contains(&b) {
+                run.binaries.push(b);
+            }
+        }
+        merged.idle.extend(shard.idle);
+        for problem in shard.problems {
+            match merged.problems.iter_mut().find(|p| p.name == problem.name) {
+                Some(p) => {
+                    for case in problem.cases {
+                        if !p.cases.iter().any(|c| c.id == case.id) {
+                            p.cases.push(case);
+                        }
+                    }
+                    p.candidates.extend(problem.candidates);
+                }
+                None => merged.problems.push(problem),
+            }
+        }
+        comparisons.push(shard.baseline);
+    }
+    merged.run.partition = None;
+    merged.problems.sort_by(|a, b| a.name.cmp(&b.name));
+    let results_for_energy = merged.clone();
+    for p in &mut merged.problems {
+        p.candidates.sort_by(|a, b| a.id.cmp(&b.id));
+        p.rankings = rank(&results_for_energy, p);
+    }
+    merged.baseline = join_comparisons(comparisons, &mut warnings);
+    if let Some(meter) = &mut merged.meter {
+        meter.warnings.extend(warnings);
+    }
+    Ok(merged)
+}
+
+/// One comparison from the shards' when all compared with the same baseline; otherwise none,
+/// with a warning (a verdict over part of the candidates would pass regressions silently).
+fn join_comparisons(
+    comparisons: Vec<Option<BaselineComparison>>,
+    warnings: &mut Vec<String>,
+) -> Option<BaselineComparison> {
+    if comparisons.iter().all(Option::is_none) {
+        return None;
+    }
+    let all: Option<Vec<BaselineComparison>> = comparisons.into_iter().collect();
+    let Some(all) = all else {
+        warnings.push("only some shards were compared with a baseline: no comparison kept".into());
+        return None;
+    };
+    if all.windows(2).any(|w| w[0].name != w[1].name) {
+        warnings
+            .push("the shards were compared with different baselines: no comparison kept".into());
+        return None;
+    }
+    let mut joined = all[0].clone();
+    joined.entries.clear();
+    joined.warnings.clear();
+    for c in all {
+        joined.forced |= c.forced;
+        joined.entries.extend(c.entries);
+        for w in c.warnings {
+            if !joined.warnings.contains(&w) {
+                joined.warnings.push(w);
+            }
+        }
+    }
+    joined
+        .entries
+        .sort_by(|a, b| (&a.candidate, &a.case).cmp(&(&b.candidate, &b.case)));
+    Some(joined)
+}
+
+/// Rankings of a problem's candidates per measured case, by median energy per call (net, or
+/// gross when a net value is not positive), each with its ratio to the best and a bootstrap
+/// interval. The ratio uses the same resampling as the baseline comparison.
+fn rank(results: &RunResults, problem: &ProblemResult) -> Vec<CaseRanking> {
+    let s = &results.settings;
+    let mut by_case: BTreeMap<&str, Vec<(&str, &CaseMeasurement)>> = BTreeMap::new();
+    for c in problem
+        .candidates
+        .iter()
+        .filter(|c| c.status == CandidateStatus::Passed)
+    {
+        for m in c
+            .measurements
+            .iter()
+            .filter(|m| m.failure.is_none() && !m.samples.is_empty())
+        {
+            by_case
+                .entry(m.case.as_str())
+                .or_default()
+                .push((c.id.as_str(), m));
+        }
+    }
+    let mut rankings = Vec::new();
+    for (case, entries) in by_case {
+        let net = entries
+            .iter()
+            .all(|(_, m)| energy_per_call(results, m, true).iter().all(|x| *x > 0.0));
+        let mut values: Vec<(&str, Vec<f64>)> = entries
+            .iter()
+            .map(|(id, m)| (*id, energy_per_call(results, m, net)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let med = |v: &[f64]| baseline::median_of(v).unwrap_or(f64::INFINITY);
+        values.sort_by(|a, b| med(&a.1).total_cmp(&med(&b.1)).then(a.0.cmp(b.0)));
+        let Some((best_id, best)) = values.first().cloned() else {
+            continue;
+        };
+        let ratio = |old: &[f64], new: &[f64]| {
+            baseline::relative_change_ci(
+                old,
+                new,
+                s.confidence_level,
+                s.bootstrap_resamples,
+                s.seed,
+            )
+            .map(|c| Estimate {
+                point: c.point + 1.0,
+                lower: c.lower + 1.0,
+                upper: c.upper + 1.0,
+            })
+        };
+        let mut ranked = Vec::new();
+        for (i, (id, v)) in values.iter().enumerate() {
+            let Some(to_best) = ratio(&best, v) else {
+                continue;
+            };
+            let vs_next = values.get(i + 1).and_then(|(_, next)| ratio(v, next));
+            let verdict = if i == 0 {
+                format!("{} uses the least energy", short(id))
+            } else {
+                format!(
+                    "{} uses {:.2}× the energy of {} ({:.0}% CI {:.2}–{:.2})",
+                    short(id),
+                    to_best.point,
+                    short(best_id),
+                    s.confidence_level * 100.0,
+                    to_best.lower,
+                    to_best.upper
+                )
+            };
+            ranked.push(RankEntry {
+                rank: i as u32 + 1,
+                candidate: (*id).to_owned(),
+                ratio_to_best: to_best,
+                significant_vs_next: vs_next.map(|r| r.lower > 1.0 || r.upper < 1.0),
+                p_value_vs_next: None,
+                verdict,
+            });
+        }
+        rankings.push(CaseRanking {
+            case: case.to_owned(),
+            entries: ranked,
+        });
+    }
+    rankings
+}
+
+fn short(id: &str) -> &str {
+    id.rsplit("::").next().unwrap_or(id)
+}

@@ -1,0 +1,133 @@
+//! `cargo joule [run]`: discover, build, check and measure, compare, write, gate.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use jouletrace::baseline::{self, CompareOptions};
+use jouletrace::engine::{self, CancelToken};
+use jouletrace::results::RunResults;
+use serde_json::json;
+
+use crate::cli::{OutputArgs, RunArgs};
+use crate::exit::{CliResult, Failure, Status};
+use crate::output::{Printer, print_comparison, print_summary};
+use crate::views::{self, Export};
+use crate::{cargo_build, settings, signal, workspace};
+
+pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
+    let mut printer = Printer::new(out);
+    let ws = workspace::discover(&args.cargo).map_err(Failure::usage)?;
+    let config = settings::resolve(&ws, &args.measure, &args.select)?;
+    let exports = args
+        .export
+        .iter()
+        .map(|e| e.parse::<Export>().map_err(|e| Failure::usage(anyhow!(e))))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Before building and measuring: a missing baseline should cost nothing.
+    let base = match &args.baseline.baseline {
+        Some(name) => Some((name.clone(), baseline::load(&ws.target_dir, name)?)),
+        None => None,
+    };
+    if let Some(name) = &args.baseline.save_baseline {
+        baseline::baseline_path(&ws.target_dir, name)?;
+    }
+
+    let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
+    let cancel = CancelToken::new();
+    signal::cancel_on_interrupt(&cancel)?;
+    let mut results = engine::run(&targets, &config, &mut printer, &cancel)?;
+    if results.run.partition.is_none() {
+        results.run.partition = config.partition.map(|p| p.to_string());
+    }
+
+    let mut status = Status::Ok;
+    if let Some((name, (old, path))) = &base {
+        let mut options = CompareOptions::from_settings(&results.settings);
+        options.force = args.baseline.force_compare;
+        match baseline::compare(old, &results, name, &path.display().to_string(), &options) {
+            Ok(c) => {
+                print_comparison(
+                    &printer,
+                    &c,
+                    options.confidence_level,
+                    results.is_estimated(),
+                );
+                results.baseline = Some(c);
+            }
+            Err(e) => {
+                printer.warn(&e.to_string());
+                status = status.worst(Status::Usage);
+            }
+        }
+    }
+
+    let results_path = ws.target_dir.join("joule").join("results.json");
+    super::write_atomic(&results_path, &results.to_json()).map_err(Failure::usage)?;
+    status = status.worst(write_views(&printer, &results, &results_path, &exports));
+
+    if let Some(name) = &args.baseline.save_baseline {
+        if !results.run.complete {
+            printer.warn(&format!(
+                "baseline `{name}` not saved: the run is incomplete"
+            ));
+        } else if results.meter.is_none() {
+            printer.warn(&format!(
+                "baseline `{name}` not saved: nothing was measured"
+            ));
+        } else {
+            let path = baseline::save(&ws.target_dir, name, &results)?;
+            printer.say(
+                1,
+                &format!("       Saved baseline `{name}` to {}", path.display()),
+            );
+        }
+    }
+
+    if cancel.is_cancelled() {
+        status = status.worst(Status::Interrupted);
+    }
+    status = status.worst(Status::of(&results));
+    print_summary(&printer, &results, Some(&results_path));
+    if printer.json() {
+        printer.event(json!({
+            "event": "finished",
+            "results": results_path,
+            "exit_code": status.code(),
+        }));
+    }
+    Ok(status)
+}
+
+/// The report files, the requested exports and the GitHub step summary. A missing export the user
+/// asked for is an error (status 2); the others are warnings.
+fn write_views(
+    printer: &Printer,
+    results: &RunResults,
+    results_path: &std::path::Path,
+    exports: &[Export],
+) -> Status {
+    let mut status = Status::Ok;
+    let dir = results_path
+        .parent()
+        .map_or_else(PathBuf::new, PathBuf::from);
+    match views::write_all(results, &dir) {
+        Ok(files) => {
+            for f in files {
+                printer.say(1, &format!("      Report {}", f.display()));
+            }
+        }
+        Err(e) => printer.say(1, &format!("        note {e}")),
+    }
+    for export in exports {
+        if let Err(e) = views::export(results, export) {
+            printer.warn(&e.to_string());
+            status = Status::Usage;
+        }
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        if let Err(e) = views::step_summary(results, std::path::Path::new(&path)) {
+            printer.warn(&e.to_string());
+        }
+    }
+    status
+}

@@ -1,0 +1,170 @@
+//! Which packages and bench targets take part, found through `cargo metadata`.
+//!
+//! A package takes part when it is selected (`-p`, `--workspace`, or by default the package of the
+//! current manifest, else the workspace's default members) and depends on `jouletrace`; its bench
+//! targets (`--bench` narrows them) are what gets built and run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use cargo_metadata::{Metadata, MetadataCommand, Package, PackageId, TargetKind};
+use serde_json::Value;
+
+use crate::cli::CargoArgs;
+
+/// The library bench files must depend on to be found.
+const LIBRARY: &str = "jouletrace";
+
+pub struct Workspace {
+    pub metadata: Metadata,
+    pub target_dir: PathBuf,
+    /// Packages that take part, in name order.
+    pub packages: Vec<BenchPackage>,
+}
+
+pub struct BenchPackage {
+    pub id: PackageId,
+    pub name: String,
+    pub manifest_path: PathBuf,
+    /// The directory of its Cargo.toml: workers run there, as `cargo bench` would run them.
+    pub root: PathBuf,
+    pub benches: Vec<String>,
+    /// `[package.metadata.joule]`, or `Null`.
+    pub joule_metadata: Value,
+}
+
+impl Workspace {
+    pub fn root_manifest(&self) -> PathBuf {
+        self.metadata
+            .workspace_root
+            .join("Cargo.toml")
+            .into_std_path_buf()
+    }
+
+    /// `[workspace.metadata.joule]`, or `Null`.
+    pub fn joule_metadata(&self) -> Value {
+        self.metadata
+            .workspace_metadata
+            .get("joule")
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// Reads the workspace without resolving dependencies (fast, and works offline).
+pub fn metadata(manifest_path: Option<&Path>) -> anyhow::Result<Metadata> {
+    let mut cmd = MetadataCommand::new();
+    cmd.no_deps();
+    if let Ok(cargo) = std::env::var("CARGO") {
+        cmd.cargo_path(cargo);
+    }
+    if let Some(p) = manifest_path {
+        cmd.manifest_path(p);
+    }
+    cmd.exec()
+        .context("cannot read the workspace with `cargo metadata`")
+}
+
+/// The target directory: `--target-dir` or `CARGO_TARGET_DIR`, else cargo's.
+pub fn target_dir(args_dir: Option<&Path>, metadata: &Metadata) -> PathBuf {
+    args_dir.map_or_else(
+        || metadata.target_directory.clone().into_std_path_buf(),
+        Path::to_path_buf,
+    )
+}
+
+pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
+    let metadata = metadata(args.manifest_path.as_deref())?;
+    let members = metadata.workspace_packages();
+    let selected: Vec<&Package> = if args.workspace {
+        members.clone()
+    } else if !args.package.is_empty() {
+        let mut chosen = Vec::new();
+        for spec in &args.package {
+            let p = members
+                .iter()
+                .find(|p| p.name.as_str() == spec.as_str())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+                    anyhow!(
+                        "package `{spec}` is not a member of the workspace at {} (members: {})",
+                        metadata.workspace_root,
+                        names.join(", ")
+                    )
+                })?;
+            chosen.push(*p);
+        }
+        chosen
+    } else {
+        match current_manifest(args.manifest_path.as_deref())
+            .and_then(|m| members.iter().find(|p| p.manifest_path.as_std_path() == m))
+        {
+            Some(p) => vec![*p],
+            None => metadata.workspace_default_packages(),
+        }
+    };
+
+    let mut packages = Vec::new();
+    let mut unmatched_benches: Vec<&String> = args.bench.iter().collect();
+    for p in selected {
+        if !p.dependencies.iter().any(|d| d.name == LIBRARY) {
+            continue;
+        }
+        let benches: Vec<String> = p
+            .targets
+            .iter()
+            .filter(|t| t.is_kind(TargetKind::Bench))
+            .filter(|t| args.bench.is_empty() || args.bench.contains(&t.name))
+            .map(|t| t.name.clone())
+            .collect();
+        unmatched_benches.retain(|b| !benches.contains(b));
+        if benches.is_empty() {
+            continue;
+        }
+        let manifest_path = p.manifest_path.clone().into_std_path_buf();
+        packages.push(BenchPackage {
+            id: p.id.clone(),
+            name: p.name.to_string(),
+            root: manifest_path
+                .parent()
+                .map_or_else(PathBuf::new, Path::to_path_buf),
+            manifest_path,
+            benches,
+            joule_metadata: p.metadata.get("joule").cloned().unwrap_or(Value::Null),
+        });
+    }
+    if let Some(b) = unmatched_benches.first() {
+        bail!(
+            "no bench target named `{b}` in the selected packages that depend on {LIBRARY} \
+             (see `cargo joule list`)"
+        );
+    }
+    if packages.is_empty() {
+        bail!(
+            "no bench targets to run: none of the selected packages of {} depends on {LIBRARY} \
+             and has a [[bench]] target; add `{LIBRARY}` as a dev-dependency and a bench with \
+             `harness = false`, or select packages with -p/--workspace",
+            metadata.workspace_root
+        );
+    }
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    let target_dir = target_dir(args.target_dir.as_deref(), &metadata);
+    Ok(Workspace {
+        metadata,
+        target_dir,
+        packages,
+    })
+}
+
+/// The manifest cargo would use: `--manifest-path`, else the nearest Cargo.toml above the
+/// current directory.
+fn current_manifest(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = given {
+        return std::fs::canonicalize(p).ok();
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|d| d.join("Cargo.toml"))
+        .find(|m| m.is_file())
+        .and_then(|m| std::fs::canonicalize(m).ok())
+}
