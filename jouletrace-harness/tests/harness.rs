@@ -127,3 +127,33 @@ fn bench_mode_measures_only_candidates_that_passed() {
         "a wrong or crashing candidate is never measured"
     );
 }
+
+#[test]
+fn ctrl_c_keeps_the_results_gathered_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(example())
+        .args(["--bench", "square::square"])
+        .env("CARGO_TARGET_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Measuring three cases takes seconds; interrupt during the first.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted run does not pass");
+    let r = RunResults::load(&dir.path().join("joule/manual_registration.json")).unwrap();
+    assert!(!r.run.complete, "marked incomplete");
+    assert_eq!(r.run.incomplete_reason.as_deref(), Some("interrupted"));
+    let square = r.candidates().find(|c| c.name == "square").unwrap();
+    assert_eq!(
+        square.status,
+        Status::Passed,
+        "the check finished before the interrupt"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Job, Slot};
+use super::{CancelToken, Job, Slot};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, WorkerError, classify};
 use crate::protocol::{Request, Response};
@@ -22,20 +22,20 @@ fn plain(kind: Status, case: Option<String>, message: String) -> Failure {
 }
 
 /// Runs one candidate's check on `slot`. Never fails: every ending is a [`CheckRecord`].
-pub fn check(job: &Job, slot: &Slot, config: &RunConfig) -> CheckRecord {
+pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -> CheckRecord {
     let eff = config.effective(&job.descriptor.options);
     let started = Instant::now();
     let cmd = job.worker_command(Some(slot.cpu), config, eff.memory_limit_mb);
     let mut worker = match Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10))) {
         Ok(w) => w,
-        Err(e) => return failed_without_worker(&e, config, eff.timeout, eff.memory_limit_mb),
+        Err(e) => return failed_without_worker(&e, eff.timeout, eff.memory_limit_mb),
     };
     let answer = worker.request(
         &Request::Check {
             candidate: job.descriptor.id.clone(),
         },
         eff.timeout,
-        None,
+        Some(cancel),
     );
     let (status, cases_passed, failure) = match answer {
         Ok(Response::Checked {
@@ -125,11 +125,9 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig) -> CheckRecord {
 
 fn failed_without_worker(
     e: &WorkerError,
-    config: &RunConfig,
     timeout: Duration,
     memory_limit_mb: Option<u64>,
 ) -> CheckRecord {
-    let _ = config;
     let f = classify(&Ending {
         error: e,
         stderr: "",

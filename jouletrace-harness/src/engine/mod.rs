@@ -280,7 +280,7 @@ pub fn run(
                 return;
             }
             let _ = tx.send(Event::CheckStarted(all[i].descriptor.id.clone()));
-            let record = check::check(&all[i], slot, config);
+            let record = check::check(&all[i], slot, config, cancel);
             let _ = tx.send(Event::CheckFinished(i, record));
         },
         |event| match event {
