@@ -104,12 +104,16 @@ fn exact_p(doubled_ranks: &[u64], n1: usize, observed: u64) -> f64 {
     // ways[k][s]: subsets of size k of the ranks seen so far with doubled sum s.
     let mut ways = vec![vec![0u64; max_sum + 1]; n1 + 1];
     ways[0][0] = 1;
-    for &r in doubled_ranks {
+    // Only sums reachable so far can be non-zero: bounding the inner loop by the running
+    // total halves the work.
+    let mut reachable = 0;
+    for (seen, &r) in doubled_ranks.iter().enumerate() {
         let r = r as usize;
-        for k in (1..=n1).rev() {
+        reachable += r;
+        for k in (1..=n1.min(seen + 1)).rev() {
             let (lower, upper) = ways.split_at_mut(k);
             let (from, to) = (&lower[k - 1], &mut upper[0]);
-            for s in (r..=max_sum).rev() {
+            for s in (r..=reachable).rev() {
                 to[s] += from[s - r];
             }
         }
