@@ -11,8 +11,8 @@
 //! - [`outliers`]: Tukey's fences, which flag outliers and never drop them;
 //! - [`compare`]: the ratio of two medians with its interval, the relative change against a
 //!   baseline and the [`change_verdict`] that gates CI;
-//! - [`mann_whitney`]: the rank test between neighbours in a ranking;
-//! - [`rank`](rank()): the ranking of a problem's candidates with plain-language verdicts;
+//! - [`mann_whitney`](mod@mann_whitney): the rank test between neighbours in a ranking;
+//! - [`rank`](mod@rank): the ranking of a problem's candidates with plain-language verdicts;
 //! - [`rng`]: the seeded generator that makes every interval reproducible from the raw samples.
 //!
 //! Degenerate input (no samples, one sample where two are needed, NaN, a zero reference) is a
