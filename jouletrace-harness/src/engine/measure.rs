@@ -39,15 +39,6 @@ fn failure(kind: Status, case: &str, message: String) -> Failure {
     }
 }
 
-/// Energy per call of a sample in the primary domain (net of idle).
-pub fn per_call(sample: &Sample, primary: &str) -> Option<f64> {
-    sample
-        .energy
-        .iter()
-        .find(|e| e.domain == primary)
-        .map(|e| e.net.get() / sample.calls as f64)
-}
-
 pub fn measure(
     job: &MeasureJob,
     lane: &Lane,
@@ -176,11 +167,7 @@ pub fn measure(
         if !warm {
             let n = m.samples.len() as u32;
             if n >= eff.min_trials.max(2) {
-                let values: Vec<f64> = m
-                    .samples
-                    .iter()
-                    .filter_map(|s| per_call(s, cx.primary))
-                    .collect();
+                let values = super::summarize::per_call(&m.samples, cx.primary, true);
                 if super::summarize::within_target(&values, config) {
                     break "target_ci";
                 }
