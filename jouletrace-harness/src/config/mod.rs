@@ -84,9 +84,49 @@ pub struct RunConfig {
     pub exact: bool,
     /// Run `#[joule_bench(ignore)]` candidates too (`--ignored`/`--include-ignored`).
     pub include_ignored: bool,
+<<<<<<< HEAD
     /// This machine's shard of the candidates (`--partition`). Applied to the sorted ids of all
     /// candidates that pass the name filters, across all targets of the run.
     pub partition: Option<Partition>,
+=======
+    /// Run only this shard of the candidates (`--partition`).
+    pub partition: Option<Partition>,
+}
+
+/// A shard of the candidates, for splitting a run across CI machines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Partition {
+    /// Candidates whose id hashes (FNV-1a, stable across runs and machines) to shard `m` of `n`.
+    Hash { m: u32, n: u32 },
+    /// Every `n`th candidate in id order, starting with the `m`th.
+    Slice { m: u32, n: u32 },
+}
+
+impl Partition {
+    /// Whether the candidate `id`, `index`th in id order, belongs to this shard.
+    pub fn selects(&self, id: &str, index: usize) -> bool {
+        match *self {
+            Partition::Hash { m, n } => {
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in id.bytes() {
+                    h ^= u64::from(b);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+                h % u64::from(n) == u64::from(m - 1)
+            }
+            Partition::Slice { m, n } => index % n as usize == (m - 1) as usize,
+        }
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Partition::Hash { m, n } => write!(f, "hash:{m}/{n}"),
+            Partition::Slice { m, n } => write!(f, "slice:{m}/{n}"),
+        }
+    }
+>>>>>>> main
 }
 
 impl Default for RunConfig {

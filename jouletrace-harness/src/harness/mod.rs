@@ -1,4 +1,241 @@
-//! The bench binary harness (in progress).
+//! The bench binary's harness: what `jouletrace::main!()` runs.
+//!
+//! Started with [`WORKER_ARG`] it is a worker ([`worker`]). Otherwise it speaks libtest's command
+//! line (through libtest-mimic) so that `cargo test`, `cargo bench` and `cargo nextest run` drive
+//! it like any test binary: each candidate's correctness check is a test named
+//! `[check] problem::candidate`, and under `cargo bench` (which passes `--bench`) each measured
+//! candidate is a benchmark named `[energy] problem::candidate`.
+//!
+//! The work itself never runs on libtest-mimic's thread pool: the engine checks (and measures)
+//! the selected candidates first, in pinned worker processes, and the trials handed to
+//! libtest-mimic only report what the engine found. That keeps filters, `--list`, `--exact`,
+//! `--format json` and exit codes exactly libtest's, while scheduling stays ours.
+
+pub mod clock;
+mod meter;
+mod worker;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use libtest_mimic::{Arguments, Failed, Measurement, Trial};
+
+use crate::config::RunConfig;
+use crate::engine::{self, CancelToken, NullObserver, Target};
+use crate::protocol::WORKER_ARG;
+use crate::registry::Registry;
+use crate::results::{CandidateResult, RunResults, Status};
+
+const NOTHING_REGISTERED: &str = "\
+jouletrace: this bench binary registered no #[joule_bench] candidates.
+  - Does the bench file (or a module it declares) contain #[joule_bench] functions?
+  - If the candidates live in a library crate, the bench must link it: write
+    `jouletrace::main!(my_crate);` (or `use my_crate as _;`). A library the bench never names
+    is not linked, and its registrations are silently dropped by the linker.";
+
+/// Entry point of every bench binary; returns the process exit status.
 pub fn harness_main() -> i32 {
-    0
+    if std::env::args().nth(1).as_deref() == Some(WORKER_ARG) {
+        return worker::worker_main();
+    }
+    let args = Arguments::from_args();
+    let registry = match Registry::collect() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("jouletrace: {e}");
+            return 2;
+        }
+    };
+    if registry.is_empty() {
+        eprintln!("{NOTHING_REGISTERED}");
+        return if args.list { 0 } else { 1 };
+    }
+    let measure = args.bench;
+    let skeleton = trials(&registry, measure, &HashMap::new(), None);
+    if args.list {
+        return exit_status(&libtest_mimic::run(&args, skeleton));
+    }
+
+    // The engine runs exactly the candidates whose check libtest would run.
+    let mut config = RunConfig {
+        measure,
+        exact: true,
+        include_ignored: args.include_ignored || args.ignored,
+        ..RunConfig::default()
+    };
+    config.filters = skeleton
+        .iter()
+        .filter(|t| t.kind() == "check" && !args.is_filtered_out(t))
+        .filter(|t| {
+            let ignored = t.has_ignored_flag();
+            if args.ignored {
+                ignored
+            } else {
+                !ignored || args.include_ignored
+            }
+        })
+        .map(|t| t.name().to_owned())
+        .collect();
+    let cancel = CancelToken::new();
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, cancel.flag());
+    let results = if config.filters.is_empty() {
+        None
+    } else {
+        let target = Target {
+            binary: std::env::current_exe()
+                .unwrap_or_else(|_| PathBuf::from(std::env::args().next().unwrap_or_default())),
+            label: bench_name(),
+            cwd: None,
+        };
+        match engine::run(&[target], &config, &mut NullObserver, &cancel) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("jouletrace: {e}");
+                return 2;
+            }
+        }
+    };
+    let by_id: HashMap<String, CandidateResult> = results
+        .iter()
+        .flat_map(|r| r.candidates().cloned())
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    if let Some(r) = &results {
+        match write_results(r) {
+            Ok(path) => eprintln!("jouletrace: results written to {}", path.display()),
+            Err(e) => eprintln!("jouletrace: could not write the results file: {e}"),
+        }
+    }
+    let meter = results.as_ref().and_then(|r| r.meter.as_ref()).map(|m| {
+        if m.estimated {
+            format!("{:?} (ESTIMATED)", m.backend).to_lowercase()
+        } else {
+            format!("{:?}", m.backend).to_lowercase()
+        }
+    });
+    let conclusion = libtest_mimic::run(&args, trials(&registry, measure, &by_id, meter));
+    exit_status(&conclusion)
+}
+
+/// libtest's convention: 101 when anything failed.
+fn exit_status(c: &libtest_mimic::Conclusion) -> i32 {
+    if c.has_failed() { 101 } else { 0 }
+}
+
+/// The bench's name: the executable's file name without cargo's hash suffix.
+fn bench_name() -> String {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let stem = exe
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bench".into());
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name.to_owned()
+        }
+        _ => stem,
+    }
+}
+
+/// `target/` of the build that produced this binary: `CARGO_TARGET_DIR`, else the nearest
+/// ancestor of the executable holding cargo's `CACHEDIR.TAG`.
+pub fn target_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .find(|d| d.join("CACHEDIR.TAG").is_file())
+        .map(PathBuf::from)
+}
+
+fn write_results(results: &RunResults) -> std::io::Result<PathBuf> {
+    let dir = target_dir()
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("joule");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.json", bench_name()));
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, results.to_json())?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+fn outcome_of(c: Option<&CandidateResult>) -> Result<(), Failed> {
+    let Some(c) = c else {
+        return Err("not run (the run was interrupted)".into());
+    };
+    match (&c.check.failure, c.status) {
+        (_, Status::Passed) => Ok(()),
+        (Some(f), _) => {
+            let mut msg = format!("{}: {}", c.status.as_str(), f.message);
+            if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
+                msg.push_str(&format!("\n  expected: {e}\n  actual:   {a}"));
+            }
+            if !c.check.stderr.text.trim().is_empty() {
+                msg.push_str(&format!(
+                    "\n--- worker stderr ---\n{}",
+                    c.check.stderr.text.trim_end()
+                ));
+            }
+            Err(msg.into())
+        }
+        (None, s) => Err(s.as_str().into()),
+    }
+}
+
+fn trials(
+    registry: &Registry,
+    measure: bool,
+    results: &HashMap<String, CandidateResult>,
+    meter: Option<String>,
+) -> Vec<Trial> {
+    let mut out = Vec::new();
+    for c in &registry.candidates {
+        let id = c.id();
+        let outcome = outcome_of(results.get(&id));
+        out.push(
+            Trial::test(id.clone(), move || outcome)
+                .with_kind("check")
+                .with_ignored_flag(c.options.ignore),
+        );
+        if measure {
+            let found = results.get(&id).cloned();
+            let meter = meter.clone();
+            out.push(
+                Trial::bench(id.clone(), move |_test_mode| {
+                    energy_outcome(found.as_ref(), meter.as_deref())
+                })
+                .with_kind("energy")
+                .with_ignored_flag(c.options.ignore),
+            );
+        }
+    }
+    out
+}
+
+fn energy_outcome(
+    c: Option<&CandidateResult>,
+    meter: Option<&str>,
+) -> Result<Option<Measurement>, Failed> {
+    let Some(c) = c else {
+        return Err("not run".into());
+    };
+    if c.status != Status::Passed {
+        return Err(format!(
+            "not measured: the correctness check failed ({})",
+            c.status.as_str()
+        )
+        .into());
+    }
+    if let Some(f) = c.measurements.iter().find_map(|m| m.failure.as_ref()) {
+        return Err(format!("measurement failed: {}", f.message).into());
+    }
+    // libtest reports nanoseconds only; the energy goes in our own table and results file.
+    let last = c.measurements.iter().rev().find_map(|m| m.stats.as_ref());
+    let _ = meter;
+    Ok(last.map(|s| Measurement {
+        avg: (s.time_per_call_s.point * 1e9) as u64,
+        variance: ((s.time_per_call_s.upper - s.time_per_call_s.lower) * 1e9 / 2.0) as u64,
+    }))
 }

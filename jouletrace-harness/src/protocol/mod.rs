@@ -86,7 +86,11 @@ pub enum Response {
         /// Threads the candidate left running after its calls returned.
         stray_threads: u32,
     },
-    Prepared,
+    /// The case is ready; `input_bytes` estimates the memory one fresh input takes, so the
+    /// orchestrator can bound batches.
+    Prepared {
+        input_bytes: u64,
+    },
     Calibrated {
         calls: u64,
         elapsed_ns: u64,

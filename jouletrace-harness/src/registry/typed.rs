@@ -32,6 +32,10 @@ pub trait PreparedCase {
     /// the measured window, while dropping each call's input and output stays inside it (freeing
     /// what a call allocated is part of its cost).
     fn run(&mut self, calls: u64, batch: u64, hooks: &mut dyn WindowHooks);
+
+    /// Clones `n` inputs, calls `during` while holding them, then drops them: lets the worker
+    /// see how much memory a batch of inputs takes.
+    fn hold_clones(&mut self, n: u64, during: &mut dyn FnMut());
 }
 
 /// Called right around each batch of measured calls.
@@ -252,6 +256,12 @@ impl<I: Clone, O> PreparedCase for Prepared<I, O> {
             hooks.close();
             remaining -= n;
         }
+    }
+
+    fn hold_clones(&mut self, n: u64, during: &mut dyn FnMut()) {
+        let held: Vec<I> = (0..n).map(|_| self.input.clone()).collect();
+        during();
+        drop(black_box(held));
     }
 }
 

@@ -1,0 +1,68 @@
+//! Registers candidates by hand, the way the macros expand, so the harness and the engine are
+//! tested without the proc macros. Used by `tests/harness.rs`.
+
+use jouletrace::__private::{CandidateEntry, CandidateOptions, cmp_eq, typed};
+use jouletrace::Case;
+
+fn cases() -> Vec<Case<u64, u64>> {
+    vec![
+        Case::new("two", 2, 4),
+        Case::new("seven", 7, 49).size(7),
+        Case::new("big", 1000, 1_000_000).size(1000),
+    ]
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn wrong(x: u64) -> u64 {
+    x + x
+}
+
+fn segfault(x: u64) -> u64 {
+    if x == 7 {
+        // SAFETY: not safe at all: this candidate exists to crash its worker.
+        unsafe { std::ptr::write_volatile(std::ptr::null_mut::<u64>(), x) };
+    }
+    x * x
+}
+
+fn spin(x: u64) -> u64 {
+    if x == 1000 {
+        loop {
+            std::hint::spin_loop();
+        }
+    }
+    x * x
+}
+
+const fn opts(timeout_ms: u64) -> CandidateOptions {
+    CandidateOptions {
+        timeout: Some(std::time::Duration::from_millis(timeout_ms)),
+        ..CandidateOptions::DEFAULT
+    }
+}
+
+macro_rules! register {
+    ($name:ident, $options:expr) => {
+        jouletrace::__private::inventory::submit! {
+            CandidateEntry {
+                problem: "square",
+                name: stringify!($name),
+                module_path: module_path!(),
+                file: file!(),
+                line: line!(),
+                options: $options,
+                imp: &typed(cases, $name, cmp_eq, false),
+            }
+        }
+    };
+}
+
+register!(square, CandidateOptions::DEFAULT);
+register!(wrong, CandidateOptions::DEFAULT);
+register!(segfault, CandidateOptions::DEFAULT);
+register!(spin, opts(1500));
+
+jouletrace::main!();

@@ -1,0 +1,146 @@
+//! Correctness checks: each candidate, in its own worker, against all of its cases.
+
+use std::time::{Duration, Instant};
+
+use super::{CancelToken, Job, Slot};
+use crate::config::RunConfig;
+use crate::pool::{Ending, Worker, WorkerError, classify};
+use crate::protocol::{Request, Response};
+use crate::registry::CheckOutcome;
+use crate::results::{Captured, CheckRecord, Failure, Status};
+
+fn plain(kind: Status, case: Option<String>, message: String) -> Failure {
+    Failure {
+        kind,
+        case,
+        message,
+        expected: None,
+        actual: None,
+        signal: None,
+        limit: None,
+    }
+}
+
+/// Runs one candidate's check on `slot`. Never fails: every ending is a [`CheckRecord`].
+pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -> CheckRecord {
+    let eff = config.effective(&job.descriptor.options);
+    let started = Instant::now();
+    let cmd = job.worker_command(Some(slot.cpu), config, eff.memory_limit_mb);
+    let mut worker = match Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10))) {
+        Ok(w) => w,
+        Err(e) => return failed_without_worker(&e, eff.timeout, eff.memory_limit_mb),
+    };
+    let answer = worker.request(
+        &Request::Check {
+            candidate: job.descriptor.id.clone(),
+        },
+        eff.timeout,
+        Some(cancel),
+    );
+    let (status, cases_passed, failure) = match answer {
+        Ok(Response::Checked {
+            outcome,
+            stray_threads,
+        }) => match outcome {
+            CheckOutcome::Passed { cases } if stray_threads > 0 => (
+                Status::StrayThread,
+                cases as u32,
+                Some(plain(
+                    Status::StrayThread,
+                    None,
+                    format!(
+                        "returned correct answers but left {stray_threads} thread(s) running; their \
+                         work would be charged to later calls, so it is not measured"
+                    ),
+                )),
+            ),
+            CheckOutcome::Passed { cases } => (Status::Passed, cases as u32, None),
+            CheckOutcome::WrongAnswer(m) => (
+                Status::WrongAnswer,
+                0,
+                Some(Failure {
+                    expected: Some(m.expected),
+                    actual: Some(m.actual),
+                    ..plain(
+                        Status::WrongAnswer,
+                        Some(m.case.clone()),
+                        if m.validator {
+                            format!(
+                                "case `{}`: the custom validator rejected the output",
+                                m.case
+                            )
+                        } else {
+                            format!("case `{}`: output differs from the expected value", m.case)
+                        },
+                    )
+                }),
+            ),
+            CheckOutcome::Panic { case, message } => (
+                Status::Panic,
+                0,
+                Some(plain(
+                    Status::Panic,
+                    Some(case.clone()),
+                    format!("panicked on case `{case}`: {message}"),
+                )),
+            ),
+        },
+        Ok(Response::Error { message }) => (
+            Status::ProtocolError,
+            0,
+            Some(plain(Status::ProtocolError, None, message)),
+        ),
+        Ok(other) => (
+            Status::ProtocolError,
+            0,
+            Some(plain(
+                Status::ProtocolError,
+                None,
+                format!("unexpected answer to a check: {other:?}"),
+            )),
+        ),
+        Err(e) => {
+            let (_, stderr) = worker.output();
+            let f = classify(&Ending {
+                error: &e,
+                stderr: &stderr.text,
+                case: worker.last_case.as_deref(),
+                timeout: eff.timeout,
+                memory_limit_mb: eff.memory_limit_mb,
+            });
+            (f.kind, 0, Some(f))
+        }
+    };
+    worker.shutdown();
+    let (stdout, stderr) = worker.output();
+    CheckRecord {
+        status,
+        cases_passed,
+        duration_s: started.elapsed().as_secs_f64(),
+        failure,
+        stdout,
+        stderr,
+    }
+}
+
+fn failed_without_worker(
+    e: &WorkerError,
+    timeout: Duration,
+    memory_limit_mb: Option<u64>,
+) -> CheckRecord {
+    let f = classify(&Ending {
+        error: e,
+        stderr: "",
+        case: None,
+        timeout,
+        memory_limit_mb,
+    });
+    CheckRecord {
+        status: f.kind,
+        cases_passed: 0,
+        duration_s: 0.0,
+        failure: Some(f),
+        stdout: Captured::default(),
+        stderr: Captured::default(),
+    }
+}

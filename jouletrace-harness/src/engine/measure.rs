@@ -1,0 +1,243 @@
+//! Measured trials of one candidate on one case, in a worker pinned to a lane's CPU.
+//!
+//! The worker prepares inputs outside the window, reads the meter right around each batch of
+//! calls, and reports raw readings; process start, IPC and result checking stay outside.
+
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use super::idle::IdleTable;
+use super::{Event, Lane, MeasureJob, clock_s};
+use crate::config::RunConfig;
+use crate::energy::MeterSpec;
+use crate::pool::{Ending, Worker, classify};
+use crate::protocol::{Request, Response, SampleReport};
+use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
+use crate::units::Joules;
+
+/// Memory the fresh inputs of one batch may take, at most.
+const BATCH_BYTES: u64 = 256 << 20;
+
+pub struct MeasureContext<'a> {
+    pub config: &'a RunConfig,
+    pub meter: &'a MeterSpec,
+    pub primary: &'a str,
+    pub origin_ns: u64,
+    pub idle: &'a IdleTable,
+    pub cancel: &'a super::CancelToken,
+}
+
+fn failure(kind: Status, case: &str, message: String) -> Failure {
+    Failure {
+        kind,
+        case: Some(case.to_owned()),
+        message,
+        expected: None,
+        actual: None,
+        signal: None,
+        limit: None,
+    }
+}
+
+pub fn measure(
+    job: &MeasureJob,
+    lane: &Lane,
+    cx: &MeasureContext<'_>,
+    events: &Sender<Event>,
+) -> CaseMeasurement {
+    let config = cx.config;
+    let eff = config.effective(&job.job.descriptor.options);
+    let id = &job.job.descriptor.id;
+    let mut m = CaseMeasurement {
+        case: job.case.id.clone(),
+        size: job.case.size,
+        calls_per_sample: 0,
+        failure: None,
+        stop_reason: "failed".into(),
+        warmup: Vec::new(),
+        samples: Vec::new(),
+        stats: None,
+    };
+    let cmd = job
+        .job
+        .worker_command(Some(lane.cpu), config, eff.memory_limit_mb);
+    let fail = |m: &mut CaseMeasurement, worker: Option<&Worker>, e: crate::pool::WorkerError| {
+        let stderr = worker.map(|w| w.output().1.text).unwrap_or_default();
+        m.failure = Some(classify(&Ending {
+            error: &e,
+            stderr: &stderr,
+            case: Some(&job.case.id),
+            timeout: eff.timeout,
+            memory_limit_mb: eff.memory_limit_mb,
+        }));
+        if matches!(e, crate::pool::WorkerError::Cancelled) {
+            m.stop_reason = "interrupted".into();
+        }
+    };
+    let mut worker = match Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10))) {
+        Ok(w) => w,
+        Err(e) => {
+            fail(&mut m, None, e);
+            return m;
+        }
+    };
+    let ask = |worker: &mut Worker, req: Request, what: &str| -> Result<Response, Failure> {
+        match worker.request(&req, eff.timeout, Some(cx.cancel)) {
+            Ok(Response::Error { message }) => Err(failure(
+                Status::ProtocolError,
+                &job.case.id,
+                format!("{what}: {message}"),
+            )),
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let stderr = worker.output().1.text;
+                let mut f = classify(&Ending {
+                    error: &e,
+                    stderr: &stderr,
+                    case: Some(&job.case.id),
+                    timeout: eff.timeout,
+                    memory_limit_mb: eff.memory_limit_mb,
+                });
+                f.message = format!("{what}: {}", f.message);
+                Err(f)
+            }
+        }
+    };
+    let prepared = ask(
+        &mut worker,
+        Request::Prepare {
+            candidate: id.clone(),
+            case: job.case.id.clone(),
+            meter: Some(cx.meter.clone()),
+        },
+        "preparing",
+    );
+    let input_bytes = match prepared {
+        Ok(Response::Prepared { input_bytes }) => input_bytes,
+        Ok(other) => {
+            m.failure = Some(failure(
+                Status::ProtocolError,
+                &job.case.id,
+                format!("unexpected {other:?}"),
+            ));
+            return m;
+        }
+        Err(f) => {
+            m.failure = Some(f);
+            return m;
+        }
+    };
+    let batch = (BATCH_BYTES / input_bytes.max(1)).max(1);
+    let calls = match ask(
+        &mut worker,
+        Request::Calibrate {
+            target_ns: config.min_sample_time.as_nanos() as u64,
+            max_batch: batch,
+        },
+        "calibrating",
+    ) {
+        Ok(Response::Calibrated { calls, .. }) => calls,
+        Ok(other) => {
+            m.failure = Some(failure(
+                Status::ProtocolError,
+                &job.case.id,
+                format!("unexpected {other:?}"),
+            ));
+            return m;
+        }
+        Err(f) => {
+            m.failure = Some(f);
+            return m;
+        }
+    };
+    m.calls_per_sample = calls;
+    let planned = eff.warmup + eff.min_trials;
+    let _ = events.send(Event::MeasureStarted {
+        candidate: id.clone(),
+        case: job.case.id.clone(),
+        planned,
+    });
+    let started = Instant::now();
+    let mut done = 0;
+    let reason = loop {
+        if cx.cancel.is_cancelled() {
+            break "interrupted";
+        }
+        let warm = m.warmup.len() < eff.warmup as usize;
+        if !warm {
+            let n = m.samples.len() as u32;
+            if n >= eff.min_trials.max(2) {
+                let values = super::summarize::per_call(&m.samples, cx.primary, true);
+                if super::summarize::within_target(&values, config) {
+                    break "target_ci";
+                }
+            }
+            if n >= config.max_trials.max(eff.min_trials) {
+                break "max_trials";
+            }
+            if n >= eff.min_trials && started.elapsed() >= config.time_budget {
+                break "time_budget";
+            }
+        }
+        let sample = match ask(&mut worker, Request::Sample { calls, batch }, "sampling") {
+            Ok(Response::Sampled(report)) => to_sample(&report, lane, cx),
+            Ok(other) => {
+                m.failure = Some(failure(
+                    Status::ProtocolError,
+                    &job.case.id,
+                    format!("unexpected {other:?}"),
+                ));
+                break "failed";
+            }
+            Err(f) => {
+                let interrupted = f.kind == Status::NotRun;
+                m.failure = Some(f);
+                break if interrupted { "interrupted" } else { "failed" };
+            }
+        };
+        done += 1;
+        let _ = events.send(Event::Sample {
+            candidate: id.clone(),
+            case: job.case.id.clone(),
+            sample: Box::new(sample.clone()),
+            done,
+        });
+        if warm {
+            m.warmup.push(sample);
+        } else {
+            m.samples.push(sample);
+        }
+    };
+    m.stop_reason = reason.into();
+    if reason == "interrupted" && m.failure.is_none() {
+        // Samples so far are kept; the measurement is simply short.
+    }
+    worker.shutdown();
+    m
+}
+
+fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
+    let measured = Duration::from_nanos(r.measured_ns);
+    Sample {
+        calls: r.calls,
+        cpu: lane.cpu,
+        package: lane.package,
+        window_start_s: clock_s(r.window_start_ns, cx.origin_ns),
+        window_end_s: clock_s(r.window_end_ns, cx.origin_ns),
+        measured_s: measured.as_secs_f64(),
+        cpu_time_s: r.cpu_ns as f64 * 1e-9,
+        energy: r
+            .energy
+            .iter()
+            .map(|d| SampleEnergy {
+                domain: d.domain.clone(),
+                gross: d.energy,
+                net: d.energy
+                    - cx.idle
+                        .power(&d.domain)
+                        .map_or(Joules::ZERO, |w| w * measured),
+            })
+            .collect(),
+        outlier: false,
+    }
+}

@@ -1,0 +1,171 @@
+//! From raw samples to the statistics and rankings in the results (all arithmetic is in
+//! [`crate::stats`]; this module only picks the series and records what it found).
+
+use crate::config::RunConfig;
+use crate::results::{
+    CaseMeasurement, CaseRanking, CaseStats, Estimate, MeterRecord, ProblemResult, Sample, Status,
+};
+use crate::stats::{self, BootstrapOptions, Summary};
+use crate::units::{Joules, Watts};
+
+/// A net power above this, per measured domain, is not something one core can draw.
+const IMPLAUSIBLE_NET_W: f64 = 500.0;
+
+fn options(config: &RunConfig) -> BootstrapOptions {
+    BootstrapOptions::new(
+        config.confidence_level,
+        config.bootstrap_resamples,
+        config.seed,
+    )
+}
+
+fn energy(s: &Sample, domain: &str, net: bool) -> Option<f64> {
+    s.energy
+        .iter()
+        .find(|e| e.domain == domain)
+        .map(|e| if net { e.net.get() } else { e.gross.get() })
+}
+
+/// Energy per call of each sample in `domain`, net of idle or gross.
+pub fn per_call(samples: &[Sample], domain: &str, net: bool) -> Vec<f64> {
+    samples
+        .iter()
+        .filter_map(|s| energy(s, domain, net).map(|e| e / s.calls as f64))
+        .collect()
+}
+
+/// Whether the confidence interval of the median energy per call is within the run's target.
+pub fn within_target(values: &[f64], config: &RunConfig) -> bool {
+    stats::median_ci(values, &options(config))
+        .ok()
+        .filter(|e| e.point > 0.0)
+        .and_then(|e| {
+            stats::relative_half_width(
+                &stats::Interval {
+                    lower: e.lower,
+                    upper: e.upper,
+                },
+                e.point,
+            )
+            .ok()
+        })
+        .is_some_and(|w| w <= config.target_ci)
+}
+
+fn ci(values: &[f64], config: &RunConfig) -> Option<Estimate<f64>> {
+    stats::median_ci(values, &options(config)).ok()
+}
+
+fn map<T>(e: Estimate<f64>, f: impl Fn(f64) -> T) -> Estimate<T> {
+    Estimate {
+        point: f(e.point),
+        lower: f(e.lower),
+        upper: f(e.upper),
+    }
+}
+
+/// Statistics of one measured case; flags outliers on the samples themselves.
+pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &RunConfig) {
+    let net = per_call(&m.samples, domain, true);
+    if net.len() != m.samples.len() || net.len() < 2 {
+        return;
+    }
+    if let Ok(classes) = stats::tukey(&net) {
+        for (s, c) in m.samples.iter_mut().zip(&classes) {
+            s.outlier = c.is_outlier();
+        }
+    }
+    let gross = per_call(&m.samples, domain, false);
+    let power = |net: bool| -> Vec<f64> {
+        m.samples
+            .iter()
+            .filter_map(|s| energy(s, domain, net).map(|e| e / s.measured_s))
+            .collect()
+    };
+    let time: Vec<f64> = m
+        .samples
+        .iter()
+        .map(|s| s.measured_s / s.calls as f64)
+        .collect();
+    let (Some(e_net), Some(e_gross), Some(p_gross), Some(p_net), Some(t), Ok(summary)) = (
+        ci(&net, config),
+        ci(&gross, config),
+        ci(&power(false), config),
+        ci(&power(true), config),
+        ci(&time, config),
+        Summary::of(&net),
+    ) else {
+        return;
+    };
+    let mut flags = Vec::new();
+    if estimated {
+        flags.push("estimated".to_owned());
+    }
+    if p_net.point < 0.0 {
+        flags.push("negative_net_power".to_owned());
+    }
+    if p_net.point > IMPLAUSIBLE_NET_W {
+        flags.push("net_power_above_plausible".to_owned());
+    }
+    m.stats = Some(CaseStats {
+        domain: domain.to_owned(),
+        energy_per_call_j: map(e_gross, Joules),
+        net_energy_per_call_j: map(e_net, Joules),
+        power_w: map(p_gross, Watts),
+        net_power_w: map(p_net, Watts),
+        time_per_call_s: t,
+        mean_energy_per_call_j: Joules(summary.mean),
+        stddev_energy_per_call_j: Joules(summary.std_dev.unwrap_or(0.0)),
+        mad_energy_per_call_j: Joules(summary.mad),
+        cv: summary.cv.unwrap_or(0.0),
+        outliers: m.samples.iter().filter(|s| s.outlier).count() as u32,
+        samples: m.samples.len() as u32,
+        flags,
+    });
+}
+
+/// Fills each measured case's statistics and the problem's per-case rankings.
+pub fn problem(
+    p: &mut ProblemResult,
+    primary: Option<&str>,
+    meter: Option<&MeterRecord>,
+    config: &RunConfig,
+) {
+    let Some(domain) = primary else { return };
+    let estimated = meter.is_some_and(|m| m.estimated);
+    for c in &mut p.candidates {
+        for m in &mut c.measurements {
+            case(m, domain, estimated, config);
+        }
+    }
+    p.rankings.clear();
+    for case in p.cases.iter().filter(|c| c.measured) {
+        // Rank on net energy; if an idle subtraction left a median at or below zero, the ratios
+        // would be meaningless, so fall back to gross (the stats flags say why).
+        let series = |net: bool| -> Vec<(String, Vec<f64>)> {
+            p.candidates
+                .iter()
+                .filter(|c| c.status == Status::Passed)
+                .filter_map(|c| {
+                    let m = c
+                        .measurements
+                        .iter()
+                        .find(|m| m.case == case.id && m.failure.is_none() && m.stats.is_some())?;
+                    Some((c.name.clone(), per_call(&m.samples, domain, net)))
+                })
+                .collect()
+        };
+        let net = series(true);
+        if net.is_empty() {
+            continue;
+        }
+        let ranked = stats::rank(&net, &options(config))
+            .or_else(|_| stats::rank(&series(false), &options(config)));
+        if let Ok(entries) = ranked {
+            p.rankings.push(CaseRanking {
+                case: case.id.clone(),
+                entries,
+            });
+        }
+    }
+}

@@ -1,0 +1,294 @@
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::capture::{Capture, drain};
+use crate::engine::CancelToken;
+use crate::protocol::{
+    PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response, WORKER_ARG,
+};
+use crate::results::Captured;
+
+/// How to start one worker.
+#[derive(Clone, Debug)]
+pub struct WorkerCommand {
+    pub binary: PathBuf,
+    pub cwd: Option<PathBuf>,
+    /// Pin the worker to this logical CPU.
+    pub cpu: Option<u32>,
+    pub memory_limit_mb: Option<u64>,
+    /// Start the worker in a new network namespace with only loopback (needs root or
+    /// CAP_SYS_ADMIN).
+    pub isolate_network: bool,
+    /// Bytes kept of each of stdout and stderr.
+    pub capture_limit: usize,
+}
+
+/// How a request to a worker failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("no answer within {limit:?}")]
+    Timeout { limit: Duration },
+    #[error("worker exited: {status}")]
+    Died { status: ExitStatus },
+    #[error("protocol error: {message}")]
+    Protocol { message: String },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("cannot start worker: {0}")]
+    Spawn(std::io::Error),
+}
+
+type Line = Result<Response, String>;
+
+/// A running worker process.
+pub struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    responses: Receiver<Line>,
+    stdout: Arc<Mutex<Capture>>,
+    stderr: Arc<Mutex<Capture>>,
+    /// The case the worker said it started last, for attributing a crash or timeout.
+    pub last_case: Option<String>,
+    pub pid: u32,
+    status: Option<ExitStatus>,
+}
+
+impl Worker {
+    /// Starts the worker and waits for its hello (within `timeout`).
+    pub fn spawn(cmd: &WorkerCommand, timeout: Duration) -> Result<Worker, WorkerError> {
+        let (resp_read, resp_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| WorkerError::Spawn(e.into()))?;
+        let mut command = Command::new(&cmd.binary);
+        command
+            .arg(WORKER_ARG)
+            .env(PROTOCOL_FD_ENV, PROTOCOL_FD.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // A new process group, so that a timeout kills whatever the candidate started too.
+            .process_group(0);
+        if let Some(dir) = &cmd.cwd {
+            command.current_dir(dir);
+        }
+        let write_fd = resp_write.as_raw_fd();
+        let cpu = cmd.cpu;
+        let mem = cmd.memory_limit_mb;
+        let isolate = cmd.isolate_network;
+        // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+        // system calls (dup2, fcntl, sched_setaffinity, setrlimit, unshare); it allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if write_fd == PROTOCOL_FD {
+                    // dup2 onto itself would keep close-on-exec set; clear it instead.
+                    if libc::fcntl(PROTOCOL_FD, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(write_fd, PROTOCOL_FD) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some(cpu) = cpu {
+                    let mut set = nix::sched::CpuSet::new();
+                    set.set(cpu as usize)?;
+                    nix::sched::sched_setaffinity(Pid::from_raw(0), &set)?;
+                }
+                if let Some(mb) = mem {
+                    let bytes = mb.saturating_mul(1024 * 1024);
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_AS,
+                        bytes,
+                        bytes,
+                    )?;
+                }
+                if isolate {
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(WorkerError::Spawn)?;
+        // The parent must not hold the write end, or the reader never sees end of file.
+        drop(resp_write);
+        let (stdout, _) = drain(child.stdout.take().expect("piped"), cmd.capture_limit);
+        let (stderr, _) = drain(child.stderr.take().expect("piped"), cmd.capture_limit);
+        let responses = read_responses(resp_read);
+        let mut worker = Worker {
+            pid: child.id(),
+            stdin: child.stdin.take(),
+            child,
+            responses,
+            stdout,
+            stderr,
+            last_case: None,
+            status: None,
+        };
+        match worker.receive(timeout, None)? {
+            Response::Hello { protocol, .. } if protocol == PROTOCOL_VERSION => Ok(worker),
+            Response::Hello { protocol, .. } => Err(WorkerError::Protocol {
+                message: format!(
+                    "worker speaks protocol {protocol}, this orchestrator {PROTOCOL_VERSION}: \
+                     rebuild the bench against the same JouleTrace version"
+                ),
+            }),
+            other => Err(WorkerError::Protocol {
+                message: format!("expected hello, got {other:?}"),
+            }),
+        }
+    }
+
+    /// Sends `request` and waits for its final answer; interim messages (`case_started`) go to
+    /// `interim`. On timeout or cancellation the worker's process group is killed.
+    pub fn request(
+        &mut self,
+        request: &Request,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Response, WorkerError> {
+        let line = request.to_line();
+        let sent = self
+            .stdin
+            .as_mut()
+            .map(|s| s.write_all(line.as_bytes()).and_then(|_| s.flush()));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(self.died_or_protocol("the worker closed its input".into()));
+        }
+        self.receive(timeout, cancel)
+    }
+
+    fn receive(
+        &mut self,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Response, WorkerError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                self.kill();
+                return Err(WorkerError::Timeout { limit: timeout });
+            }
+            if cancel.is_some_and(CancelToken::is_cancelled) {
+                self.kill();
+                return Err(WorkerError::Cancelled);
+            }
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            match self.responses.recv_timeout(wait) {
+                Ok(Ok(Response::CaseStarted { case })) => self.last_case = Some(case),
+                Ok(Ok(resp)) => return Ok(resp),
+                Ok(Err(bad)) => {
+                    self.kill();
+                    return Err(WorkerError::Protocol { message: bad });
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(
+                        self.died_or_protocol("the worker closed its protocol channel".into())
+                    );
+                }
+            }
+        }
+    }
+
+    /// The worker stopped talking: if it exited, say how; otherwise it broke the protocol.
+    fn died_or_protocol(&mut self, message: String) -> WorkerError {
+        match self.wait_exit(Duration::from_secs(5)) {
+            Some(status) if !status.success() => WorkerError::Died { status },
+            Some(status) => WorkerError::Protocol {
+                message: format!("{message}; it exited with {status} in the middle of a request"),
+            },
+            None => {
+                self.kill();
+                WorkerError::Protocol { message }
+            }
+        }
+    }
+
+    /// Waits up to `limit` for the worker to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        if self.status.is_some() {
+            return self.status;
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.status = Some(status);
+                // Whatever it left behind in its group goes too.
+                let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Kills the worker's whole process group and reaps it.
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
+    }
+
+    /// Asks the worker to exit, and kills it if it does not within a second.
+    pub fn shutdown(&mut self) {
+        if self.status.is_none() {
+            if let Some(stdin) = self.stdin.as_mut() {
+                let _ = stdin.write_all(Request::Shutdown.to_line().as_bytes());
+            }
+            self.stdin = None;
+            if self.wait_exit(Duration::from_secs(1)).is_none() {
+                self.kill();
+            }
+        }
+    }
+
+    /// What the worker wrote so far. After it ended, gives the capture threads a moment to drain.
+    pub fn output(&self) -> (Captured, Captured) {
+        if self.status.is_some() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (
+            self.stdout.lock().expect("capture lock").snapshot(),
+            self.stderr.lock().expect("capture lock").snapshot(),
+        )
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn read_responses(fd: OwnedFd) -> Receiver<Line> {
+    let (tx, rx) = channel();
+    std::thread::Builder::new()
+        .name("jouletrace-protocol".into())
+        .spawn(move || {
+            let reader = BufReader::new(std::fs::File::from(fd));
+            for line in reader.split(b'\n') {
+                let Ok(line) = line else { break };
+                let parsed = serde_json::from_slice::<Response>(&line).map_err(|e| {
+                    let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
+                    format!("unreadable message from worker ({e}): {shown}")
+                });
+                if tx.send(parsed).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("spawn protocol reader");
+    rx
+}

@@ -1,0 +1,159 @@
+//! The bench harness end to end, on `examples/manual_registration.rs` (candidates registered by
+//! hand, so this does not depend on the proc macros): libtest's command line, classification of
+//! failures in isolated workers, and the results file.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use jouletrace::results::{RunResults, Status};
+
+fn example() -> PathBuf {
+    // Integration tests live in target/<profile>/deps; examples in target/<profile>/examples.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join("examples").join("manual_registration");
+    assert!(
+        path.exists(),
+        "{} was not built (cargo test builds examples)",
+        path.display()
+    );
+    path
+}
+
+fn run(args: &[&str], target_dir: &std::path::Path) -> (i32, String, String, RunResults) {
+    let out = Command::new(example())
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .output()
+        .unwrap();
+    let results = RunResults::load(&target_dir.join("joule/manual_registration.json")).unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        results,
+    )
+}
+
+fn status_of(r: &RunResults, name: &str) -> Status {
+    r.candidates().find(|c| c.name == name).unwrap().status
+}
+
+#[test]
+fn checks_classify_each_failure_and_keep_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _, r) = run(&[], dir.path());
+    assert_eq!(code, 101, "a failing candidate fails the run");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("test [check] square::square ") && l.ends_with("... ok")),
+        "{stdout}"
+    );
+    assert_eq!(status_of(&r, "square"), Status::Passed);
+    assert_eq!(status_of(&r, "wrong"), Status::WrongAnswer);
+    assert_eq!(status_of(&r, "segfault"), Status::Crashed);
+    assert_eq!(status_of(&r, "spin"), Status::Timeout);
+    let seg = r.candidates().find(|c| c.name == "segfault").unwrap();
+    let f = seg.check.failure.as_ref().unwrap();
+    assert_eq!(f.signal.as_deref(), Some("SIGSEGV"));
+    assert_eq!(
+        f.case.as_deref(),
+        Some("seven"),
+        "the crash is attributed to its case"
+    );
+    let wrong = r.candidates().find(|c| c.name == "wrong").unwrap();
+    let f = wrong.check.failure.as_ref().unwrap();
+    assert_eq!(
+        (f.expected.as_deref(), f.actual.as_deref()),
+        (Some("49"), Some("14"))
+    );
+    assert!(r.meter.is_none(), "a check-only run claims no meter");
+}
+
+#[test]
+fn filters_and_exact_select_what_the_engine_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _, r) = run(&["--exact", "[check] square::square"], dir.path());
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(status_of(&r, "square"), Status::Passed);
+    assert_eq!(
+        status_of(&r, "segfault"),
+        Status::Ignored,
+        "filtered out, not run"
+    );
+    let (code, _, _, r) = run(&["wrong"], dir.path());
+    assert_eq!(code, 101);
+    assert_eq!(status_of(&r, "square"), Status::Ignored);
+}
+
+#[test]
+fn list_prints_libtest_names_without_running_anything() {
+    let out = Command::new(example()).arg("--list").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[check] square::square: test"), "{stdout}");
+    assert!(
+        !stdout.contains("bench"),
+        "nextest needs `test` kinds in test mode: {stdout}"
+    );
+}
+
+#[test]
+fn bench_mode_measures_only_candidates_that_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, stderr, r) = run(&["--bench", "square::s"], dir.path());
+    let meter = r.meter.as_ref().expect("a bench run records its meter");
+    assert!(
+        meter.estimated,
+        "no RAPL here: the estimate, labelled as such"
+    );
+    assert!(stderr.contains("ESTIMATED") || meter.warnings.iter().any(|w| w.contains("ESTIMATED")));
+    let good = r.candidates().find(|c| c.name == "square").unwrap();
+    assert_eq!(good.measurements.len(), 3);
+    for m in &good.measurements {
+        assert!(m.failure.is_none(), "{:?}", m.failure);
+        assert!(m.samples.len() >= 2);
+        for s in &m.samples {
+            assert!(s.window_end_s > s.window_start_s);
+            assert!(
+                s.energy[0].gross.get() > 0.0,
+                "the estimate charges CPU time"
+            );
+        }
+    }
+    let crashed = r.candidates().find(|c| c.name == "segfault").unwrap();
+    assert!(
+        crashed.measurements.is_empty(),
+        "a wrong or crashing candidate is never measured"
+    );
+}
+
+#[test]
+fn ctrl_c_keeps_the_results_gathered_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(example())
+        .args(["--bench", "square::square"])
+        .env("CARGO_TARGET_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Measuring three cases takes seconds; interrupt during the first.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted run does not pass");
+    let r = RunResults::load(&dir.path().join("joule/manual_registration.json")).unwrap();
+    assert!(!r.run.complete, "marked incomplete");
+    assert_eq!(r.run.incomplete_reason.as_deref(), Some("interrupted"));
+    let square = r.candidates().find(|c| c.name == "square").unwrap();
+    assert_eq!(
+        square.status,
+        Status::Passed,
+        "the check finished before the interrupt"
+    );
+}
