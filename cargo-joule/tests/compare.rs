@@ -44,10 +44,21 @@ fn a_threshold_flag_overrides_the_runs_threshold() {
     let mut new = base();
     scale(&mut new, "sort::bubble", 2.0);
     let new = write(dir.path(), "new.json", &new);
-    let out = run(cargo_joule().arg("compare").arg(&old).arg(&new).args(["--threshold", "150%"]));
-    assert_eq!(out.code, 2, "a threshold of 150% is not a fraction below 100%: {out}");
+    let out = run(cargo_joule()
+        .arg("compare")
+        .arg(&old)
+        .arg(&new)
+        .args(["--threshold", "150%"]));
+    assert_eq!(
+        out.code, 2,
+        "a threshold of 150% is not a fraction below 100%: {out}"
+    );
     assert!(out.stderr.contains("flag --threshold"), "{out}");
-    let out = run(cargo_joule().arg("compare").arg(&old).arg(&new).args(["--threshold", "50%"]));
+    let out = run(cargo_joule()
+        .arg("compare")
+        .arg(&old)
+        .arg(&new)
+        .args(["--threshold", "50%"]));
     assert_eq!(out.code, 3, "{out}");
     assert!(out.stderr.contains("threshold 50.0%"), "{out}");
 }
@@ -61,13 +72,25 @@ fn estimated_against_measured_is_refused_and_forcing_is_marked() {
     let new = write(dir.path(), "new.json", &est);
     let out = run(cargo_joule().arg("compare").arg(&old).arg(&new));
     assert_eq!(out.code, 2, "{out}");
-    assert!(out.stderr.contains("the baseline is measured and this run is estimated"), "{out}");
+    assert!(
+        out.stderr
+            .contains("the baseline is measured and this run is estimated"),
+        "{out}"
+    );
     assert!(out.stderr.contains("--force-compare"), "{out}");
 
-    let out = run(cargo_joule().arg("compare").arg(&old).arg(&new).arg("--force-compare"));
+    let out = run(cargo_joule()
+        .arg("compare")
+        .arg(&old)
+        .arg(&new)
+        .arg("--force-compare"));
     assert_eq!(out.code, 3, "{out}");
     assert!(out.stderr.contains("FORCED"), "{out}");
-    assert!(out.stderr.contains("forced comparison: the baseline is measured"), "{out}");
+    assert!(
+        out.stderr
+            .contains("forced comparison: the baseline is measured"),
+        "{out}"
+    );
     assert!(out.stderr.contains("estimated energy per call"), "{out}");
 }
 
@@ -78,12 +101,19 @@ fn json_message_format_emits_the_comparison() {
     let mut new = base();
     scale(&mut new, "sort::std_sort", 0.5);
     let new = write(dir.path(), "new.json", &new);
-    let out = run(cargo_joule().args(["compare", "--message-format", "json"]).arg(&old).arg(&new));
+    let out = run(cargo_joule()
+        .args(["compare", "--message-format", "json"])
+        .arg(&old)
+        .arg(&new));
     assert_eq!(out.code, 0, "{out}");
-    let event: serde_json::Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(event["event"], "baseline_comparison");
     let entries = event["comparison"]["entries"].as_array().unwrap();
-    let std_sort = entries.iter().find(|e| e["candidate"] == "sort::std_sort").unwrap();
+    let std_sort = entries
+        .iter()
+        .find(|e| e["candidate"] == "sort::std_sort")
+        .unwrap();
     assert_eq!(std_sort["verdict"], "improved");
 }
 
@@ -95,5 +125,8 @@ fn unreadable_files_exit_2_naming_the_file() {
     std::fs::write(&bad, r#"{"schema_version": "9.0"}"#).unwrap();
     let out = run(cargo_joule().arg("compare").arg(&old).arg(&bad));
     assert_eq!(out.code, 2, "{out}");
-    assert!(out.stderr.contains("bad.json") && out.stderr.contains("9.0"), "{out}");
+    assert!(
+        out.stderr.contains("bad.json") && out.stderr.contains("9.0"),
+        "{out}"
+    );
 }

@@ -10,23 +10,64 @@ fn help_lists_every_flag_subcommand_and_exit_status() {
     assert_eq!(out.code, 0, "{out}");
     let help = &out.stdout;
     let flags = [
-        "--manifest-path", "--package", "-p,", "--workspace", "--bench", "--features",
-        "--all-features", "--no-default-features", "--profile", "--target-dir", "--quiet",
-        "--verbose", "--color", "--message-format", "--exact", "--skip", "--include-ignored",
-        "--meter", "--cores", "--trials", "--max-trials", "--warmup", "--min-sample-time",
-        "--target-ci", "--time-budget", "--timeout", "--memory-limit-mb", "--threshold",
-        "--no-wait", "--save-baseline", "--baseline", "--force-compare", "--partition", "--export",
-        "--no-measure", "--isolate-network", "[FILTER]...",
+        "--manifest-path",
+        "--package",
+        "-p,",
+        "--workspace",
+        "--bench",
+        "--features",
+        "--all-features",
+        "--no-default-features",
+        "--profile",
+        "--target-dir",
+        "--quiet",
+        "--verbose",
+        "--color",
+        "--message-format",
+        "--exact",
+        "--skip",
+        "--include-ignored",
+        "--meter",
+        "--cores",
+        "--trials",
+        "--max-trials",
+        "--warmup",
+        "--min-sample-time",
+        "--target-ci",
+        "--time-budget",
+        "--timeout",
+        "--memory-limit-mb",
+        "--threshold",
+        "--no-wait",
+        "--save-baseline",
+        "--baseline",
+        "--force-compare",
+        "--partition",
+        "--export",
+        "--no-measure",
+        "--isolate-network",
+        "[FILTER]...",
     ];
     for flag in flags {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
     for sub in ["run", "list", "doctor", "compare", "report", "merge"] {
-        assert!(help.lines().any(|l| l.trim_start().starts_with(sub)), "--help lacks {sub}");
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(sub)),
+            "--help lacks {sub}"
+        );
     }
-    for status in ["0    every candidate", "1    a candidate failed", "2    usage or environment",
-                   "3    an energy regression", "130  interrupted"] {
-        assert!(help.contains(status), "--help lacks exit status `{status}`:\n{help}");
+    for status in [
+        "0    every candidate",
+        "1    a candidate failed",
+        "2    usage or environment",
+        "3    an energy regression",
+        "130  interrupted",
+    ] {
+        assert!(
+            help.contains(status),
+            "--help lacks exit status `{status}`:\n{help}"
+        );
     }
     assert!(help.contains("[workspace.metadata.joule]"));
     assert!(help.contains("[default: bench]"));
@@ -36,7 +77,8 @@ fn help_lists_every_flag_subcommand_and_exit_status() {
 #[test]
 fn help_works_with_and_without_the_cargo_subcommand_argument() {
     let via_cargo = run(cargo_joule().arg("--help"));
-    let direct = run(&mut std::process::Command::new(env!("CARGO_BIN_EXE_cargo-joule")).arg("--help"));
+    let direct =
+        run(&mut std::process::Command::new(env!("CARGO_BIN_EXE_cargo-joule")).arg("--help"));
     assert_eq!(via_cargo.stdout, direct.stdout);
     assert!(direct.stdout.contains("Usage: cargo joule"), "{direct}");
 }
@@ -53,10 +95,16 @@ fn subcommand_help() {
     ] {
         let out = run(cargo_joule().args([sub, "--help"]));
         assert_eq!(out.code, 0, "{out}");
-        assert!(out.stdout.contains(needle), "`{sub} --help` lacks {needle}:\n{out}");
+        assert!(
+            out.stdout.contains(needle),
+            "`{sub} --help` lacks {needle}:\n{out}"
+        );
     }
     let merge = run(cargo_joule().args(["merge", "--help"]));
-    assert!(merge.stdout.contains("3    an energy regression"), "{merge}");
+    assert!(
+        merge.stdout.contains("3    an energy regression"),
+        "{merge}"
+    );
 }
 
 #[test]

@@ -18,20 +18,36 @@ fn shards_merge_into_the_unsharded_set_with_one_ranking() {
     a.run.partition = Some("hash:1/2".into());
     let mut b = only(base(), &["sort::bubble"]);
     b.run.partition = Some("hash:2/2".into());
-    let (a, b) = (write(dir.path(), "a.json", &a), write(dir.path(), "b.json", &b));
+    let (a, b) = (
+        write(dir.path(), "a.json", &a),
+        write(dir.path(), "b.json", &b),
+    );
     let out_path = dir.path().join("merged.json");
-    let out = run(cargo_joule().arg("merge").arg(&a).arg(&b).arg("-o").arg(&out_path));
+    let out = run(cargo_joule()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("-o")
+        .arg(&out_path));
     assert_eq!(out.code, 0, "{out}");
     let merged = RunResults::load(&out_path).unwrap();
     assert_eq!(ids(&merged), ids(&base()));
     assert_eq!(merged.run.partition, None);
     let ranking = &merged.problems[0].rankings[0];
     assert_eq!(ranking.case, "big");
-    let order: Vec<&str> = ranking.entries.iter().map(|e| e.candidate.as_str()).collect();
-    assert_eq!(order, ["sort::std_sort", "sort::bubble"]);
+    let order: Vec<&str> = ranking
+        .entries
+        .iter()
+        .map(|e| e.candidate.as_str())
+        .collect();
+    assert_eq!(order, ["std_sort", "bubble"]);
     let bubble = &ranking.entries[1];
     assert!((bubble.ratio_to_best.point - 4.0).abs() < 0.1, "{bubble:?}");
-    assert!(bubble.verdict.contains("bubble uses 4.0"), "{}", bubble.verdict);
+    assert!(
+        bubble.verdict.contains("bubble uses 4.0"),
+        "{}",
+        bubble.verdict
+    );
     assert_eq!(ranking.entries[0].significant_vs_next, Some(true));
 }
 
@@ -40,7 +56,12 @@ fn overlapping_shards_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.json", &base());
     let b = write(dir.path(), "b.json", &only(base(), &["sort::bubble"]));
-    let out = run(cargo_joule().arg("merge").arg(&a).arg(&b).arg("-o").arg(dir.path().join("m.json")));
+    let out = run(cargo_joule()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("-o")
+        .arg(dir.path().join("m.json")));
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("sort::bubble is in both"), "{out}");
 }
@@ -60,13 +81,22 @@ fn a_regression_in_one_shard_is_the_verdict_of_the_merge() {
         // Each shard compared with the same baseline, as `--baseline main` would.
         let opts = jouletrace::baseline::CompareOptions::from_settings(&shard.settings);
         let old_r = RunResults::load(&old).unwrap();
-        shard.baseline = Some(jouletrace::baseline::compare(&old_r, &shard, "main", "main.json", &opts).unwrap());
+        shard.baseline = Some(
+            jouletrace::baseline::compare(&old_r, &shard, "main", "main.json", &opts).unwrap(),
+        );
         shards.push(write(dir.path(), &format!("s{i}.json"), &shard));
     }
     let out_path = dir.path().join("merged.json");
-    let out = run(cargo_joule().arg("merge").args(&shards).arg("-o").arg(&out_path));
+    let out = run(cargo_joule()
+        .arg("merge")
+        .args(&shards)
+        .arg("-o")
+        .arg(&out_path));
     assert_eq!(out.code, 3, "{out}");
-    assert!(out.stderr.contains("REGRESSED") && out.stderr.contains("sort::bubble"), "{out}");
+    assert!(
+        out.stderr.contains("REGRESSED") && out.stderr.contains("sort::bubble"),
+        "{out}"
+    );
     let merged = RunResults::load(&out_path).unwrap();
     assert_eq!(merged.baseline.unwrap().entries.len(), 2);
 }
@@ -81,7 +111,15 @@ fn a_failed_candidate_in_a_shard_exits_1() {
     c.measurements.clear();
     let a = write(dir.path(), "a.json", &only(base(), &["sort::std_sort"]));
     let b = write(dir.path(), "b.json", &failing);
-    let out = run(cargo_joule().arg("merge").arg(&a).arg(&b).arg("-o").arg(dir.path().join("m.json")));
+    let out = run(cargo_joule()
+        .arg("merge")
+        .arg(&a)
+        .arg(&b)
+        .arg("-o")
+        .arg(dir.path().join("m.json")));
     assert_eq!(out.code, 1, "{out}");
-    assert!(out.stderr.contains("FAILED sort::bubble (wrong_answer)"), "{out}");
+    assert!(
+        out.stderr.contains("FAILED sort::bubble (wrong_answer)"),
+        "{out}"
+    );
 }

@@ -8,11 +8,10 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail};
-use jouletrace::baseline::{self, energy_per_call};
-use jouletrace::results::{
-    BaselineComparison, CaseMeasurement, CaseRanking, Estimate, ProblemResult, RankEntry,
-    RunResults, Status as CandidateStatus,
-};
+use jouletrace::baseline;
+use jouletrace::config::RunConfig;
+use jouletrace::engine::summarize;
+use jouletrace::results::{BaselineComparison, RunResults};
 
 use crate::cli::{MergeArgs, OutputArgs};
 use crate::exit::{CliResult, Failure, Status};
@@ -111,10 +110,19 @@ pub fn merge_results(shards: Vec<(String, RunResults)>, force: bool) -> anyhow::
     }
     merged.run.partition = None;
     merged.problems.sort_by(|a, b| a.name.cmp(&b.name));
-    let results_for_energy = merged.clone();
+    // Statistics and rankings exactly as the engine makes them, with the run's own settings.
+    let config = RunConfig {
+        confidence_level: merged.settings.confidence_level,
+        bootstrap_resamples: merged.settings.bootstrap_resamples,
+        seed: merged.settings.seed,
+        target_ci: merged.settings.target_ci,
+        ..RunConfig::default()
+    };
+    let primary = merged.meter.as_ref().map(|m| m.primary_domain.clone());
     for p in &mut merged.problems {
         p.candidates.sort_by(|a, b| a.id.cmp(&b.id));
-        p.rankings = rank(&results_for_energy, p);
+        p.cases.sort_by(|a, b| a.id.cmp(&b.id));
+        summarize::problem(p, primary.as_deref(), merged.meter.as_ref(), &config);
     }
     merged.baseline = join_comparisons(comparisons, &mut warnings);
     if let Some(meter) = &mut merged.meter {
@@ -158,95 +166,4 @@ fn join_comparisons(
         .entries
         .sort_by(|a, b| (&a.candidate, &a.case).cmp(&(&b.candidate, &b.case)));
     Some(joined)
-}
-
-/// Rankings of a problem's candidates per measured case, by median energy per call (net, or
-/// gross when a net value is not positive), each with its ratio to the best and a bootstrap
-/// interval. The ratio uses the same resampling as the baseline comparison.
-fn rank(results: &RunResults, problem: &ProblemResult) -> Vec<CaseRanking> {
-    let s = &results.settings;
-    let mut by_case: BTreeMap<&str, Vec<(&str, &CaseMeasurement)>> = BTreeMap::new();
-    for c in problem
-        .candidates
-        .iter()
-        .filter(|c| c.status == CandidateStatus::Passed)
-    {
-        for m in c
-            .measurements
-            .iter()
-            .filter(|m| m.failure.is_none() && !m.samples.is_empty())
-        {
-            by_case
-                .entry(m.case.as_str())
-                .or_default()
-                .push((c.id.as_str(), m));
-        }
-    }
-    let mut rankings = Vec::new();
-    for (case, entries) in by_case {
-        let net = entries
-            .iter()
-            .all(|(_, m)| energy_per_call(results, m, true).iter().all(|x| *x > 0.0));
-        let mut values: Vec<(&str, Vec<f64>)> = entries
-            .iter()
-            .map(|(id, m)| (*id, energy_per_call(results, m, net)))
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
-        let med = |v: &[f64]| baseline::median_of(v).unwrap_or(f64::INFINITY);
-        values.sort_by(|a, b| med(&a.1).total_cmp(&med(&b.1)).then(a.0.cmp(b.0)));
-        let Some((best_id, best)) = values.first().cloned() else {
-            continue;
-        };
-        let ratio = |old: &[f64], new: &[f64]| {
-            baseline::relative_change_ci(
-                old,
-                new,
-                s.confidence_level,
-                s.bootstrap_resamples,
-                s.seed,
-            )
-            .map(|c| Estimate {
-                point: c.point + 1.0,
-                lower: c.lower + 1.0,
-                upper: c.upper + 1.0,
-            })
-        };
-        let mut ranked = Vec::new();
-        for (i, (id, v)) in values.iter().enumerate() {
-            let Some(to_best) = ratio(&best, v) else {
-                continue;
-            };
-            let vs_next = values.get(i + 1).and_then(|(_, next)| ratio(v, next));
-            let verdict = if i == 0 {
-                format!("{} uses the least energy", short(id))
-            } else {
-                format!(
-                    "{} uses {:.2}× the energy of {} ({:.0}% CI {:.2}–{:.2})",
-                    short(id),
-                    to_best.point,
-                    short(best_id),
-                    s.confidence_level * 100.0,
-                    to_best.lower,
-                    to_best.upper
-                )
-            };
-            ranked.push(RankEntry {
-                rank: i as u32 + 1,
-                candidate: (*id).to_owned(),
-                ratio_to_best: to_best,
-                significant_vs_next: vs_next.map(|r| r.lower > 1.0 || r.upper < 1.0),
-                p_value_vs_next: None,
-                verdict,
-            });
-        }
-        rankings.push(CaseRanking {
-            case: case.to_owned(),
-            entries: ranked,
-        });
-    }
-    rankings
-}
-
-fn short(id: &str) -> &str {
-    id.rsplit("::").next().unwrap_or(id)
 }

@@ -13,7 +13,8 @@ pub fn cargo_joule() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-joule"));
     // As cargo runs it.
     cmd.arg("joule");
-    cmd.env_remove("CARGO_TARGET_DIR").env_remove("GITHUB_STEP_SUMMARY");
+    cmd.env_remove("CARGO_TARGET_DIR")
+        .env_remove("GITHUB_STEP_SUMMARY");
     for (k, _) in std::env::vars() {
         if k.starts_with("JOULETRACE_") {
             cmd.env_remove(k);
@@ -29,7 +30,11 @@ pub struct Run {
 }
 
 pub fn run(cmd: &mut Command) -> Run {
-    let Output { status, stdout, stderr } = cmd.output().expect("cargo-joule runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("cargo-joule runs");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -39,7 +44,11 @@ pub fn run(cmd: &mut Command) -> Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 

@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::bootstrap::{median_of, relative_change_ci, verdict};
+use crate::engine::summarize::per_call;
 use crate::results::{
     BaselineComparison, CaseMeasurement, ChangeEntry, RunResults, Settings, Status,
 };
+use crate::stats::{self, BootstrapOptions};
 use crate::units::Joules;
 
 /// How to compare. [`CompareOptions::from_settings`] takes everything from the new run's settings.
@@ -103,20 +104,12 @@ pub fn incompatibilities(old: &RunResults, new: &RunResults) -> Vec<String> {
 }
 
 /// Energy per call of each sample of `m` in the run's primary domain: net (idle-subtracted) when
-/// `net`, else gross. Samples without that domain or without calls are left out.
+/// `net`, else gross.
 pub fn energy_per_call(results: &RunResults, m: &CaseMeasurement, net: bool) -> Vec<f64> {
-    let Some(domain) = results.meter.as_ref().map(|m| m.primary_domain.as_str()) else {
-        return Vec::new();
-    };
-    m.samples
-        .iter()
-        .filter(|s| s.calls > 0)
-        .filter_map(|s| {
-            let e = s.energy.iter().find(|e| e.domain == domain)?;
-            let j = if net { e.net } else { e.gross };
-            Some(j.get() / s.calls as f64)
-        })
-        .collect()
+    match &results.meter {
+        Some(meter) => per_call(&m.samples, &meter.primary_domain, net),
+        None => Vec::new(),
+    }
 }
 
 /// Compares `new` with the baseline `old` (named `name`, read from `file`).
@@ -201,27 +194,30 @@ pub fn compare(
                 energy_per_call(old, old_m, net),
                 energy_per_call(new, m, net),
             );
-            let Some(change) = relative_change_ci(
-                &a,
-                &b,
-                options.confidence_level,
-                options.resamples,
-                options.seed,
-            ) else {
-                warnings.push(format!("{label}: no usable energy samples on one side"));
-                continue;
-            };
             let threshold = options
                 .thresholds
                 .get(&cand.id)
                 .copied()
                 .unwrap_or(options.threshold);
+            let bootstrap =
+                BootstrapOptions::new(options.confidence_level, options.resamples, options.seed);
+            let judged = stats::relative_change(&a, &b, &bootstrap).and_then(|change| {
+                let verdict = stats::change_verdict(change.into(), threshold)?;
+                Ok((change, verdict, stats::median(&a)?, stats::median(&b)?))
+            });
+            let (change, verdict, old_median, new_median) = match judged {
+                Ok(j) => j,
+                Err(e) => {
+                    warnings.push(format!("{label}: not compared: {e}"));
+                    continue;
+                }
+            };
             entries.push(ChangeEntry {
                 candidate: cand.id.clone(),
                 case: m.case.clone(),
-                old_energy_per_call_j: Joules(median_of(&a).unwrap_or(f64::NAN)),
-                new_energy_per_call_j: Joules(median_of(&b).unwrap_or(f64::NAN)),
-                verdict: verdict(&change, threshold),
+                old_energy_per_call_j: Joules(old_median),
+                new_energy_per_call_j: Joules(new_median),
+                verdict,
                 change,
                 threshold,
             });

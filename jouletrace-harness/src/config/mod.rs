@@ -84,49 +84,9 @@ pub struct RunConfig {
     pub exact: bool,
     /// Run `#[joule_bench(ignore)]` candidates too (`--ignored`/`--include-ignored`).
     pub include_ignored: bool,
-<<<<<<< HEAD
-    /// This machine's shard of the candidates (`--partition`). Applied to the sorted ids of all
-    /// candidates that pass the name filters, across all targets of the run.
+    /// This machine's shard of the candidates (`--partition`): [`Partition::selects`] with each
+    /// candidate's position in the sorted ids of all candidates of all targets of the run.
     pub partition: Option<Partition>,
-=======
-    /// Run only this shard of the candidates (`--partition`).
-    pub partition: Option<Partition>,
-}
-
-/// A shard of the candidates, for splitting a run across CI machines.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Partition {
-    /// Candidates whose id hashes (FNV-1a, stable across runs and machines) to shard `m` of `n`.
-    Hash { m: u32, n: u32 },
-    /// Every `n`th candidate in id order, starting with the `m`th.
-    Slice { m: u32, n: u32 },
-}
-
-impl Partition {
-    /// Whether the candidate `id`, `index`th in id order, belongs to this shard.
-    pub fn selects(&self, id: &str, index: usize) -> bool {
-        match *self {
-            Partition::Hash { m, n } => {
-                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-                for b in id.bytes() {
-                    h ^= u64::from(b);
-                    h = h.wrapping_mul(0x0100_0000_01b3);
-                }
-                h % u64::from(n) == u64::from(m - 1)
-            }
-            Partition::Slice { m, n } => index % n as usize == (m - 1) as usize,
-        }
-    }
-}
-
-impl std::fmt::Display for Partition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Partition::Hash { m, n } => write!(f, "hash:{m}/{n}"),
-            Partition::Slice { m, n } => write!(f, "slice:{m}/{n}"),
-        }
-    }
->>>>>>> main
 }
 
 impl Default for RunConfig {
@@ -185,8 +145,8 @@ impl RunConfig {
         }
     }
 
-    /// Whether a candidate id passes the name filters. The partition is applied afterwards, to
-    /// the sorted list of the ids that pass (see [`RunConfig::partitioned`]).
+    /// Whether a candidate id passes the name filters (the partition is separate: see
+    /// [`RunConfig::partitioned`]).
     pub fn selects(&self, id: &str) -> bool {
         let hit = |f: &String| {
             if self.exact {
@@ -198,20 +158,17 @@ impl RunConfig {
         (self.filters.is_empty() || self.filters.iter().any(hit)) && !self.skip.iter().any(hit)
     }
 
-    /// The ids of this shard, from every candidate id of the run: name filters first, then the
-    /// partition over the sorted survivors. The result is sorted.
+    /// The ids this run selects from every candidate id of the run: the partition over the sorted
+    /// ids (positions counted before name filters, as the engine counts them), then the name
+    /// filters. The result is sorted.
     pub fn partitioned<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-        let mut selected: Vec<&str> = ids.into_iter().filter(|id| self.selects(id)).collect();
-        selected.sort_unstable();
-        selected.dedup();
-        match self.partition {
-            None => selected,
-            Some(p) => selected
-                .into_iter()
-                .enumerate()
-                .filter(|(i, id)| p.selects(id, *i))
-                .map(|(_, id)| id)
-                .collect(),
-        }
+        let mut all: Vec<&str> = ids.into_iter().collect();
+        all.sort_unstable();
+        all.dedup();
+        all.into_iter()
+            .enumerate()
+            .filter(|(i, id)| self.partition.is_none_or(|p| p.selects(id, *i)) && self.selects(id))
+            .map(|(_, id)| id)
+            .collect()
     }
 }
