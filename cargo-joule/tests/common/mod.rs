@@ -108,3 +108,56 @@ pub fn jouletrace_path() -> PathBuf {
         .canonicalize()
         .unwrap()
 }
+
+/// A copy of `tests/fixtures/NAME` in a temporary directory, its `jouletrace` path dependencies
+/// pointed at this repository's library.
+pub fn fixture_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures().join(name), dir.path());
+    let lib = jouletrace_path();
+    for manifest in walk(dir.path())
+        .into_iter()
+        .filter(|p| p.ends_with("Cargo.toml"))
+    {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let text = text.replace(
+            "../../../../../jouletrace-harness",
+            &lib.display().to_string(),
+        );
+        std::fs::write(&manifest, text).unwrap();
+    }
+    dir
+}
+
+/// Replaces `from` by `to` in `file`, which must contain it.
+pub fn edit(file: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains(from), "{} lacks `{from}`", file.display());
+    std::fs::write(file, text.replace(from, to)).unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
