@@ -1,7 +1,8 @@
 //! `cargo joule merge SHARD… -o OUT`: the shards of a partitioned run as one results file.
 //!
-//! Problems and candidates are the union of the shards' (a candidate in two shards is an error:
-//! the shards were not cut from one candidate list), the rankings are recomputed over all the
+//! Problems and candidates are the union of the shards' (each shard lists every candidate and
+//! marks those it did not run `ignored`; a candidate run by two shards is an error: they were not
+//! cut from one split), the rankings are recomputed over all the
 //! candidates of each case, and the baseline comparisons, when every shard made one against the
 //! same baseline, are joined — so the exit status is the verdict of the whole run.
 
@@ -11,7 +12,9 @@ use anyhow::{anyhow, bail};
 use jouletrace::baseline;
 use jouletrace::config::RunConfig;
 use jouletrace::engine::summarize;
-use jouletrace::results::{BaselineComparison, RunResults};
+use jouletrace::results::{
+    BaselineComparison, CandidateResult, RunResults, Status as CandidateStatus,
+};
 
 use crate::cli::{MergeArgs, OutputArgs};
 use crate::exit::{CliResult, Failure, Status};
@@ -41,10 +44,6 @@ pub fn merge(args: &MergeArgs, out: &OutputArgs) -> CliResult {
 pub fn merge_results(shards: Vec<(String, RunResults)>, force: bool) -> anyhow::Result<RunResults> {
     let mut iter = shards.into_iter();
     let (first_name, mut merged) = iter.next().ok_or_else(|| anyhow!("nothing to merge"))?;
-    let mut owner: BTreeMap<String, String> = merged
-        .candidates()
-        .map(|c| (c.id.clone(), first_name.clone()))
-        .collect();
     let mut comparisons: Vec<Option<BaselineComparison>> = vec![merged.baseline.take()];
     let mut warnings = Vec::new();
     for (name, shard) in iter {
@@ -67,15 +66,6 @@ pub fn merge_results(shards: Vec<(String, RunResults)>, force: bool) -> anyhow::
         }
         if shard.settings != merged.settings {
             warnings.push(format!("{name} ran with other settings than {first_name}"));
-        }
-        for c in shard.candidates() {
-            if let Some(prev) = owner.insert(c.id.clone(), name.clone()) {
-                bail!(
-                    "candidate {} is in both {prev} and {name}: shards must come from one \
-                     --partition split (same M/N kind and count, same filters)",
-                    c.id
-                );
-            }
         }
         let run = &mut merged.run;
         run.complete &= shard.run.complete;
@@ -110,6 +100,9 @@ pub fn merge_results(shards: Vec<(String, RunResults)>, force: bool) -> anyhow::
     }
     merged.run.partition = None;
     merged.problems.sort_by(|a, b| a.name.cmp(&b.name));
+    for p in &mut merged.problems {
+        p.candidates = one_record_each(std::mem::take(&mut p.candidates))?;
+    }
     // Statistics and rankings exactly as the engine makes them, with the run's own settings.
     let config = RunConfig {
         confidence_level: merged.settings.confidence_level,
@@ -166,4 +159,30 @@ fn join_comparisons(
         .entries
         .sort_by(|a, b| (&a.candidate, &a.case).cmp(&(&b.candidate, &b.case)));
     Some(joined)
+}
+
+/// Every shard lists every candidate of the run, marked `ignored` where another shard ran it; keep
+/// the record of the shard that ran each one. Two shards that both ran one candidate were not cut
+/// from one split.
+fn one_record_each(records: Vec<CandidateResult>) -> anyhow::Result<Vec<CandidateResult>> {
+    let mut by_id: BTreeMap<String, CandidateResult> = BTreeMap::new();
+    for c in records {
+        match by_id.get(&c.id) {
+            Some(prev)
+                if prev.status != CandidateStatus::Ignored
+                    && c.status != CandidateStatus::Ignored =>
+            {
+                bail!(
+                    "candidate {} was run by two shards: shards must come from one --partition \
+                     split (same kind and count, same filters)",
+                    c.id
+                );
+            }
+            Some(_) if c.status == CandidateStatus::Ignored => {}
+            _ => {
+                by_id.insert(c.id.clone(), c);
+            }
+        }
+    }
+    Ok(by_id.into_values().collect())
 }

@@ -1,0 +1,143 @@
+//! End to end on the fixture workspace `tests/fixtures/gating`: build, check and measure (with the
+//! estimate meter, which works everywhere), save a baseline, catch a doubled candidate (exit 3),
+//! pass an unchanged rerun (exit 0), fail a broken candidate (exit 1), and merge shards into the
+//! unsharded set of candidates.
+//!
+//! One test, in order: each step builds on the files the previous one left in the target
+//! directory. The target directory lives in CARGO_TARGET_TMPDIR so the fixture's build (jouletrace
+//! in the bench profile) is reused from one test run to the next.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{cargo_joule, edit, fixture_copy, run};
+use jouletrace::results::{ChangeVerdict, RunResults, Status};
+
+fn ids(results: &RunResults) -> BTreeSet<String> {
+    results.candidates().map(|c| c.id.clone()).collect()
+}
+
+fn results(target: &Path) -> RunResults {
+    RunResults::load(&target.join("joule/results.json")).expect("results.json written")
+}
+
+#[test]
+fn baseline_regression_unchanged_broken_and_shards() {
+    let ws = fixture_copy("gating");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gating-target");
+    let _ = std::fs::remove_dir_all(target.join("joule"));
+    let joule = |args: &[&str]| {
+        let mut cmd = cargo_joule();
+        cmd.args(["--workspace", "--target-dir"])
+            .arg(&target)
+            .args(args)
+            .current_dir(ws.path());
+        run(&mut cmd)
+    };
+    let work = ws.path().join("alpha/benches/work.rs");
+    let all: BTreeSet<String> = [
+        "more::fast",
+        "more::slow",
+        "work::broken",
+        "work::scaled",
+        "work::steady",
+    ]
+    .map(String::from)
+    .into();
+
+    // 1. Everything passes; the baseline is saved.
+    let first = joule(&["--save-baseline", "main"]);
+    assert_eq!(first.code, 0, "{first}");
+    let r = results(&target);
+    assert_eq!(
+        ids(&r),
+        all,
+        "one engine run covers both packages, and not `plain`"
+    );
+    assert!(r.is_estimated());
+    assert!(
+        r.candidates().all(|c| c.status == Status::Passed),
+        "{first}"
+    );
+    assert!(target.join("joule/baselines/main.json").is_file());
+
+    // 2. `scaled` does its work twice: a regression, named with its change and interval.
+    edit(&work, "const FACTOR: u64 = 1;", "const FACTOR: u64 = 2;");
+    let doubled = joule(&["--baseline", "main"]);
+    assert_eq!(doubled.code, 3, "{doubled}");
+    let line = doubled
+        .stderr
+        .lines()
+        .find(|l| l.contains("REGRESSED"))
+        .unwrap_or_else(|| panic!("no regression line: {doubled}"));
+    assert!(
+        line.contains("work::scaled") && line.contains("% CI"),
+        "{line}"
+    );
+    let comparison = results(&target).baseline.expect("comparison recorded");
+    let regressed: Vec<&str> = comparison
+        .entries
+        .iter()
+        .filter(|e| e.verdict == ChangeVerdict::Regressed)
+        .map(|e| e.candidate.as_str())
+        .collect();
+    assert_eq!(regressed, ["work::scaled"], "{doubled}");
+
+    // 3. Back to normal: an unchanged rerun passes.
+    edit(&work, "const FACTOR: u64 = 2;", "const FACTOR: u64 = 1;");
+    let unchanged = joule(&["--baseline", "main"]);
+    assert_eq!(unchanged.code, 0, "{unchanged}");
+
+    // 4. A wrong answer: exit 1, the candidate named.
+    edit(&work, "const OFFSET: u64 = 0;", "const OFFSET: u64 = 1;");
+    let broken = joule(&["--no-measure"]);
+    assert_eq!(broken.code, 1, "{broken}");
+    assert!(
+        broken.stderr.contains("FAILED work::broken (wrong_answer)"),
+        "{broken}"
+    );
+    edit(&work, "const OFFSET: u64 = 1;", "const OFFSET: u64 = 0;");
+
+    // 5. Shards, checked only: merged, they are the unsharded run's candidates.
+    for kind in ["hash", "slice"] {
+        let mut shards = Vec::new();
+        for m in 1..=2 {
+            let part = format!("{kind}:{m}/2");
+            let shard = joule(&["--no-measure", "--partition", &part]);
+            assert_eq!(shard.code, 0, "{shard}");
+            let r = results(&target);
+            assert_eq!(r.run.partition.as_deref(), Some(part.as_str()));
+            let copy = ws.path().join(format!("shard-{kind}-{m}.json"));
+            std::fs::copy(target.join("joule/results.json"), &copy).unwrap();
+            shards.push(copy);
+        }
+        let merged_path = ws.path().join(format!("merged-{kind}.json"));
+        let merged = run(cargo_joule()
+            .arg("merge")
+            .args(&shards)
+            .arg("-o")
+            .arg(&merged_path));
+        assert_eq!(merged.code, 0, "{merged}");
+        let merged = RunResults::load(&merged_path).unwrap();
+        assert_eq!(ids(&merged), all, "{kind}");
+    }
+
+    // 6. `list` agrees with what ran.
+    let listed = joule(&[]).code;
+    assert_eq!(listed, 0);
+    let mut cmd = cargo_joule();
+    cmd.args(["list", "--workspace", "--target-dir"])
+        .arg(&target)
+        .current_dir(ws.path());
+    let list = run(&mut cmd);
+    assert_eq!(list.code, 0, "{list}");
+    let listed: BTreeSet<String> = list
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(String::from)
+        .collect();
+    assert_eq!(listed, all, "{list}");
+}
