@@ -43,6 +43,8 @@ struct Page {
     estimated: bool,
     /// `" (estimated)"` or empty: appended to every energy heading.
     est_suffix: &'static str,
+    /// Idle-subtracted figures mean something only when idle power was measured.
+    show_net: bool,
     estimate_warning: Option<String>,
     rejected_meters: Vec<Fact>,
     incomplete: Option<String>,
@@ -409,6 +411,7 @@ impl Page {
             tool: format!("{} {}", results.tool.name, results.tool.version),
             estimated,
             est_suffix,
+            show_net: !results.idle.is_empty(),
             estimate_warning: view::estimate_warning(results),
             rejected_meters,
             incomplete: (!results.run.complete).then(|| {
@@ -509,9 +512,10 @@ fn problem_view(results: &RunResults, p: &ProblemResult, index: usize, level: &s
         svg::color(i)
     };
     let tables = view::case_tables(p);
+    let left = svg::label_margin(p.candidates.iter().map(|c| c.name.as_str()));
     let cases = tables
         .iter()
-        .map(|t| case_view(results, t, &color_of, level, est))
+        .map(|t| case_view(results, t, left, &color_of, level, est))
         .collect();
 
     // Energy against size: one series per candidate over the sized, measured cases.
@@ -624,6 +628,7 @@ fn problem_view(results: &RunResults, p: &ProblemResult, index: usize, level: &s
 fn case_view(
     results: &RunResults,
     t: &CaseTable<'_>,
+    left: f64,
     color_of: &dyn Fn(&str) -> &'static str,
     level: &str,
     est: &str,
@@ -728,6 +733,7 @@ fn case_view(
     let bars_chart = (!bars.is_empty()).then(|| {
         let mut chart = svg::bar_chart(
             &bars,
+            left,
             "J",
             format!("{what} ({meter}); whiskers: {level} confidence interval"),
         );
@@ -762,6 +768,7 @@ fn case_view(
     let distribution = (!dists.is_empty()).then(|| {
         let mut chart = svg::distribution_chart(
             &dists,
+            left,
             format!(
                 "each sample's {what} relative to the candidate's median; hollow: outliers (kept)"
             ),

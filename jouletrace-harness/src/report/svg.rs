@@ -183,7 +183,7 @@ fn tick_label(value: f64, unit: &str) -> String {
 }
 
 /// Left margin that fits the longest label (an estimate: no font metrics without a browser).
-fn label_margin<'a>(labels: impl Iterator<Item = &'a str>) -> f64 {
+pub fn label_margin<'a>(labels: impl Iterator<Item = &'a str>) -> f64 {
     let longest = labels.map(|l| l.chars().count()).max().unwrap_or(0) as f64;
     (longest * 7.2 + 18.0).clamp(70.0, 230.0)
 }
@@ -212,13 +212,13 @@ pub struct Bar<'a> {
 }
 
 /// Horizontal bars of energy per call with the interval as whiskers, on a linear axis from 0.
-pub fn bar_chart(bars: &[Bar<'_>], unit: &str, axis_title: String) -> Chart {
+/// `left` is the label margin ([`label_margin`]), shared by a problem's charts so they align.
+pub fn bar_chart(bars: &[Bar<'_>], left: f64, unit: &str, axis_title: String) -> Chart {
     const WIDTH: f64 = 1000.0;
     const ROW: f64 = 28.0;
     const BAR: f64 = 18.0;
     const TOP: f64 = 10.0;
     const RIGHT: f64 = 130.0;
-    let left = label_margin(bars.iter().map(|b| b.name));
     let plot_w = WIDTH - left - RIGHT;
     let max = bars
         .iter()
@@ -299,12 +299,11 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// One row per candidate: every sample as a dot over a box plot, on a shared axis of deviation
 /// from the candidate's own median. Candidates can differ a hundredfold in energy; their noise
 /// is what this chart compares, so each is centred on itself.
-pub fn distribution_chart(rows: &[Distribution<'_>], axis_title: String) -> Chart {
+pub fn distribution_chart(rows: &[Distribution<'_>], left: f64, axis_title: String) -> Chart {
     const WIDTH: f64 = 1000.0;
     const ROW: f64 = 34.0;
     const TOP: f64 = 8.0;
     const RIGHT: f64 = 250.0;
-    let left = label_margin(rows.iter().map(|r| r.name));
     let plot_w = WIDTH - left - RIGHT;
     let dev = |v: f64, m: f64| if m != 0.0 { (v / m - 1.0) * 100.0 } else { 0.0 };
     let widest = rows
@@ -417,8 +416,8 @@ pub fn scaling_chart(series: &[Series<'_>], unit: &str, axis_title: String) -> O
     const WIDTH: f64 = 1000.0;
     const HEIGHT: f64 = 420.0;
     const LEFT: f64 = 78.0;
-    const RIGHT: f64 = 24.0;
-    const TOP: f64 = 14.0;
+    const RIGHT: f64 = 130.0;
+    const TOP: f64 = 30.0;
     const BOTTOM: f64 = 50.0;
     let points = || series.iter().flat_map(|s| s.points.iter());
     let sizes: Vec<f64> = points()
@@ -510,6 +509,16 @@ pub fn scaling_chart(series: &[Series<'_>], unit: &str, axis_title: String) -> O
                 stroke: s.color,
             });
         }
+        if let Some(last) = pts.last() {
+            // Name each line at its end: the legend is far away once the page scrolls.
+            chart.text(
+                x(last.size as f64) + 8.0,
+                y(last.point) + 4.0,
+                "start",
+                "name",
+                s.name.to_string(),
+            );
+        }
         for p in pts {
             let px = x(p.size as f64);
             chart.colored_line(
@@ -530,7 +539,7 @@ pub fn scaling_chart(series: &[Series<'_>], unit: &str, axis_title: String) -> O
         "axis-title",
         "input size (log scale)".into(),
     );
-    chart.text(LEFT, TOP - 2.0, "start", "axis-title", axis_title);
+    chart.text(LEFT - 8.0, TOP - 14.0, "start", "axis-title", axis_title);
     Some(chart)
 }
 

@@ -364,10 +364,11 @@ impl Terminal {
         let regressed = count(ChangeVerdict::Regressed);
         let _ = writeln!(
             out,
-            "\n{} {} ({}): {}, {} improved, {} unchanged, {} missing",
+            "\n{} {} ({}) [{}]: {}, {} improved, {} unchanged, {} missing",
             self.paint(Style::Bold, "compared with baseline"),
             b.name,
             b.file,
+            view::meter_label(results),
             self.paint(
                 if regressed > 0 {
                     Style::BoldRed
