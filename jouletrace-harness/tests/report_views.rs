@@ -338,3 +338,32 @@ fn progress_observer_follows_a_whole_run_without_a_terminal() {
     }
     obs.finished(&results);
 }
+
+#[test]
+fn a_check_only_run_renders_without_energy_figures() {
+    let mut results = fixture("measured.json");
+    results.meter = None;
+    results.idle.clear();
+    results.baseline = None;
+    for p in &mut results.problems {
+        p.rankings.clear();
+        for c in &mut p.candidates {
+            c.measurements.clear();
+        }
+    }
+    let terminal = Terminal::new(false).render(&results).unwrap();
+    assert!(terminal.contains("(checks only)"), "{terminal}");
+    assert!(!terminal.contains("not_run"), "no table of nothing: {terminal}");
+    assert!(
+        !terminal.contains(" J "),
+        "no energy without a meter: {terminal}"
+    );
+    let html = Html.render(&results).unwrap();
+    assert!(html.contains("nothing was measured"));
+    assert!(!html.contains("chart bars"));
+    for kind in ExportKind::ALL {
+        kind.format().render(&results).unwrap();
+    }
+    let bmf: serde_json::Value = serde_json::from_str(&Bmf.render(&results).unwrap()).unwrap();
+    assert_eq!(bmf, serde_json::json!({}));
+}

@@ -199,7 +199,23 @@ impl Format for Terminal {
         };
         for problem in &results.problems {
             out.push('\n');
-            let _ = writeln!(out, "{}", self.paint(Style::Bold, &problem.name));
+            let passed = problem
+                .candidates
+                .iter()
+                .filter(|c| !c.check.status.is_failure())
+                .count();
+            let _ = writeln!(
+                out,
+                "{}  {}",
+                self.paint(Style::Bold, &problem.name),
+                self.paint(
+                    Style::Dim,
+                    &format!(
+                        "{passed} of {} candidates passed their checks",
+                        problem.candidates.len()
+                    )
+                )
+            );
             let tables = view::case_tables(problem);
             let mut rows: Vec<Vec<Cell>> = Vec::new();
             for table in &tables {
@@ -222,7 +238,10 @@ impl Format for Terminal {
                     &[false, true, false, true, true, true, true, false],
                     rows,
                 );
-            } else if problem.cases.iter().any(|c| c.measured) && results.meter.is_some() {
+            } else if problem.cases.iter().any(|c| c.measured)
+                && results.meter.is_some()
+                && passed > 0
+            {
                 let _ = writeln!(out, "  no candidate of this problem was measured");
             }
             let failures = view::failures(problem);

@@ -113,7 +113,12 @@ pub fn case_tables(problem: &ProblemResult) -> Vec<CaseTable<'_>> {
                 rows,
             }
         })
-        .filter(|t| !t.rows.is_empty())
+        // A case nobody measured (a check-only run) has no table: rows of "not run" say nothing.
+        .filter(|t| {
+            t.rows
+                .iter()
+                .any(|r| measurement(r.candidate, t.case).is_some())
+        })
         .collect()
 }
 
