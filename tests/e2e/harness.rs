@@ -1,4 +1,4 @@
-//! The bench harness end to end, on `examples/manual_registration.rs` (candidates registered by
+//! The bench harness end to end, on `bin/manual_registration.rs` (candidates registered by
 //! hand, so this does not depend on the proc macros): libtest's command line, classification of
 //! failures in isolated workers, and the results file.
 
@@ -69,6 +69,35 @@ fn checks_classify_each_failure_and_keep_going() {
         (Some("49"), Some("14"))
     );
     assert!(r.meter.is_none(), "a check-only run claims no meter");
+
+    let failure = |name: &str| {
+        let c = r.candidates().find(|c| c.name == name).unwrap();
+        (c.status, c.check.failure.clone().unwrap(), c.check.clone())
+    };
+    let (s, f, _) = failure("aborts");
+    assert_eq!((s, f.signal.as_deref()), (Status::Crashed, Some("SIGABRT")));
+    let (s, f, _) = failure("stack_overflow");
+    assert_eq!(s, Status::Crashed);
+    assert!(f.message.contains("stack overflow"), "{}", f.message);
+    let (s, f, _) = failure("huge_alloc");
+    assert_eq!(
+        (s, f.limit.as_deref()),
+        (Status::MemoryLimit, Some("512 MiB"))
+    );
+    let (s, f, _) = failure("panics_once");
+    assert_eq!((s, f.case.as_deref()), (Status::Panic, Some("big")));
+    assert!(f.message.contains("no thousands today"), "{}", f.message);
+    let (s, _, _) = failure("stray_thread");
+    assert_eq!(s, Status::StrayThread);
+    let floods = r.candidates().find(|c| c.name == "floods").unwrap();
+    assert_eq!(floods.status, Status::Passed, "output is not a failure");
+    assert!(floods.check.stdout.truncated);
+    assert_eq!(
+        floods.check.stdout.total_bytes,
+        3 * 100 << 20,
+        "every byte counted, few kept"
+    );
+    assert!(floods.check.stdout.text.len() < 100_000);
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! tested without the proc macros. Used by `tests/harness.rs`.
 
 use jouletrace::__private::{CandidateEntry, CandidateOptions, cmp_eq, typed};
+use std::hint::black_box;
+
 use jouletrace::Case;
 
 fn cases() -> Vec<Case<u64, u64>> {
@@ -37,6 +39,56 @@ fn spin(x: u64) -> u64 {
     x * x
 }
 
+fn aborts(x: u64) -> u64 {
+    if x == 2 {
+        std::process::abort();
+    }
+    x * x
+}
+
+#[expect(
+    unconditional_recursion,
+    reason = "this candidate exists to overflow its stack"
+)]
+fn recurse(x: u64) -> u64 {
+    let deeper = [x; 64];
+    black_box(&deeper);
+    recurse(x + 1) + deeper[0]
+}
+
+fn stack_overflow(x: u64) -> u64 {
+    if x == 7 { recurse(x) } else { x * x }
+}
+
+fn huge_alloc(x: u64) -> u64 {
+    let v = vec![1u8; 64 << 30];
+    x * x + u64::from(v[v.len() / 2]) - 1
+}
+
+fn panics_once(x: u64) -> u64 {
+    assert!(x != 1000, "no thousands today");
+    x * x
+}
+
+fn floods(x: u64) -> u64 {
+    use std::io::Write;
+    let line = [b'y'; 1 << 20];
+    let mut out = std::io::stdout().lock();
+    for _ in 0..100 {
+        let _ = out.write_all(&line);
+    }
+    x * x
+}
+
+fn stray_thread(x: u64) -> u64 {
+    std::thread::spawn(|| {
+        loop {
+            std::hint::spin_loop();
+        }
+    });
+    x * x
+}
+
 const fn opts(timeout_ms: u64) -> CandidateOptions {
     CandidateOptions {
         timeout: Some(std::time::Duration::from_millis(timeout_ms)),
@@ -64,5 +116,17 @@ register!(square, CandidateOptions::DEFAULT);
 register!(wrong, CandidateOptions::DEFAULT);
 register!(segfault, CandidateOptions::DEFAULT);
 register!(spin, opts(1500));
+register!(aborts, CandidateOptions::DEFAULT);
+register!(stack_overflow, CandidateOptions::DEFAULT);
+register!(
+    huge_alloc,
+    CandidateOptions {
+        memory_limit_mb: Some(512),
+        ..CandidateOptions::DEFAULT
+    }
+);
+register!(panics_once, CandidateOptions::DEFAULT);
+register!(floods, CandidateOptions::DEFAULT);
+register!(stray_thread, CandidateOptions::DEFAULT);
 
 jouletrace::main!();

@@ -1,0 +1,860 @@
+//! The HTML report: one self-contained file, readable offline.
+//!
+//! The page is `templates/report.html.tera` (embedded at compile time) rendered with a view
+//! model built here: every number is formatted and every chart laid out in Rust, so the template
+//! only places strings. Inline CSS and inline SVG, no scripts, fonts or images from anywhere: the
+//! file makes no network request. All text from the results — candidate names, the `Debug`
+//! output of expected and actual values, captured stderr — goes through tera's HTML escaping.
+
+use serde::Serialize;
+
+use super::numbers::{self as num};
+use super::svg::{self, Chart};
+use super::view::{self, CaseTable};
+use super::{Format, ReportError};
+use crate::results::{ChangeEntry, ChangeVerdict, ProblemResult, RunResults, Status};
+
+const TEMPLATE: &str = include_str!("../../../templates/report.html.tera");
+const CHARTS: &str = include_str!("../../../templates/charts.html.tera");
+/// Names end in `.html` so tera escapes every `{{ }}` by default.
+const TEMPLATE_NAME: &str = "report.html";
+const CHARTS_NAME: &str = "charts.html";
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Html;
+
+impl Format for Html {
+    fn render(&self, results: &RunResults) -> Result<String, ReportError> {
+        let mut tera = tera::Tera::default();
+        tera.add_raw_templates([(CHARTS_NAME, CHARTS), (TEMPLATE_NAME, TEMPLATE)])
+            .map_err(|e| ReportError::template(&e))?;
+        let page = Page::build(results);
+        let context =
+            tera::Context::from_serialize(&page).map_err(|e| ReportError::template(&e))?;
+        tera.render(TEMPLATE_NAME, &context)
+            .map_err(|e| ReportError::template(&e))
+    }
+}
+
+#[derive(Serialize)]
+struct Page {
+    title: String,
+    tool: String,
+    estimated: bool,
+    /// `" (estimated)"` or empty: appended to every energy heading.
+    est_suffix: &'static str,
+    /// Idle-subtracted figures mean something only when idle power was measured.
+    show_net: bool,
+    estimate_warning: Option<String>,
+    rejected_meters: Vec<Fact>,
+    incomplete: Option<String>,
+    meter_label: String,
+    provenance: &'static str,
+    level: String,
+    started_at: String,
+    finished_at: String,
+    command_line: String,
+    counts: Counts,
+    problems: Vec<ProblemView>,
+    environment: Vec<Fact>,
+    meter: Vec<Fact>,
+    domains: Vec<DomainView>,
+    idle: Vec<Fact>,
+    meter_warnings: Vec<String>,
+    settings: Vec<Fact>,
+    baseline: Option<BaselineView>,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    problems: usize,
+    candidates: usize,
+    passed: usize,
+    failed: usize,
+    regressions: usize,
+}
+
+#[derive(Serialize)]
+struct Fact {
+    key: String,
+    value: String,
+}
+
+fn fact(key: &str, value: impl Into<String>) -> Fact {
+    Fact {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+fn unknown(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "unknown".into())
+}
+
+#[derive(Serialize)]
+struct DomainView {
+    id: String,
+    kind: String,
+    scope: String,
+    cpus: String,
+    primary: bool,
+}
+
+#[derive(Serialize)]
+struct ProblemView {
+    name: String,
+    anchor: String,
+    legend: Vec<LegendItem>,
+    cases: Vec<CaseView>,
+    scaling: Option<Chart>,
+    failures: Vec<FailureView>,
+    changes: Vec<ChangeView>,
+    regressions: usize,
+    passed: usize,
+    total: usize,
+    not_ranked: Vec<NotRanked>,
+}
+
+#[derive(Serialize)]
+struct NotRanked {
+    name: String,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct LegendItem {
+    name: String,
+    color: &'static str,
+}
+
+#[derive(Serialize)]
+struct CaseView {
+    id: String,
+    size: Option<String>,
+    rows: Vec<RowView>,
+    bars: Option<Chart>,
+    distribution: Option<Chart>,
+}
+
+#[derive(Serialize)]
+struct RowView {
+    rank: String,
+    name: String,
+    id: String,
+    location: String,
+    color: &'static str,
+    measured: bool,
+    best: bool,
+    energy: String,
+    energy_range: String,
+    net_energy: String,
+    power: String,
+    power_range: String,
+    time: String,
+    time_range: String,
+    ratio: String,
+    ratio_range: String,
+    samples: String,
+    cv: String,
+    flags: Vec<String>,
+    status: &'static str,
+    status_class: &'static str,
+    note: String,
+    verdict: String,
+}
+
+#[derive(Serialize)]
+struct FailureView {
+    candidate: String,
+    location: String,
+    stage: String,
+    kind: &'static str,
+    case: Option<String>,
+    message: String,
+    expected: Option<String>,
+    actual: Option<String>,
+    signal: Option<String>,
+    limit: Option<String>,
+    stderr: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChangeView {
+    candidate: String,
+    case: String,
+    old: String,
+    new: String,
+    change: String,
+    range: String,
+    verdict: &'static str,
+    class: &'static str,
+    strip: Option<Chart>,
+}
+
+#[derive(Serialize)]
+struct BaselineView {
+    name: String,
+    file: String,
+    forced: bool,
+    warnings: Vec<String>,
+    regressions: usize,
+    improvements: usize,
+    unchanged: usize,
+    missing: usize,
+    orphans: Vec<ChangeView>,
+}
+
+impl Page {
+    fn build(results: &RunResults) -> Page {
+        let estimated = results.is_estimated();
+        let est_suffix = if estimated { " (estimated)" } else { "" };
+        let level = num::level(results.settings.confidence_level);
+        let meter_label = view::meter_label(results);
+        let env = &results.environment;
+        let problems: Vec<ProblemView> = results
+            .problems
+            .iter()
+            .enumerate()
+            .map(|(i, p)| problem_view(results, p, i, &level))
+            .collect();
+        let candidates = results.candidates().count();
+        let passed = results
+            .candidates()
+            .filter(|c| c.status == Status::Passed)
+            .count();
+        let failed = results
+            .candidates()
+            .filter(|c| c.status.is_failure())
+            .count();
+        let regressions = results
+            .baseline
+            .iter()
+            .flat_map(|b| &b.entries)
+            .filter(|e| e.verdict == ChangeVerdict::Regressed)
+            .count();
+
+        let environment = vec![
+            fact("CPU", unknown(&env.cpu_model)),
+            fact("Vendor", unknown(&env.cpu_vendor)),
+            fact(
+                "Cores",
+                format!(
+                    "{} logical, {} physical, {} package{}",
+                    env.logical_cpus,
+                    env.physical_cores,
+                    env.packages,
+                    if env.packages == 1 { "" } else { "s" }
+                ),
+            ),
+            fact("Kernel", unknown(&env.kernel)),
+            fact("OS / arch", format!("{} / {}", env.os, env.arch)),
+            fact(
+                "Governor",
+                env.governor
+                    .clone()
+                    .unwrap_or_else(|| "unknown (cpufreq not exposed)".into()),
+            ),
+            fact(
+                "Turbo",
+                match env.turbo {
+                    Some(true) => "on",
+                    Some(false) => "off",
+                    None => "unknown",
+                },
+            ),
+            fact(
+                "Virtualized",
+                match env.virtualized {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "unknown",
+                },
+            ),
+            fact("Host", unknown(&env.hostname)),
+            fact("Commit", unknown(&env.commit)),
+            fact("rustc", unknown(&env.rustc)),
+            fact("Worker CPUs", join(&env.worker_cpus)),
+            fact(
+                "Orchestrator CPU",
+                env.orchestrator_cpu
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "not pinned".into()),
+            ),
+        ];
+
+        let (meter, domains, meter_warnings, rejected_meters) = match &results.meter {
+            Some(m) => {
+                let mut facts = vec![
+                    fact("Backend", view::backend_name(m.backend)),
+                    fact(
+                        "Provenance",
+                        if m.estimated {
+                            "ESTIMATED (not a measurement)"
+                        } else {
+                            "measured by hardware counters"
+                        },
+                    ),
+                    fact("Ranked domain", m.primary_domain.clone()),
+                ];
+                if let Some(w) = m.estimate_watts_per_core {
+                    facts.push(fact("Estimate", format!("{} per busy core", num::watts(w))));
+                }
+                let domains = m
+                    .domains
+                    .iter()
+                    .map(|d| DomainView {
+                        id: d.id.clone(),
+                        kind: format!("{:?}", d.kind).to_lowercase(),
+                        scope: scope_label(&d.scope),
+                        cpus: if d.cpus.is_empty() {
+                            "–".into()
+                        } else {
+                            join(&d.cpus)
+                        },
+                        primary: d.id == m.primary_domain,
+                    })
+                    .collect();
+                let rejected = m
+                    .rejected
+                    .iter()
+                    .map(|r| {
+                        let mut value = r.reason.clone();
+                        if let Some(remedy) = &r.remedy {
+                            value.push_str(" — remedy: ");
+                            value.push_str(remedy);
+                        }
+                        fact(view::backend_name(r.backend), value)
+                    })
+                    .collect();
+                (facts, domains, m.warnings.clone(), rejected)
+            }
+            None => (
+                vec![fact(
+                    "Meter",
+                    "none: this run only checked correctness, nothing was measured",
+                )],
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            ),
+        };
+        let idle = results
+            .idle
+            .iter()
+            .map(|r| {
+                fact(
+                    &r.domain,
+                    format!(
+                        "{}{est_suffix} over {}",
+                        num::watts(r.power),
+                        num::seconds(r.window_s)
+                    ),
+                )
+            })
+            .collect();
+
+        let s = &results.settings;
+        let settings = vec![
+            fact(
+                "Sample length",
+                format!("≥ {}", num::seconds(s.min_sample_time_s)),
+            ),
+            fact("Warm-up samples", s.warmup.to_string()),
+            fact("Trials", format!("{}–{}", s.min_trials, s.max_trials)),
+            fact(
+                "Target interval",
+                format!("±{:.1}% of the median", s.target_ci * 100.0),
+            ),
+            fact("Time budget", num::seconds(s.time_budget_s)),
+            fact("Timeout", num::seconds(s.timeout_s)),
+            fact(
+                "Memory limit",
+                s.memory_limit_mb
+                    .map(|m| format!("{m} MiB"))
+                    .unwrap_or_else(|| "none".into()),
+            ),
+            fact(
+                "Regression threshold",
+                format!("{:.1}%", s.threshold * 100.0),
+            ),
+            fact("Confidence level", level.clone()),
+            fact("Bootstrap resamples", s.bootstrap_resamples.to_string()),
+            fact("Seed", s.seed.to_string()),
+        ];
+
+        let baseline = results.baseline.as_ref().map(|b| {
+            let count = |v: ChangeVerdict| b.entries.iter().filter(|e| e.verdict == v).count();
+            let orphans = view::orphan_baseline_entries(results);
+            let span = change_span(&orphans);
+            BaselineView {
+                name: b.name.clone(),
+                file: b.file.clone(),
+                forced: b.forced,
+                warnings: b.warnings.clone(),
+                regressions: count(ChangeVerdict::Regressed),
+                improvements: count(ChangeVerdict::Improved),
+                unchanged: count(ChangeVerdict::Unchanged),
+                missing: count(ChangeVerdict::Missing),
+                orphans: orphans
+                    .into_iter()
+                    .map(|e| change_view(None, e, span))
+                    .collect(),
+            }
+        });
+
+        let title = match results.problems.len() {
+            1 => format!("JouleTrace: {}", results.problems[0].name),
+            n => format!("JouleTrace: {n} problems"),
+        };
+        Page {
+            title,
+            tool: format!("{} {}", results.tool.name, results.tool.version),
+            estimated,
+            est_suffix,
+            show_net: !results.idle.is_empty(),
+            estimate_warning: view::estimate_warning(results),
+            rejected_meters,
+            incomplete: (!results.run.complete).then(|| {
+                results
+                    .run
+                    .incomplete_reason
+                    .clone()
+                    .unwrap_or_else(|| "reason not recorded".into())
+            }),
+            provenance: match &results.meter {
+                Some(m) if m.estimated => "estimated",
+                Some(_) => "measured",
+                None => "checks only",
+            },
+            meter_label,
+            level,
+            started_at: results.run.started_at.clone(),
+            finished_at: results
+                .run
+                .finished_at
+                .clone()
+                .unwrap_or_else(|| "did not finish".into()),
+            command_line: results.run.command_line.join(" "),
+            counts: Counts {
+                problems: results.problems.len(),
+                candidates,
+                passed,
+                failed,
+                regressions,
+            },
+            problems,
+            environment,
+            meter,
+            domains,
+            idle,
+            meter_warnings,
+            settings,
+            baseline,
+        }
+    }
+}
+
+/// `0–7, 12`: CPU lists read as runs.
+fn join(values: &[u32]) -> String {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(match end - start {
+            0 => start.to_string(),
+            1 => format!("{start}, {end}"),
+            _ => format!("{start}–{end}"),
+        });
+        i += 1;
+    }
+    parts.join(", ")
+}
+
+fn scope_label(scope: &crate::energy::Scope) -> String {
+    use crate::energy::Scope;
+    match scope {
+        Scope::System => "whole machine".into(),
+        Scope::Package { package } => format!("package {package}"),
+        Scope::Core { package, core } => format!("core {core} of package {package}"),
+        Scope::Process => "the measured process".into(),
+        Scope::Device { index } => format!("device {index}"),
+    }
+}
+
+/// `sort` → `p0-sort`: an id that is valid HTML whatever the problem is called.
+fn anchor(index: usize, name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("p{index}-{slug}")
+}
+
+fn problem_view(results: &RunResults, p: &ProblemResult, index: usize, level: &str) -> ProblemView {
+    let estimated = results.is_estimated();
+    let est = if estimated { " est." } else { "" };
+    let color_of = |id: &str| {
+        let i = p.candidates.iter().position(|c| c.id == id).unwrap_or(0);
+        svg::color(i)
+    };
+    let tables = view::case_tables(p);
+    let left = svg::label_margin(p.candidates.iter().map(|c| c.name.as_str()));
+    let cases = tables
+        .iter()
+        .map(|t| case_view(results, t, left, &color_of, level, est))
+        .collect();
+
+    // Energy against size: one series per candidate over the sized, measured cases.
+    let series: Vec<svg::Series<'_>> = p
+        .candidates
+        .iter()
+        .map(|cand| svg::Series {
+            name: &cand.name,
+            color: color_of(&cand.id),
+            points: cand
+                .measurements
+                .iter()
+                .filter_map(|m| {
+                    let s = m.stats.as_ref()?;
+                    let size = m
+                        .size
+                        .or_else(|| p.cases.iter().find(|c| c.id == m.case).and_then(|c| c.size))?;
+                    let e = &s.energy_per_call_j;
+                    Some(svg::Point {
+                        size,
+                        point: e.point.get(),
+                        lower: e.lower.get(),
+                        upper: e.upper.get(),
+                        title: format!(
+                            "{} · {} (n={}): {}{est} ({})",
+                            cand.name,
+                            m.case,
+                            num::size(size),
+                            num::joules(e.point),
+                            num::joules_range(e)
+                        ),
+                    })
+                })
+                .collect(),
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    let scaling = svg::scaling_chart(
+        &series,
+        "J",
+        format!(
+            "{}energy per call (log scale), {}",
+            if estimated { "ESTIMATED " } else { "" },
+            view::meter_label(results)
+        ),
+    );
+    let legend = series
+        .iter()
+        .map(|s| LegendItem {
+            name: s.name.to_string(),
+            color: s.color,
+        })
+        .collect();
+
+    let failures = view::failures(p)
+        .into_iter()
+        .map(|f| FailureView {
+            candidate: f.candidate.name.clone(),
+            location: f.candidate.location.clone(),
+            stage: f.stage_label(),
+            kind: f.failure.kind.as_str(),
+            case: f.failure.case.clone(),
+            message: f.failure.message.clone(),
+            expected: f.failure.expected.clone(),
+            actual: f.failure.actual.clone(),
+            signal: f.failure.signal.clone(),
+            limit: f.failure.limit.clone(),
+            stderr: f.stderr.map(str::to_string),
+        })
+        .collect();
+
+    let entries = view::baseline_entries(results, p);
+    let span = change_span(&entries);
+    let changes: Vec<ChangeView> = entries
+        .iter()
+        .map(|e| change_view(Some(p), e, span))
+        .collect();
+    ProblemView {
+        name: p.name.clone(),
+        anchor: anchor(index, &p.name),
+        legend,
+        cases,
+        scaling,
+        failures,
+        regressions: entries
+            .iter()
+            .filter(|e| e.verdict == ChangeVerdict::Regressed)
+            .count(),
+        changes,
+        passed: p
+            .candidates
+            .iter()
+            .filter(|c| c.status == Status::Passed)
+            .count(),
+        total: p.candidates.len(),
+        not_ranked: view::check_failed(p)
+            .into_iter()
+            .map(|c| NotRanked {
+                name: c.name.clone(),
+                status: if c.check.status.is_failure() {
+                    c.check.status.as_str()
+                } else {
+                    c.status.as_str()
+                },
+            })
+            .collect(),
+    }
+}
+
+fn case_view(
+    results: &RunResults,
+    t: &CaseTable<'_>,
+    left: f64,
+    color_of: &dyn Fn(&str) -> &'static str,
+    level: &str,
+    est: &str,
+) -> CaseView {
+    let estimated = results.is_estimated();
+    let meter = view::meter_label(results);
+    let rows = t
+        .rows
+        .iter()
+        .map(|r| {
+            let color = color_of(&r.candidate.id);
+            let base = RowView {
+                rank: r.rank.map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
+                name: r.candidate.name.clone(),
+                id: r.candidate.id.clone(),
+                location: r.candidate.location.clone(),
+                color,
+                measured: false,
+                best: r.rank == Some(1),
+                energy: "–".into(),
+                energy_range: String::new(),
+                net_energy: "–".into(),
+                power: "–".into(),
+                power_range: String::new(),
+                time: "–".into(),
+                time_range: String::new(),
+                ratio: "–".into(),
+                ratio_range: String::new(),
+                samples: String::new(),
+                cv: String::new(),
+                flags: Vec::new(),
+                status: r.status.as_str(),
+                status_class: if r.status == Status::Passed {
+                    "ok"
+                } else if r.status.is_failure() {
+                    "bad"
+                } else {
+                    "skip"
+                },
+                note: r.note.clone().unwrap_or_default(),
+                verdict: r.verdict.unwrap_or_default().to_string(),
+            };
+            let Some(s) = r.stats else { return base };
+            RowView {
+                measured: true,
+                energy: num::joules(s.energy_per_call_j.point),
+                energy_range: num::joules_range(&s.energy_per_call_j),
+                net_energy: num::joules(s.net_energy_per_call_j.point),
+                power: num::watts(s.power_w.point),
+                power_range: num::watts_range(&s.power_w),
+                time: num::seconds(s.time_per_call_s.point),
+                time_range: num::seconds_range(&s.time_per_call_s),
+                ratio: r.ratio.map(num::ratio).unwrap_or_else(|| "–".into()),
+                ratio_range: r
+                    .ratio_interval
+                    .map(|e| num::ratio_range(&e))
+                    .unwrap_or_default(),
+                samples: if s.outliers > 0 {
+                    format!(
+                        "{} ({} outlier{})",
+                        s.samples,
+                        s.outliers,
+                        if s.outliers == 1 { "" } else { "s" }
+                    )
+                } else {
+                    s.samples.to_string()
+                },
+                cv: format!("{:.1}%", s.cv * 100.0),
+                flags: s.flags.clone(),
+                ..base
+            }
+        })
+        .collect();
+
+    let ranked: Vec<_> = t.ranked().collect();
+    let bars: Vec<svg::Bar<'_>> = ranked
+        .iter()
+        .filter_map(|r| {
+            let s = r.stats?;
+            let e = &s.energy_per_call_j;
+            Some(svg::Bar {
+                name: &r.candidate.name,
+                color: color_of(&r.candidate.id),
+                point: e.point.get(),
+                lower: e.lower.get(),
+                upper: e.upper.get(),
+                label: format!("{}{est}", num::joules(e.point)),
+                title: format!(
+                    "{}: {}{est}, {level} CI {}",
+                    r.candidate.name,
+                    num::joules(e.point),
+                    num::joules_range(e)
+                ),
+            })
+        })
+        .collect();
+    let what = if estimated {
+        "ESTIMATED energy per call"
+    } else {
+        "energy per call"
+    };
+    let bars_chart = (!bars.is_empty()).then(|| {
+        let mut chart = svg::bar_chart(
+            &bars,
+            left,
+            "J",
+            format!("{what} ({meter}); whiskers: {level} confidence interval"),
+        );
+        chart.label = format!("Bar chart of {what} on case {}", t.case);
+        chart
+    });
+
+    let dists: Vec<svg::Distribution<'_>> = ranked
+        .iter()
+        .filter_map(|r| {
+            let s = r.stats?;
+            let m = view::measurement(r.candidate, t.case)?;
+            let samples: Vec<(f64, bool)> = m
+                .samples
+                .iter()
+                .filter_map(|x| Some((view::sample_energy_per_call(x, &s.domain)?, x.outlier)))
+                .collect();
+            (!samples.is_empty()).then(|| svg::Distribution {
+                name: &r.candidate.name,
+                color: color_of(&r.candidate.id),
+                median: s.energy_per_call_j.point.get(),
+                summary: format!(
+                    "{}{est} · CV {:.1}% · {} samples",
+                    num::joules(s.energy_per_call_j.point),
+                    s.cv * 100.0,
+                    samples.len()
+                ),
+                samples,
+            })
+        })
+        .collect();
+    let distribution = (!dists.is_empty()).then(|| {
+        let mut chart = svg::distribution_chart(
+            &dists,
+            left,
+            format!(
+                "each sample's {what} relative to the candidate's median; hollow: outliers (kept)"
+            ),
+        );
+        chart.label = format!("Sample distributions on case {}", t.case);
+        chart
+    });
+
+    CaseView {
+        id: t.case.to_string(),
+        size: t.size.map(num::size),
+        rows,
+        bars: bars_chart,
+        distribution,
+    }
+}
+
+/// The half-width of the shared axis of a problem's change strips.
+fn change_span(entries: &[&ChangeEntry]) -> f64 {
+    entries
+        .iter()
+        .filter(|e| e.verdict != ChangeVerdict::Missing)
+        .flat_map(|e| {
+            [
+                e.change.lower.abs(),
+                e.change.upper.abs(),
+                e.threshold * 2.0,
+            ]
+        })
+        .fold(0.05_f64, f64::max)
+        * 1.1
+}
+
+fn change_view(problem: Option<&ProblemResult>, e: &ChangeEntry, span: f64) -> ChangeView {
+    let (verdict, class) = match e.verdict {
+        ChangeVerdict::Regressed => ("regressed", "regressed"),
+        ChangeVerdict::Improved => ("improved", "improved"),
+        ChangeVerdict::Unchanged => ("unchanged", "unchanged"),
+        ChangeVerdict::Missing => ("missing", "missing"),
+    };
+    let name = view::entry_name(problem, &e.candidate).to_string();
+    if e.verdict == ChangeVerdict::Missing {
+        return ChangeView {
+            candidate: name,
+            case: e.case.clone(),
+            old: "–".into(),
+            new: "–".into(),
+            change: "–".into(),
+            range: "measured on one side only".into(),
+            verdict,
+            class,
+            strip: None,
+        };
+    }
+    ChangeView {
+        candidate: name,
+        case: e.case.clone(),
+        old: num::joules(e.old_energy_per_call_j),
+        new: num::joules(e.new_energy_per_call_j),
+        change: num::percent_signed(e.change.point),
+        range: num::percent_range(e.change.lower, e.change.upper),
+        verdict,
+        class,
+        strip: Some(svg::change_strip(
+            e.change.point,
+            e.change.lower,
+            e.change.upper,
+            e.threshold,
+            span,
+            class,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_collapse_into_runs() {
+        assert_eq!(join(&[0, 1, 2, 3, 7, 9, 10]), "0–3, 7, 9, 10");
+        assert_eq!(join(&[]), "");
+    }
+
+    #[test]
+    fn anchors_are_valid_ids() {
+        assert_eq!(anchor(2, "Sort <fast>"), "p2-sort--fast-");
+    }
+}

@@ -1,0 +1,505 @@
+//! The summary printed at the end of a run: per problem, one table of the measured cases, then
+//! the failures with their reasons, then the changes against a baseline.
+//!
+//! Colour is decided once, by the caller, with [`ColorChoice`]; rendered without colour the
+//! text has no escape codes at all, so it reads the same in a pipe, a log file or a snapshot.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::str::FromStr;
+
+use super::numbers::{self as num};
+use super::view::{self, CaseTable};
+use super::{Format, ReportError};
+use crate::results::{ChangeVerdict, RunResults};
+
+/// `--color`: whether to colour terminal output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal, unless `NO_COLOR` is set or `TERM=dumb`.
+    #[default]
+    Auto,
+    /// Always colour, even into a pipe (an explicit request beats `NO_COLOR`).
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output going to a stream that is (or is not) a terminal, reading
+    /// `NO_COLOR` and `TERM` from the environment.
+    pub fn resolve(self, is_terminal: bool) -> bool {
+        self.resolve_with(
+            is_terminal,
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
+        )
+    }
+
+    /// [`resolve`](Self::resolve) with the environment passed in.
+    pub fn resolve_with(
+        self,
+        is_terminal: bool,
+        no_color: Option<&OsStr>,
+        term: Option<&OsStr>,
+    ) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                // no-color.org: set *and non-empty* disables colour.
+                let no_color = no_color.is_some_and(|v| !v.is_empty());
+                let dumb = term.is_some_and(|t| t == "dumb");
+                is_terminal && !no_color && !dumb
+            }
+        }
+    }
+
+    pub fn for_stdout(self) -> bool {
+        self.resolve(std::io::stdout().is_terminal())
+    }
+
+    pub fn for_stderr(self) -> bool {
+        self.resolve(std::io::stderr().is_terminal())
+    }
+}
+
+impl FromStr for ColorChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(ColorChoice::Auto),
+            "always" => Ok(ColorChoice::Always),
+            "never" => Ok(ColorChoice::Never),
+            other => Err(format!(
+                "unknown colour choice `{other}`; expected auto, always or never"
+            )),
+        }
+    }
+}
+
+/// The end-of-run summary.
+#[derive(Clone, Copy, Debug)]
+pub struct Terminal {
+    color: bool,
+}
+
+impl Terminal {
+    /// `color`: the outcome of [`ColorChoice::resolve`] for the stream this goes to.
+    pub fn new(color: bool) -> Self {
+        Terminal { color }
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if !self.color || text.is_empty() {
+            return text.to_string();
+        }
+        format!("\x1b[{}m{text}\x1b[0m", style.code())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Bold,
+    Dim,
+    Green,
+    BoldGreen,
+    Red,
+    BoldRed,
+    BoldYellow,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Bold => "1",
+            Style::Dim => "2",
+            Style::Green => "32",
+            Style::BoldGreen => "1;32",
+            Style::Red => "31",
+            Style::BoldRed => "1;31",
+            Style::BoldYellow => "1;33",
+        }
+    }
+}
+
+/// A table cell: its text and how to paint it once padded.
+struct Cell {
+    text: String,
+    style: Option<Style>,
+    right: bool,
+}
+
+impl Cell {
+    fn left(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            style: None,
+            right: false,
+        }
+    }
+    fn right(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            style: None,
+            right: true,
+        }
+    }
+    fn styled(mut self, style: Style) -> Cell {
+        self.style = Some(style);
+        self
+    }
+}
+
+impl Format for Terminal {
+    fn render(&self, results: &RunResults) -> Result<String, ReportError> {
+        let mut out = String::new();
+        let estimated = results.is_estimated();
+        let meter = view::meter_label(results);
+        let candidates = results.candidates().count();
+        let provenance = match &results.meter {
+            Some(_) if estimated => self.paint(Style::BoldYellow, "ESTIMATED"),
+            Some(_) => "measured".into(),
+            None => "checks only".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{} {} · {} problem{} · {} candidate{} · meter {meter} ({provenance})",
+            self.paint(Style::Bold, &results.tool.name),
+            results.tool.version,
+            results.problems.len(),
+            plural(results.problems.len()),
+            candidates,
+            plural(candidates),
+        );
+        if let Some(warning) = view::estimate_warning(results) {
+            let _ = writeln!(out, "{}", self.paint(Style::BoldYellow, &warning));
+        }
+        if !results.run.complete {
+            let reason = results
+                .run
+                .incomplete_reason
+                .as_deref()
+                .unwrap_or("unknown reason");
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(
+                    Style::BoldYellow,
+                    &format!("INCOMPLETE run ({reason}): figures cover what was gathered")
+                )
+            );
+        }
+        let level = num::level(results.settings.confidence_level);
+        let energy_head = if estimated {
+            format!("est. energy/call ±{level} CI [{meter}]")
+        } else {
+            format!("energy/call ±{level} CI [{meter}]")
+        };
+        for problem in &results.problems {
+            out.push('\n');
+            let passed = problem
+                .candidates
+                .iter()
+                .filter(|c| !c.check.status.is_failure())
+                .count();
+            let _ = writeln!(
+                out,
+                "{}  {}",
+                self.paint(Style::Bold, &problem.name),
+                self.paint(
+                    Style::Dim,
+                    &format!(
+                        "{passed} of {} candidates passed their checks",
+                        problem.candidates.len()
+                    )
+                )
+            );
+            let tables = view::case_tables(problem);
+            let mut rows: Vec<Vec<Cell>> = Vec::new();
+            for table in &tables {
+                self.case_rows(&mut rows, table, estimated);
+            }
+            if !rows.is_empty() {
+                let head = [
+                    "case",
+                    "rank",
+                    "candidate",
+                    energy_head.as_str(),
+                    "power",
+                    "time/call",
+                    "ratio",
+                    "status",
+                ];
+                self.table(
+                    &mut out,
+                    &head,
+                    &[false, true, false, true, true, true, true, false],
+                    rows,
+                );
+            } else if problem.cases.iter().any(|c| c.measured)
+                && results.meter.is_some()
+                && passed > 0
+            {
+                let _ = writeln!(out, "  no candidate of this problem was measured");
+            }
+            let failures = view::failures(problem);
+            if !failures.is_empty() {
+                let _ = writeln!(out, "  {}", self.paint(Style::BoldRed, "failures:"));
+                for f in &failures {
+                    let _ = writeln!(
+                        out,
+                        "    {} ({}): {}",
+                        self.paint(Style::Bold, &f.candidate.name),
+                        f.stage_label(),
+                        one_line(&f.summary())
+                    );
+                    if let Some(e) = &f.failure.expected {
+                        let _ = writeln!(out, "      expected: {}", one_line(e));
+                    }
+                    if let Some(a) = &f.failure.actual {
+                        let _ = writeln!(out, "      actual:   {}", one_line(a));
+                    }
+                }
+            }
+        }
+        self.baseline(&mut out, results, &level);
+        Ok(out)
+    }
+}
+
+impl Terminal {
+    fn case_rows(&self, rows: &mut Vec<Vec<Cell>>, table: &CaseTable<'_>, estimated: bool) {
+        let case = match table.size {
+            Some(n) => format!("{} (n={})", table.case, num::size(n)),
+            None => table.case.to_string(),
+        };
+        let mut first = true;
+        for row in &table.rows {
+            let case_cell = if first { case.clone() } else { String::new() };
+            first = false;
+            let best = row.rank == Some(1);
+            let name = Cell::left(&row.candidate.name);
+            let name = if best {
+                name.styled(Style::BoldGreen)
+            } else {
+                name
+            };
+            match row.stats {
+                Some(s) => {
+                    let e = &s.energy_per_call_j;
+                    let mut energy = format!(
+                        "{} {}",
+                        num::joules(e.point),
+                        num::plus_minus_percent(e.point.get(), e.lower.get(), e.upper.get())
+                    );
+                    if estimated {
+                        energy.push_str(" est.");
+                    }
+                    rows.push(vec![
+                        Cell::left(case_cell),
+                        Cell::right(row.rank.map(|r| r.to_string()).unwrap_or_default()),
+                        name,
+                        Cell::right(energy),
+                        Cell::right(num::watts(s.power_w.point)),
+                        Cell::right(num::seconds(s.time_per_call_s.point)),
+                        Cell::right(row.ratio.map(num::ratio).unwrap_or_else(|| "–".into())),
+                        Cell::left("passed").styled(Style::Green),
+                    ]);
+                }
+                None => rows.push(vec![
+                    Cell::left(case_cell),
+                    Cell::right("–"),
+                    name,
+                    Cell::right("–"),
+                    Cell::right("–"),
+                    Cell::right("–"),
+                    Cell::right("–"),
+                    Cell::left(row.status.as_str()).styled(if row.status.is_failure() {
+                        Style::Red
+                    } else {
+                        Style::Dim
+                    }),
+                ]),
+            }
+        }
+    }
+
+    fn table(&self, out: &mut String, head: &[&str], right: &[bool], rows: Vec<Vec<Cell>>) {
+        let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.text.chars().count());
+            }
+        }
+        let pad = |text: &str, width: usize, right: bool| {
+            let fill = " ".repeat(width.saturating_sub(text.chars().count()));
+            if right {
+                format!("{fill}{text}")
+            } else {
+                format!("{text}{fill}")
+            }
+        };
+        let head_line: Vec<String> = head
+            .iter()
+            .zip(&widths)
+            .zip(right)
+            .map(|((h, w), r)| pad(h, *w, *r))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}",
+            self.paint(Style::Dim, head_line.join("  ").trim_end())
+        );
+        for row in rows {
+            let last = row.len().saturating_sub(1);
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (cell, w))| {
+                    // The last column is not padded: trailing blanks inside colour codes
+                    // would survive the line's trim.
+                    let padded = if i == last && !cell.right {
+                        cell.text.clone()
+                    } else {
+                        pad(&cell.text, *w, cell.right)
+                    };
+                    match cell.style {
+                        Some(style) => self.paint(style, &padded),
+                        None => padded,
+                    }
+                })
+                .collect();
+            let line = cells.join("  ");
+            let _ = writeln!(out, "  {}", line.trim_end());
+        }
+    }
+
+    fn baseline(&self, out: &mut String, results: &RunResults, level: &str) {
+        let Some(b) = &results.baseline else { return };
+        let count = |v: ChangeVerdict| b.entries.iter().filter(|e| e.verdict == v).count();
+        let regressed = count(ChangeVerdict::Regressed);
+        let _ = writeln!(
+            out,
+            "\n{} {} ({}) [{}]: {}, {} improved, {} unchanged, {} missing",
+            self.paint(Style::Bold, "compared with baseline"),
+            b.name,
+            b.file,
+            view::meter_label(results),
+            self.paint(
+                if regressed > 0 {
+                    Style::BoldRed
+                } else {
+                    Style::Green
+                },
+                &format!("{regressed} regressed")
+            ),
+            count(ChangeVerdict::Improved),
+            count(ChangeVerdict::Unchanged),
+            count(ChangeVerdict::Missing),
+        );
+        if b.forced {
+            let _ = writeln!(
+                out,
+                "  {}",
+                self.paint(
+                    Style::BoldYellow,
+                    "forced: the baseline was taken with another meter or CPU"
+                )
+            );
+        }
+        for w in &b.warnings {
+            let _ = writeln!(out, "  warning: {}", one_line(w));
+        }
+        let mut rows = Vec::new();
+        for verdict in [
+            ChangeVerdict::Regressed,
+            ChangeVerdict::Improved,
+            ChangeVerdict::Missing,
+        ] {
+            for e in b.entries.iter().filter(|e| e.verdict == verdict) {
+                let (label, style) = match verdict {
+                    ChangeVerdict::Regressed => ("REGRESSED", Style::BoldRed),
+                    ChangeVerdict::Improved => ("improved", Style::Green),
+                    _ => ("missing", Style::Dim),
+                };
+                let name = format!("{}/{}", e.candidate, e.case);
+                if verdict == ChangeVerdict::Missing {
+                    rows.push(vec![
+                        Cell::left(label).styled(style),
+                        Cell::left(name),
+                        Cell::right("–"),
+                        Cell::left("measured on one side only"),
+                    ]);
+                    continue;
+                }
+                rows.push(vec![
+                    Cell::left(label).styled(style),
+                    Cell::left(name),
+                    Cell::right(num::percent_signed(e.change.point)),
+                    Cell::left(format!(
+                        "{level} CI {}; {} → {}",
+                        num::percent_range(e.change.lower, e.change.upper),
+                        num::joules(e.old_energy_per_call_j),
+                        num::joules(e.new_energy_per_call_j),
+                    )),
+                ]);
+            }
+        }
+        if !rows.is_empty() {
+            self.table(
+                out,
+                &["verdict", "candidate/case", "change", "detail"],
+                &[false, false, true, false],
+                rows,
+            );
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Debug output can span lines; a summary line must not.
+fn one_line(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    const MAX: usize = 160;
+    if flat.chars().count() > MAX {
+        let cut: String = flat.chars().take(MAX).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_the_choice_no_color_and_the_terminal() {
+        let on = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        let xterm = Some(OsStr::new("xterm-256color"));
+        assert!(ColorChoice::Auto.resolve_with(true, None, xterm));
+        assert!(!ColorChoice::Auto.resolve_with(false, None, xterm));
+        assert!(!ColorChoice::Auto.resolve_with(true, on, xterm));
+        assert!(ColorChoice::Auto.resolve_with(true, empty, xterm));
+        assert!(!ColorChoice::Auto.resolve_with(true, None, Some(OsStr::new("dumb"))));
+        assert!(ColorChoice::Always.resolve_with(false, on, None));
+        assert!(!ColorChoice::Never.resolve_with(true, None, xterm));
+        assert_eq!("never".parse::<ColorChoice>(), Ok(ColorChoice::Never));
+        assert!("sometimes".parse::<ColorChoice>().is_err());
+    }
+
+    #[test]
+    fn one_line_flattens_control_characters() {
+        assert_eq!(one_line("a\nb\x1b[31m"), "a b [31m");
+    }
+}

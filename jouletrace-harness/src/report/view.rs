@@ -1,0 +1,393 @@
+//! What every human-facing view derives from the results the same way: the rows of a ranking
+//! table, the list of failures, the meter's label. Formats only lay these out.
+
+use crate::results::{
+    CandidateResult, CaseMeasurement, CaseStats, ChangeEntry, Estimate, Failure, ProblemResult,
+    RunResults, Sample, Status,
+};
+
+/// `perf · package-0`: the backend and the ranked domain; every energy figure is shown with it.
+pub fn meter_label(results: &RunResults) -> String {
+    match &results.meter {
+        Some(m) => format!("{} · {}", backend_name(m.backend), m.primary_domain),
+        None => "no meter".into(),
+    }
+}
+
+pub fn backend_name(backend: crate::energy::Backend) -> &'static str {
+    use crate::energy::Backend;
+    match backend {
+        Backend::Perf => "perf",
+        Backend::Powercap => "powercap",
+        Backend::Msr => "msr",
+        Backend::Estimate => "estimate",
+        Backend::Nvml => "nvml",
+    }
+}
+
+/// The sentence an estimated run opens with, wherever it is shown.
+pub fn estimate_warning(results: &RunResults) -> Option<String> {
+    let meter = results.meter.as_ref().filter(|m| m.estimated)?;
+    let basis = match meter.estimate_watts_per_core {
+        Some(w) => format!("CPU time × {} per busy core", super::numbers::watts(w)),
+        None => "CPU time".into(),
+    };
+    Some(format!(
+        "ESTIMATED: no energy was measured. Every energy figure here is {basis}, a model that \
+         cannot tell an efficient candidate from a merely fast one."
+    ))
+}
+
+/// A candidate named by a ranking or baseline entry: the entries use the candidate's `id`
+/// (`problem::name`); a bare `name` is accepted too.
+pub fn find_candidate<'a>(problem: &'a ProblemResult, key: &str) -> Option<&'a CandidateResult> {
+    problem
+        .candidates
+        .iter()
+        .find(|c| c.id == key)
+        .or_else(|| problem.candidates.iter().find(|c| c.name == key))
+}
+
+pub fn measurement<'a>(candidate: &'a CandidateResult, case: &str) -> Option<&'a CaseMeasurement> {
+    candidate.measurements.iter().find(|m| m.case == case)
+}
+
+/// One row of a per-case ranking table.
+pub struct Row<'a> {
+    /// `None` for candidates that were not ranked on this case.
+    pub rank: Option<u32>,
+    pub candidate: &'a CandidateResult,
+    pub stats: Option<&'a CaseStats>,
+    pub ratio: Option<f64>,
+    /// The ratio's interval, when the engine computed one.
+    pub ratio_interval: Option<Estimate<f64>>,
+    /// `passed` for ranked rows; otherwise why there is no figure.
+    pub status: Status,
+    pub note: Option<String>,
+    pub verdict: Option<&'a str>,
+}
+
+pub struct CaseTable<'a> {
+    pub case: &'a str,
+    pub size: Option<u64>,
+    pub rows: Vec<Row<'a>>,
+}
+
+impl CaseTable<'_> {
+    pub fn ranked(&self) -> impl Iterator<Item = &Row<'_>> {
+        self.rows.iter().filter(|r| r.stats.is_some())
+    }
+}
+
+/// One table per measured case: ranked candidates in rank order, then the candidates that
+/// passed their checks but have no figure here, with the reason. Candidates that failed their
+/// checks are left out ([`check_failed`] lists them once per problem).
+pub fn case_tables(problem: &ProblemResult) -> Vec<CaseTable<'_>> {
+    problem
+        .cases
+        .iter()
+        .filter(|c| c.measured)
+        .map(|case| {
+            let mut rows = ranked_rows(problem, &case.id);
+            for candidate in &problem.candidates {
+                if rows.iter().any(|r| std::ptr::eq(r.candidate, candidate))
+                    || failed_check(candidate)
+                {
+                    continue;
+                }
+                let (status, note) = unranked_reason(candidate, &case.id);
+                rows.push(Row {
+                    rank: None,
+                    candidate,
+                    stats: None,
+                    ratio: None,
+                    ratio_interval: None,
+                    status,
+                    note: Some(note),
+                    verdict: None,
+                });
+            }
+            CaseTable {
+                case: &case.id,
+                size: case.size,
+                rows,
+            }
+        })
+        // A case nobody measured (a check-only run) has no table: rows of "not run" say nothing.
+        .filter(|t| {
+            t.rows
+                .iter()
+                .any(|r| measurement(r.candidate, t.case).is_some())
+        })
+        .collect()
+}
+
+fn ranked_rows<'a>(problem: &'a ProblemResult, case: &str) -> Vec<Row<'a>> {
+    let stats_of = |c: &'a CandidateResult| measurement(c, case).and_then(|m| m.stats.as_ref());
+    if let Some(ranking) = problem.rankings.iter().find(|r| r.case == case) {
+        return ranking
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let candidate = find_candidate(problem, &e.candidate)?;
+                let stats = stats_of(candidate)?;
+                Some(Row {
+                    rank: Some(e.rank),
+                    candidate,
+                    stats: Some(stats),
+                    ratio: Some(e.ratio_to_best.point),
+                    ratio_interval: Some(e.ratio_to_best),
+                    status: Status::Passed,
+                    note: None,
+                    verdict: Some(&e.verdict),
+                })
+            })
+            .collect();
+    }
+    // No ranking (an older file, or a run cut short before ranking): order by the point
+    // estimate and say nothing about significance.
+    let mut measured: Vec<(&CandidateResult, &CaseStats)> = problem
+        .candidates
+        .iter()
+        .filter_map(|c| Some((c, stats_of(c)?)))
+        .collect();
+    measured.sort_by(|a, b| {
+        a.1.energy_per_call_j
+            .point
+            .get()
+            .total_cmp(&b.1.energy_per_call_j.point.get())
+    });
+    let best = measured
+        .first()
+        .map(|(_, s)| s.energy_per_call_j.point.get());
+    measured
+        .into_iter()
+        .enumerate()
+        .map(|(i, (candidate, stats))| Row {
+            rank: Some(i as u32 + 1),
+            candidate,
+            stats: Some(stats),
+            ratio: best
+                .filter(|b| *b > 0.0)
+                .map(|b| stats.energy_per_call_j.point.get() / b),
+            ratio_interval: None,
+            status: Status::Passed,
+            note: None,
+            verdict: None,
+        })
+        .collect()
+}
+
+fn failed_check(candidate: &CandidateResult) -> bool {
+    candidate.check.status.is_failure()
+        || (candidate.status.is_failure() && candidate.measurements.is_empty())
+}
+
+/// Candidates that failed their correctness checks, so were never measured.
+pub fn check_failed(problem: &ProblemResult) -> Vec<&CandidateResult> {
+    problem
+        .candidates
+        .iter()
+        .filter(|c| failed_check(c))
+        .collect()
+}
+
+fn unranked_reason(candidate: &CandidateResult, case: &str) -> (Status, String) {
+    match measurement(candidate, case) {
+        Some(m) => match &m.failure {
+            Some(f) => (f.kind, format!("measurement stopped: {}", f.message)),
+            None => (
+                Status::NotRun,
+                format!("no statistics (stopped: {})", m.stop_reason),
+            ),
+        },
+        None => match candidate.status {
+            Status::Ignored => (Status::Ignored, "ignored".into()),
+            _ => (Status::NotRun, "not measured".into()),
+        },
+    }
+}
+
+/// Where a failure happened.
+pub enum Stage<'a> {
+    Check,
+    Measurement { case: &'a str },
+}
+
+pub struct FailureItem<'a> {
+    pub candidate: &'a CandidateResult,
+    pub stage: Stage<'a>,
+    pub failure: Failure,
+    /// The worker's stderr, for check failures that wrote some.
+    pub stderr: Option<&'a str>,
+}
+
+impl FailureItem<'_> {
+    /// `check` or `measuring n100k`.
+    pub fn stage_label(&self) -> String {
+        match self.stage {
+            Stage::Check => "correctness check".into(),
+            Stage::Measurement { case } => format!("measuring case {case}"),
+        }
+    }
+
+    /// One line: `wrong_answer on case n1k: output differs…`.
+    pub fn summary(&self) -> String {
+        let f = &self.failure;
+        let mut s = f.kind.as_str().to_string();
+        if let Some(case) = &f.case {
+            s.push_str(&format!(" on case {case}"));
+        }
+        if let Some(signal) = &f.signal {
+            s.push_str(&format!(" ({signal})"));
+        }
+        if let Some(limit) = &f.limit {
+            s.push_str(&format!(" (limit {limit})"));
+        }
+        s.push_str(": ");
+        s.push_str(&f.message);
+        s
+    }
+}
+
+/// Every check failure and every measurement that stopped short, in candidate order.
+pub fn failures(problem: &ProblemResult) -> Vec<FailureItem<'_>> {
+    let mut out = Vec::new();
+    for candidate in &problem.candidates {
+        let check_failed = candidate.check.status.is_failure();
+        if failed_check(candidate) {
+            let failure = candidate.check.failure.clone().unwrap_or_else(|| Failure {
+                kind: if check_failed {
+                    candidate.check.status
+                } else {
+                    candidate.status
+                },
+                case: None,
+                message: "no details were recorded".into(),
+                expected: None,
+                actual: None,
+                signal: None,
+                limit: None,
+            });
+            let stderr = Some(candidate.check.stderr.text.as_str()).filter(|t| !t.is_empty());
+            out.push(FailureItem {
+                candidate,
+                stage: Stage::Check,
+                failure,
+                stderr,
+            });
+        }
+        for m in &candidate.measurements {
+            if let Some(f) = &m.failure {
+                out.push(FailureItem {
+                    candidate,
+                    stage: Stage::Measurement { case: &m.case },
+                    failure: f.clone(),
+                    stderr: None,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Baseline entries of this problem's candidates (matched by id, name, or `problem::` prefix
+/// for candidates that exist only in the baseline).
+pub fn baseline_entries<'a>(
+    results: &'a RunResults,
+    problem: &ProblemResult,
+) -> Vec<&'a ChangeEntry> {
+    let prefix = format!("{}::", problem.name);
+    results
+        .baseline
+        .iter()
+        .flat_map(|b| b.entries.iter())
+        .filter(|e| {
+            find_candidate(problem, &e.candidate).is_some() || e.candidate.starts_with(&prefix)
+        })
+        .collect()
+}
+
+/// Baseline entries that belong to no problem of this run.
+pub fn orphan_baseline_entries(results: &RunResults) -> Vec<&ChangeEntry> {
+    results
+        .baseline
+        .iter()
+        .flat_map(|b| b.entries.iter())
+        .filter(|e| {
+            !results.problems.iter().any(|p| {
+                find_candidate(p, &e.candidate).is_some()
+                    || e.candidate.starts_with(&format!("{}::", p.name))
+            })
+        })
+        .collect()
+}
+
+/// The short name of a baseline entry's candidate.
+pub fn entry_name<'a>(problem: Option<&'a ProblemResult>, key: &'a str) -> &'a str {
+    problem
+        .and_then(|p| find_candidate(p, key))
+        .map(|c| c.name.as_str())
+        .unwrap_or_else(|| key.rsplit("::").next().unwrap_or(key))
+}
+
+/// Gross energy per call of one sample in `domain`.
+pub fn sample_energy_per_call(sample: &Sample, domain: &str) -> Option<f64> {
+    let e = sample.energy.iter().find(|e| e.domain == domain)?;
+    (sample.calls > 0).then(|| e.gross.get() / sample.calls as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Captured, CheckRecord};
+
+    fn candidate(name: &str, status: Status) -> CandidateResult {
+        CandidateResult {
+            id: format!("p::{name}"),
+            name: name.into(),
+            location: "src/lib.rs:1".into(),
+            binary: None,
+            status,
+            check: CheckRecord {
+                status,
+                cases_passed: 0,
+                duration_s: 0.0,
+                failure: None,
+                stdout: Captured::default(),
+                stderr: Captured::default(),
+            },
+            measurements: vec![],
+        }
+    }
+
+    #[test]
+    fn a_failure_without_details_still_appears() {
+        let problem = ProblemResult {
+            name: "p".into(),
+            cases: vec![],
+            candidates: vec![
+                candidate("a", Status::Passed),
+                candidate("b", Status::Timeout),
+            ],
+            rankings: vec![],
+        };
+        let items = failures(&problem);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].candidate.name, "b");
+        assert!(items[0].summary().starts_with("timeout: no details"));
+    }
+
+    #[test]
+    fn candidates_are_found_by_id_or_name() {
+        let problem = ProblemResult {
+            name: "p".into(),
+            cases: vec![],
+            candidates: vec![candidate("a", Status::Passed)],
+            rankings: vec![],
+        };
+        assert!(find_candidate(&problem, "p::a").is_some());
+        assert!(find_candidate(&problem, "a").is_some());
+        assert!(find_candidate(&problem, "q::a").is_none());
+    }
+}

@@ -1,0 +1,369 @@
+//! Every view rendered from the fixture results: snapshots (volatile fields redacted) plus the
+//! properties a snapshot review could miss — escaping, no network, honest labelling.
+
+use jouletrace::engine::Observer;
+use jouletrace::report::{
+    self, Bmf, ExportKind, ExportSpec, Format, GithubSummary, Html, Json, Junit, ProgressObserver,
+    Terminal,
+};
+use jouletrace::results::RunResults;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/results");
+
+fn fixture(name: &str) -> RunResults {
+    RunResults::load(std::path::Path::new(&format!("{FIXTURES}/{name}"))).expect("fixture loads")
+}
+
+/// The fixture with the fields that differ between runs of the same code replaced.
+fn redacted(name: &str) -> RunResults {
+    let mut r = fixture(name);
+    r.tool.version = "[version]".into();
+    r.run.started_at = "[started]".into();
+    r.run.finished_at = Some("[finished]".into());
+    r.environment.hostname = Some("[hostname]".into());
+    r
+}
+
+#[test]
+fn terminal_snapshot_measured() {
+    let text = Terminal::new(false)
+        .render(&redacted("measured.json"))
+        .unwrap();
+    assert!(
+        !text.contains('\x1b'),
+        "colour off must mean no escape codes"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn terminal_snapshot_estimated() {
+    let text = Terminal::new(false)
+        .render(&redacted("estimated.json"))
+        .unwrap();
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn terminal_output_is_honest_about_the_meter() {
+    let measured = Terminal::new(false)
+        .render(&fixture("measured.json"))
+        .unwrap();
+    assert!(
+        measured.contains("energy/call ±95% CI [perf · package-0]"),
+        "{measured}"
+    );
+    assert!(!measured.to_lowercase().contains("estimated"), "{measured}");
+
+    let estimated = Terminal::new(false)
+        .render(&fixture("estimated.json"))
+        .unwrap();
+    let header = estimated.lines().next().unwrap();
+    assert!(header.contains("ESTIMATED"), "{header}");
+    assert!(estimated.contains("est. energy/call"), "{estimated}");
+    // Every energy figure in a table row says it is an estimate.
+    for line in estimated
+        .lines()
+        .filter(|l| l.contains(" µJ ") || l.contains(" mJ "))
+    {
+        if line.contains("→") {
+            continue; // baseline lines
+        }
+        assert!(line.contains("est."), "unlabelled estimate: {line}");
+    }
+    // Failures appear with their reasons.
+    assert!(estimated.contains("broken_sort (correctness check): wrong_answer on case n1k"));
+    assert!(estimated.contains("unsafe_sort (correctness check): crashed on case n10k (SIGSEGV)"));
+    assert!(estimated.contains("insertion_sort (measuring case n100k): timeout"));
+}
+
+#[test]
+fn terminal_colour_is_only_there_when_asked_for() {
+    let coloured = Terminal::new(true)
+        .render(&fixture("measured.json"))
+        .unwrap();
+    assert!(coloured.contains("\x1b["));
+    let plain = Terminal::new(false)
+        .render(&fixture("measured.json"))
+        .unwrap();
+    // Stripping the codes from the coloured text gives the plain text: colour adds nothing else.
+    let mut stripped = String::new();
+    let mut rest = coloured.as_str();
+    while let Some(i) = rest.find("\x1b[") {
+        stripped.push_str(&rest[..i]);
+        let end = rest[i..].find('m').expect("SGR sequences end in m");
+        rest = &rest[i + end + 1..];
+    }
+    stripped.push_str(rest);
+    assert_eq!(stripped, plain);
+}
+
+#[test]
+fn json_snapshot() {
+    let text = Json.render(&fixture("measured.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!(value, {
+        ".tool.version" => "[version]",
+        ".run.started_at" => "[timestamp]",
+        ".run.finished_at" => "[timestamp]",
+        ".environment.hostname" => "[hostname]",
+    });
+}
+
+#[test]
+fn html_snapshot_measured() {
+    insta::assert_snapshot!(Html.render(&redacted("measured.json")).unwrap());
+}
+
+#[test]
+fn html_snapshot_estimated() {
+    insta::assert_snapshot!(Html.render(&redacted("estimated.json")).unwrap());
+}
+
+#[test]
+fn html_is_self_contained() {
+    for name in ["measured.json", "estimated.json"] {
+        let html = Html.render(&fixture(name)).unwrap();
+        let lower = html.to_lowercase();
+        assert!(
+            !lower.contains("http://") && !lower.contains("https://"),
+            "{name}: a URL"
+        );
+        assert!(!lower.contains("<script"), "{name}: no scripts are needed");
+        assert!(!lower.contains("<link"), "{name}: no external stylesheets");
+        assert!(
+            !lower.contains("@import") && !lower.contains("url("),
+            "{name}: CSS fetch"
+        );
+        assert!(!lower.contains("<img"), "{name}: no images");
+        assert!(lower.contains("<style>"), "{name}: inline CSS");
+        assert!(lower.matches("<svg").count() >= 4, "{name}: charts");
+    }
+}
+
+#[test]
+fn html_escapes_user_derived_text() {
+    let html = Html.render(&fixture("measured.json")).unwrap();
+    // regex_parse's expected and actual values are Debug output with markup characters.
+    assert!(
+        html.contains("a&lt;b&gt;&amp;c"),
+        "expected value not escaped"
+    );
+    assert!(
+        html.contains("in &lt;name&gt; &amp; friends"),
+        "actual value not escaped"
+    );
+    assert!(
+        !html.contains("<name>"),
+        "raw markup from a value reached the page"
+    );
+    assert!(
+        html.contains("&lt;no bounds check&gt;"),
+        "stderr not escaped"
+    );
+}
+
+#[test]
+fn html_has_every_section() {
+    let html = Html.render(&fixture("measured.json")).unwrap();
+    for needle in [
+        "class=\"ranking\"",
+        "chart bars",
+        "chart distribution",
+        "chart scaling",
+        "class=\"failure\"",
+        "SIGSEGV",
+        "id=\"environment\"",
+        "Idle power",
+        "rustc 1.95.0",
+        "class=\"change-regressed\"",
+        "+12.4%",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    // parse_config has no sized cases: one scaling chart in the page, for sort.
+    assert_eq!(html.matches("chart scaling").count(), 1);
+    assert!(!html.contains("estimated-banner"));
+}
+
+#[test]
+fn an_estimated_html_report_cannot_be_mistaken_for_a_measurement() {
+    let html = Html.render(&fixture("estimated.json")).unwrap();
+    assert!(html.contains("id=\"estimated-banner\""));
+    assert!(html.contains("ESTIMATED ENERGY — NOT A MEASUREMENT"));
+    assert!(html.contains("<title>[ESTIMATED]"));
+    // Every energy and power figure in the ranking tables carries the label.
+    let mut checked = 0;
+    for cell in html.split("<td class=\"num\">").skip(1) {
+        let cell = &cell[..cell.find("</td>").expect("cells close")];
+        let first = cell.split('<').next().unwrap_or("");
+        if first.ends_with('J') || first.ends_with(" W") {
+            checked += 1;
+            assert!(
+                cell.contains("<span class=\"est\">est.</span>"),
+                "unlabelled: {cell}"
+            );
+        }
+    }
+    assert!(checked >= 20, "only {checked} energy cells found");
+    assert!(
+        html.contains("ESTIMATED energy per call"),
+        "chart axes must say so too"
+    );
+}
+
+#[test]
+fn bmf_export() {
+    let measured: serde_json::Value =
+        serde_json::from_str(&Bmf.render(&fixture("measured.json")).unwrap()).unwrap();
+    let entry = &measured["sort::std_sort/n10k"];
+    let energy = &entry["energy-per-call"];
+    assert!(energy["lower_value"].as_f64() <= energy["value"].as_f64());
+    assert!(energy["value"].as_f64() <= energy["upper_value"].as_f64());
+    let ns = entry["latency"]["value"].as_f64().unwrap();
+    assert!(
+        (100_000.0..150_000.0).contains(&ns),
+        "latency is in ns: {ns}"
+    );
+    // No figure for what was not measured.
+    assert!(measured.get("sort::insertion_sort/n100k").is_none());
+    assert!(measured.get("sort::broken_sort/n1k").is_none());
+
+    let estimated: serde_json::Value =
+        serde_json::from_str(&Bmf.render(&fixture("estimated.json")).unwrap()).unwrap();
+    let entry = &estimated["sort::std_sort/n10k"];
+    assert!(entry.get("energy-per-call").is_none());
+    assert!(entry.get("energy-per-call-estimated").is_some());
+    insta::assert_snapshot!(Bmf.render(&fixture("estimated.json")).unwrap());
+}
+
+#[test]
+fn junit_export() {
+    let xml = Junit.render(&redacted("measured.json")).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert_eq!(xml.matches("<testcase ").count(), 9);
+    assert_eq!(xml.matches("<failure ").count(), 4);
+    assert!(xml.contains("type=\"crashed\""));
+    assert!(
+        xml.contains("a&lt;b&gt;&amp;c"),
+        "expected value must be escaped"
+    );
+    assert!(!xml.contains("<name>"));
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    insta::assert_snapshot!(xml);
+}
+
+#[test]
+fn github_summary() {
+    let md = GithubSummary.render(&redacted("measured.json")).unwrap();
+    assert!(md.contains("1 regression") || md.contains("regressions"));
+    assert!(md.contains("🔴 **regressed**"));
+    assert!(!md.contains("<name>"), "values must be escaped");
+    insta::assert_snapshot!(md);
+    let est = GithubSummary.render(&fixture("estimated.json")).unwrap();
+    assert!(est.contains("> [!WARNING]"));
+    assert!(est.contains("Estimated energy/call"));
+}
+
+#[test]
+fn write_all_writes_a_reloadable_results_file_and_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("target/joule");
+    let results = fixture("measured.json");
+    let written = report::write_all(&results, &out).unwrap();
+    assert_eq!(written.json, out.join("results.json"));
+    assert_eq!(written.html, out.join("report.html"));
+    assert_eq!(RunResults::load(&written.json).unwrap(), results);
+    assert!(
+        std::fs::read_to_string(&written.html)
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+
+    for kind in ExportKind::ALL {
+        let spec: ExportSpec =
+            format!("{kind}={}", out.join("exports").join(kind.name()).display())
+                .parse()
+                .unwrap();
+        report::write_export(&results, &spec).unwrap();
+        assert!(spec.path.is_file(), "{kind}");
+    }
+
+    let summary = out.join("summary.md");
+    report::append_markdown_summary(&results, &summary).unwrap();
+    report::append_markdown_summary(&results, &summary).unwrap();
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(
+        text.matches("## JouleTrace").count(),
+        2,
+        "appends, never truncates"
+    );
+}
+
+#[test]
+fn write_all_reports_the_path_it_could_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let err = report::write_all(&fixture("measured.json"), &blocker.join("sub")).unwrap_err();
+    assert!(err.to_string().contains("file/sub"), "{err}");
+}
+
+#[test]
+fn progress_observer_follows_a_whole_run_without_a_terminal() {
+    let results = fixture("measured.json");
+    let mut obs = ProgressObserver::with_target(indicatif::ProgressDrawTarget::hidden(), true);
+    assert!(!obs.is_drawing());
+    let candidates: Vec<_> = results.candidates().collect();
+    obs.plan(candidates.len(), 3);
+    obs.note("the estimate meter is in use");
+    for c in &candidates {
+        obs.check_started(&c.id);
+        obs.check_finished(&c.id, &c.check);
+    }
+    for r in &results.idle {
+        obs.idle_measured(r);
+    }
+    for c in &candidates {
+        for m in &c.measurements {
+            obs.measure_started(&c.id, &m.case, 5);
+            for (i, s) in m.samples.iter().enumerate() {
+                obs.sample_done(&c.id, &m.case, s, i as u32 + 1);
+            }
+            obs.measure_finished(&c.id, &m.case, m);
+        }
+    }
+    obs.finished(&results);
+}
+
+#[test]
+fn a_check_only_run_renders_without_energy_figures() {
+    let mut results = fixture("measured.json");
+    results.meter = None;
+    results.idle.clear();
+    results.baseline = None;
+    for p in &mut results.problems {
+        p.rankings.clear();
+        for c in &mut p.candidates {
+            c.measurements.clear();
+        }
+    }
+    let terminal = Terminal::new(false).render(&results).unwrap();
+    assert!(terminal.contains("(checks only)"), "{terminal}");
+    assert!(!terminal.contains("not_run"), "no table of nothing: {terminal}");
+    assert!(
+        !terminal.contains(" J "),
+        "no energy without a meter: {terminal}"
+    );
+    let html = Html.render(&results).unwrap();
+    assert!(html.contains("nothing was measured"));
+    assert!(!html.contains("chart bars"));
+    for kind in ExportKind::ALL {
+        kind.format().render(&results).unwrap();
+    }
+    let bmf: serde_json::Value = serde_json::from_str(&Bmf.render(&results).unwrap()).unwrap();
+    assert_eq!(bmf, serde_json::json!({}));
+}
