@@ -96,8 +96,8 @@ pub struct RunArgs {
     pub measure: MeasureArgs,
     #[command(flatten)]
     pub baseline: BaselineArgs,
-    /// Also write an export: `bmf=PATH` (Bencher Metric Format) or `junit=PATH` (JUnit XML of
-    /// the checks); repeatable
+    /// Also write an export: `bmf=PATH` (Bencher Metric Format), `junit=PATH` (JUnit XML of the
+    /// checks), `markdown=PATH`, `html=PATH` or `json=PATH`; repeatable
     #[arg(long = "export", value_name = "FORMAT=PATH", help_heading = "Output")]
     pub export: Vec<String>,
 }

@@ -1,8 +1,6 @@
-//! What the CLI prints while it runs and when it ends: a line per event for people (stderr), or
-//! JSON lines for tools (stdout, `--message-format json`), and the verdict lines a CI log needs.
-//!
-//! The rich terminal view (progress bars, tables) belongs to `jouletrace::report`; this module
-//! keeps to what the exit status depends on, so that a CI log always says why a run failed.
+//! What the CLI prints besides `jouletrace::report`'s views: JSON lines for tools (stdout,
+//! `--message-format json`), and for people the lines the exit status depends on (failures,
+//! regressions, where the results are), so that a CI log always says why a run failed.
 
 use std::io::Write;
 
@@ -12,10 +10,11 @@ use jouletrace::results::{
 };
 use serde_json::json;
 
-use crate::cli::{MessageFormat, OutputArgs};
+use crate::cli::{Color, MessageFormat, OutputArgs};
 
 pub struct Printer {
     pub format: MessageFormat,
+    pub color: Color,
     pub quiet: u8,
     pub verbose: u8,
 }
@@ -24,6 +23,7 @@ impl Printer {
     pub fn new(out: &OutputArgs) -> Printer {
         Printer {
             format: out.message_format,
+            color: out.color,
             quiet: out.quiet,
             verbose: out.verbose,
         }
@@ -57,66 +57,25 @@ impl Printer {
     }
 }
 
+/// The JSON-lines event stream of `--message-format json` (people get
+/// `jouletrace::report`'s progress bars instead).
 impl Observer for Printer {
     fn plan(&mut self, candidates: usize, measured_cases: usize) {
-        if self.json() {
-            self.event(json!({"event": "plan", "candidates": candidates, "measured_cases": measured_cases}));
-        } else if self.quiet == 0 {
-            eprintln!("     Running {candidates} candidates ({measured_cases} measured cases)");
-        }
+        self.event(
+            json!({"event": "plan", "candidates": candidates, "measured_cases": measured_cases}),
+        );
     }
 
     fn note(&mut self, message: &str) {
-        self.say(2, &format!("        note {message}"));
+        self.event(json!({"event": "note", "message": message}));
     }
 
     fn check_finished(&mut self, candidate: &str, record: &CheckRecord) {
-        if self.json() {
-            self.event(
-                json!({"event": "check_finished", "candidate": candidate, "record": record}),
-            );
-            return;
-        }
-        let failed = record.status.is_failure();
-        if failed || self.quiet == 0 {
-            eprintln!("       Check {candidate} … {}", record.status.as_str());
-        }
-        if let Some(f) = record.failure.as_ref().filter(|_| failed) {
-            let case = f
-                .case
-                .as_deref()
-                .map(|c| format!(" (case `{c}`)"))
-                .unwrap_or_default();
-            eprintln!("             {}{case}", f.message);
-            if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
-                eprintln!("             expected: {e}\n             actual:   {a}");
-            }
-        }
+        self.event(json!({"event": "check_finished", "candidate": candidate, "record": record}));
     }
 
     fn measure_finished(&mut self, candidate: &str, case: &str, m: &CaseMeasurement) {
-        if self.json() {
-            self.event(json!({"event": "measure_finished", "candidate": candidate, "case": case, "measurement": m}));
-            return;
-        }
-        if self.quiet > 0 {
-            return;
-        }
-        match &m.stats {
-            Some(s) => {
-                let e = s.net_energy_per_call_j;
-                eprintln!(
-                    "     Measure {candidate} [{case}] {} per call net ({} – {}), {} samples",
-                    e.point, e.lower, e.upper, s.samples
-                );
-            }
-            None => eprintln!(
-                "     Measure {candidate} [{case}] no statistics ({})",
-                m.failure
-                    .as_ref()
-                    .map_or(m.stop_reason.as_str(), |f| f.message.as_str())
-            ),
-        }
+        self.event(json!({"event": "measure_finished", "candidate": candidate, "case": case, "measurement": m}));
     }
 }
 
@@ -171,6 +130,12 @@ pub fn print_comparison(p: &Printer, c: &BaselineComparison, level: f64, estimat
 pub fn print_summary(p: &Printer, results: &RunResults, written: Option<&std::path::Path>) {
     if p.json() {
         return;
+    }
+    if p.quiet == 0 {
+        match crate::views::summary_table(results, p.color) {
+            Ok(table) => print!("{table}"),
+            Err(e) => p.warn(&format!("the summary table could not be rendered: {e}")),
+        }
     }
     let total = results.candidates().count();
     let failed: Vec<_> = results

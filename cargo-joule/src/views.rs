@@ -1,76 +1,46 @@
-//! The CLI's only calls into `jouletrace::report`: the report files, the exports and the GitHub
-//! step summary. Kept in one file so that the report module's API meets the CLI in one place.
-//!
-//! `jouletrace::report` is still being written; until it lands every function here reports that
-//! the view is not available in this build, and callers treat that as a warning (report files,
-//! step summary) or as an error (an export the user asked for).
+//! The CLI's only calls into `jouletrace::report`: the report files, the exports, the GitHub step
+//! summary, the live progress and the closing summary table. Kept in one file so that the report
+//! module's API meets the CLI in one place.
 
 use std::path::{Path, PathBuf};
 
+use jouletrace::engine::Observer;
+use jouletrace::report::{self, ColorChoice, Format, ProgressObserver, ReportError, Terminal};
 use jouletrace::results::RunResults;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ViewError {
-    #[error(
-        "{what} is not available in this build of cargo-joule (jouletrace::report is not built yet)"
-    )]
-    NotBuilt { what: String },
-}
+use crate::cli::Color;
 
-/// An export named by `--export FORMAT=PATH`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Export {
-    /// Bencher Metric Format.
-    Bmf(PathBuf),
-    /// JUnit XML of the correctness checks.
-    Junit(PathBuf),
-}
+/// `--export FORMAT=PATH`: json, html, bmf, junit or markdown.
+pub use jouletrace::report::ExportSpec as Export;
 
-impl std::str::FromStr for Export {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Export, String> {
-        match s.split_once('=') {
-            Some(("bmf", p)) if !p.is_empty() => Ok(Export::Bmf(p.into())),
-            Some(("junit", p)) if !p.is_empty() => Ok(Export::Junit(p.into())),
-            _ => Err(format!(
-                "bad --export `{s}`: expected `bmf=PATH` (Bencher Metric Format) or `junit=PATH`"
-            )),
-        }
+fn choice(color: Color) -> ColorChoice {
+    match color {
+        Color::Auto => ColorChoice::Auto,
+        Color::Always => ColorChoice::Always,
+        Color::Never => ColorChoice::Never,
     }
 }
 
-/// Writes every report view of `results` into `dir`; returns the files written.
-pub fn write_all(_results: &RunResults, _dir: &Path) -> Result<Vec<PathBuf>, ViewError> {
-    Err(ViewError::NotBuilt {
-        what: "the HTML and Markdown report".into(),
-    })
+/// Writes `results.json` and `report.html` into `dir`; returns the report's path.
+pub fn write_all(results: &RunResults, dir: &Path) -> Result<PathBuf, ReportError> {
+    report::write_all(results, dir).map(|w| w.html)
 }
 
-pub fn export(_results: &RunResults, export: &Export) -> Result<(), ViewError> {
-    let what = match export {
-        Export::Bmf(_) => "the Bencher Metric Format export",
-        Export::Junit(_) => "the JUnit export",
-    };
-    Err(ViewError::NotBuilt { what: what.into() })
+pub fn export(results: &RunResults, export: &Export) -> Result<(), ReportError> {
+    report::write_export(results, export)
 }
 
-/// Appends the run's Markdown summary to the file named by `$GITHUB_STEP_SUMMARY`.
-pub fn step_summary(_results: &RunResults, _path: &Path) -> Result<(), ViewError> {
-    Err(ViewError::NotBuilt {
-        what: "the GitHub step summary".into(),
-    })
+/// Appends the run's Markdown summary to `$GITHUB_STEP_SUMMARY` when it is set; returns the file.
+pub fn step_summary(results: &RunResults) -> Result<Option<PathBuf>, ReportError> {
+    report::write_github_summary(results)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Progress bars on stderr (hidden when it is not a terminal; failures and notes still print).
+pub fn progress(quiet: bool) -> impl Observer {
+    ProgressObserver::new(quiet)
+}
 
-    #[test]
-    fn exports_parse() {
-        assert_eq!("bmf=out.json".parse(), Ok(Export::Bmf("out.json".into())));
-        assert_eq!("junit=a=b.xml".parse(), Ok(Export::Junit("a=b.xml".into())));
-        assert!("csv=x".parse::<Export>().unwrap_err().contains("bmf=PATH"));
-        assert!("bmf=".parse::<Export>().is_err());
-    }
+/// The closing tables, for stdout.
+pub fn summary_table(results: &RunResults, color: Color) -> Result<String, ReportError> {
+    Terminal::new(choice(color).for_stdout()).render(results)
 }

@@ -128,5 +128,5 @@ fn bad_export_exits_2() {
         .args(["--workspace", "--export", "csv=x"])
         .current_dir(ws.path()));
     assert_eq!(out.code, 2, "{out}");
-    assert!(out.stderr.contains("bmf=PATH"), "{out}");
+    assert!(out.stderr.contains("unknown export format `csv`"), "{out}");
 }

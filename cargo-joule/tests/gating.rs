@@ -87,8 +87,25 @@ fn baseline_regression_unchanged_broken_and_shards() {
 
     // 3. Back to normal: an unchanged rerun passes.
     edit(&work, "const FACTOR: u64 = 2;", "const FACTOR: u64 = 1;");
-    let unchanged = joule(&["--baseline", "main"]);
+    let bmf = ws.path().join("out/bmf.json");
+    let junit = ws.path().join("out/junit.xml");
+    let summary = ws.path().join("step-summary.md");
+    let mut cmd = cargo_joule();
+    cmd.args(["--workspace", "--baseline", "main", "--target-dir"])
+        .arg(&target)
+        .arg("--export")
+        .arg(format!("bmf={}", bmf.display()))
+        .arg("--export")
+        .arg(format!("junit={}", junit.display()))
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .current_dir(ws.path());
+    let unchanged = run(&mut cmd);
     assert_eq!(unchanged.code, 0, "{unchanged}");
+    let bmf: serde_json::Value = serde_json::from_slice(&std::fs::read(&bmf).unwrap()).unwrap();
+    assert!(bmf.as_object().is_some_and(|o| !o.is_empty()), "{bmf}");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite"));
+    assert!(!std::fs::read_to_string(&summary).unwrap().is_empty());
+    assert!(target.join("joule/report.html").is_file());
 
     // 4. A wrong answer: exit 1, the candidate named.
     edit(&work, "const OFFSET: u64 = 0;", "const OFFSET: u64 = 1;");

@@ -77,8 +77,7 @@ fn help_lists_every_flag_subcommand_and_exit_status() {
 #[test]
 fn help_works_with_and_without_the_cargo_subcommand_argument() {
     let via_cargo = run(cargo_joule().arg("--help"));
-    let direct =
-        run(std::process::Command::new(env!("CARGO_BIN_EXE_cargo-joule")).arg("--help"));
+    let direct = run(std::process::Command::new(env!("CARGO_BIN_EXE_cargo-joule")).arg("--help"));
     assert_eq!(via_cargo.stdout, direct.stdout);
     assert!(direct.stdout.contains("Usage: cargo joule"), "{direct}");
 }

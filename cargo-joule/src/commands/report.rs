@@ -30,8 +30,7 @@ pub fn report(args: &ReportArgs, out: &OutputArgs) -> CliResult {
         .out_dir
         .clone()
         .unwrap_or_else(|| file.parent().map_or_else(PathBuf::new, PathBuf::from));
-    for written in views::write_all(&results, &dir)? {
-        printer.say(1, &format!("      Report {}", written.display()));
-    }
+    let html = views::write_all(&results, &dir)?;
+    printer.say(1, &format!("      Report {}", html.display()));
     Ok(Status::Ok)
 }

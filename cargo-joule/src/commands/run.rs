@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::anyhow;
 use jouletrace::baseline::{self, CompareOptions};
 use jouletrace::engine::{self, CancelToken};
 use jouletrace::results::RunResults;
@@ -21,7 +20,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     let exports = args
         .export
         .iter()
-        .map(|e| e.parse::<Export>().map_err(|e| Failure::usage(anyhow!(e))))
+        .map(|e| e.parse::<Export>())
         .collect::<Result<Vec<_>, _>>()?;
     // Before building and measuring: a missing baseline should cost nothing.
     let base = match &args.baseline.baseline {
@@ -35,7 +34,12 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
     let cancel = CancelToken::new();
     signal::cancel_on_interrupt(&cancel)?;
-    let mut results = engine::run(&targets, &config, &mut printer, &cancel)?;
+    let mut results = if printer.json() {
+        engine::run(&targets, &config, &mut printer, &cancel)?
+    } else {
+        let mut progress = views::progress(out.quiet > 0);
+        engine::run(&targets, &config, &mut progress, &cancel)?
+    };
     if results.run.partition.is_none() {
         results.run.partition = config.partition.map(|p| p.to_string());
     }
@@ -111,23 +115,25 @@ fn write_views(
         .parent()
         .map_or_else(PathBuf::new, PathBuf::from);
     match views::write_all(results, &dir) {
-        Ok(files) => {
-            for f in files {
-                printer.say(1, &format!("      Report {}", f.display()));
-            }
-        }
-        Err(e) => printer.say(1, &format!("        note {e}")),
+        Ok(html) => printer.say(1, &format!("      Report {}", html.display())),
+        Err(e) => printer.warn(&format!("the report could not be written: {e}")),
     }
     for export in exports {
-        if let Err(e) = views::export(results, export) {
-            printer.warn(&e.to_string());
-            status = Status::Usage;
+        match views::export(results, export) {
+            Ok(()) => printer.say(
+                1,
+                &format!("    Exported {} to {}", export.kind, export.path.display()),
+            ),
+            Err(e) => {
+                printer.warn(&e.to_string());
+                status = Status::Usage;
+            }
         }
     }
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        if let Err(e) = views::step_summary(results, std::path::Path::new(&path)) {
-            printer.warn(&e.to_string());
-        }
+    if let Err(e) = views::step_summary(results) {
+        printer.warn(&format!(
+            "the GitHub step summary could not be written: {e}"
+        ));
     }
     status
 }
