@@ -353,7 +353,10 @@ fn a_check_only_run_renders_without_energy_figures() {
     }
     let terminal = Terminal::new(false).render(&results).unwrap();
     assert!(terminal.contains("(checks only)"), "{terminal}");
-    assert!(!terminal.contains("not_run"), "no table of nothing: {terminal}");
+    assert!(
+        !terminal.contains("not_run"),
+        "no table of nothing: {terminal}"
+    );
     assert!(
         !terminal.contains(" J "),
         "no energy without a meter: {terminal}"

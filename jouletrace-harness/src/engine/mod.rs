@@ -244,15 +244,21 @@ pub fn run(
     // Which candidates run, and the records of those that don't.
     let mut checks: Vec<Option<CheckRecord>> = vec![None; all.len()];
     let mut to_check = Vec::new();
+    let mut in_run = Vec::new();
     for (i, job) in all.iter().enumerate() {
         let d = &job.descriptor;
-        let selected = config.selects(&d.id)
+        let named = config.selects(&d.id)
             && config
                 .partition
                 .as_ref()
-                .is_none_or(|p| p.selects(&d.id, i))
-            && (!d.options.ignore || config.include_ignored);
-        if selected {
+                .is_none_or(|p| p.selects(&d.id, i));
+        if !named {
+            // Filtered out by name or shard: not part of this run's results at all, so that
+            // shards merge into exactly the unsharded set.
+            continue;
+        }
+        in_run.push(i);
+        if !d.options.ignore || config.include_ignored {
             to_check.push(i);
         }
     }
@@ -364,7 +370,8 @@ pub fn run(
 
     let interrupted = cancel.is_cancelled();
     let mut problems: BTreeMap<String, ProblemResult> = BTreeMap::new();
-    for (i, job) in all.iter().enumerate() {
+    for &i in &in_run {
+        let job = &all[i];
         let d = &job.descriptor;
         let check = checks[i].take().unwrap_or_else(|| CheckRecord {
             status: if to_check.contains(&i) {

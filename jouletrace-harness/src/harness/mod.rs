@@ -87,7 +87,17 @@ pub fn harness_main() -> i32 {
             label: bench_name(),
             cwd: None,
         };
-        match engine::run(&[target], &config, &mut NullObserver, &cancel) {
+        let quiet = args.quiet
+            || args
+                .format
+                .is_some_and(|f| f != libtest_mimic::FormatSetting::Pretty);
+        let mut progress = crate::report::ProgressObserver::new(quiet);
+        let observer: &mut dyn crate::engine::Observer = if measure {
+            &mut progress
+        } else {
+            &mut NullObserver
+        };
+        match engine::run(&[target], &config, observer, &cancel) {
             Ok(r) => Some(r),
             Err(e) => {
                 eprintln!("jouletrace: {e}");
@@ -102,8 +112,12 @@ pub fn harness_main() -> i32 {
         .collect();
     if let Some(r) = &results {
         match write_results(r) {
-            Ok(path) => eprintln!("jouletrace: results written to {}", path.display()),
-            Err(e) => eprintln!("jouletrace: could not write the results file: {e}"),
+            Ok(w) => eprintln!(
+                "jouletrace: results in {} (report: {})",
+                w.json.display(),
+                w.html.display()
+            ),
+            Err(e) => eprintln!("jouletrace: could not write the results: {e}"),
         }
     }
     let meter = results.as_ref().and_then(|r| r.meter.as_ref()).map(|m| {
@@ -114,6 +128,17 @@ pub fn harness_main() -> i32 {
         }
     });
     let conclusion = libtest_mimic::run(&args, trials(&registry, measure, &by_id, meter));
+    if measure && let Some(r) = &results {
+        // The energy table: libtest's own lines can only carry nanoseconds.
+        use crate::report::Format as _;
+        let table =
+            crate::report::Terminal::new(crate::report::ColorChoice::Auto.for_stdout()).render(r);
+        match (table, args.format) {
+            (Ok(t), None | Some(libtest_mimic::FormatSetting::Pretty)) => println!("\n{t}"),
+            (Ok(t), _) => eprintln!("\n{t}"),
+            (Err(e), _) => eprintln!("jouletrace: {e}"),
+        }
+    }
     exit_status(&conclusion)
 }
 
@@ -149,16 +174,15 @@ pub fn target_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-fn write_results(results: &RunResults) -> std::io::Result<PathBuf> {
+/// Writes `target/joule/<bench>/results.json` and `report.html`.
+fn write_results(
+    results: &RunResults,
+) -> Result<crate::report::Written, crate::report::ReportError> {
     let dir = target_dir()
         .unwrap_or_else(|| PathBuf::from("target"))
-        .join("joule");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{}.json", bench_name()));
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, results.to_json())?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+        .join("joule")
+        .join(bench_name());
+    crate::report::write_all(results, &dir)
 }
 
 fn outcome_of(c: Option<&CandidateResult>) -> Result<(), Failed> {
