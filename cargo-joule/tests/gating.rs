@@ -103,7 +103,11 @@ fn baseline_regression_unchanged_broken_and_shards() {
     assert_eq!(unchanged.code, 0, "{unchanged}");
     let bmf: serde_json::Value = serde_json::from_slice(&std::fs::read(&bmf).unwrap()).unwrap();
     assert!(bmf.as_object().is_some_and(|o| !o.is_empty()), "{bmf}");
-    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite"));
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<testsuite")
+    );
     assert!(!std::fs::read_to_string(&summary).unwrap().is_empty());
     assert!(target.join("joule/report.html").is_file());
 
@@ -157,4 +161,46 @@ fn baseline_regression_unchanged_broken_and_shards() {
         .map(String::from)
         .collect();
     assert_eq!(listed, all, "{list}");
+
+    // 7. Ctrl-C once measuring has begun: exit 130, the partial results written and marked.
+    let mut cmd = cargo_joule();
+    cmd.args([
+        "--workspace",
+        "--message-format",
+        "json",
+        "--time-budget",
+        "20s",
+        "--trials",
+        "8",
+    ])
+    .arg("--target-dir")
+    .arg(&target)
+    .current_dir(ws.path())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = std::io::BufRead::lines(stdout);
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("\"event\":\"measure_finished\""));
+    assert!(started, "no measurement finished");
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let finished: serde_json::Value =
+        serde_json::from_str(rest.last().expect("a finished event")).unwrap();
+    assert_eq!(finished["event"], "finished");
+    assert_eq!(finished["exit_code"], 130);
+    let partial = results(&target);
+    assert!(!partial.run.complete, "interrupted run marked complete");
 }
