@@ -1,7 +1,7 @@
 //! Sharding a run across machines: `--partition hash:M/N` or `slice:M/N`.
 //!
 //! Both kinds decide membership from the candidate alone (its id, or its position in the sorted
-//! list of every selected candidate id), so N machines that see the same candidates split them
+//! ids of every candidate of the run's targets, counted before name filters), so N machines that see the same candidates split them
 //! into N disjoint shards whose union is the whole run, with no coordination between them.
 //!
 //! - `hash:M/N` keeps the candidates whose FNV-1a hash of the id is `M - 1` modulo N. A candidate
@@ -40,8 +40,8 @@ pub struct PartitionError {
 }
 
 impl Partition {
-    /// Whether the candidate `id`, at position `index_in_sorted` (0-based) of the sorted list of
-    /// all selected candidate ids of the run, belongs to this shard.
+    /// Whether the candidate `id`, at position `index_in_sorted` (0-based) of the sorted ids of
+    /// every candidate of the run (before name filters, as the engine counts), is in this shard.
     pub fn selects(&self, id: &str, index_in_sorted: usize) -> bool {
         let total = u64::from(self.total);
         let bucket = match self.kind {
