@@ -198,6 +198,7 @@ pub fn compare(
                 .thresholds
                 .get(&cand.id)
                 .copied()
+                .or(cand.threshold)
                 .unwrap_or(options.threshold);
             let bootstrap =
                 BootstrapOptions::new(options.confidence_level, options.resamples, options.seed);
@@ -264,6 +265,7 @@ pub(crate) mod tests {
                 name: (*name).into(),
                 location: "benches/sort.rs:1".into(),
                 binary: None,
+                threshold: None,
                 status: *status,
                 check: CheckRecord {
                     status: *status,

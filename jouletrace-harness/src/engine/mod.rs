@@ -414,6 +414,7 @@ pub fn run(
             status: check.status,
             check,
             measurements: ms,
+            threshold: d.options.threshold,
         });
     }
     let mut problems: Vec<ProblemResult> = problems.into_values().collect();

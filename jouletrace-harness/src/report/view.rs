@@ -348,6 +348,7 @@ mod tests {
             name: name.into(),
             location: "src/lib.rs:1".into(),
             binary: None,
+            threshold: None,
             status,
             check: CheckRecord {
                 status,

@@ -219,6 +219,10 @@ pub struct CandidateResult {
     pub check: CheckRecord,
     #[serde(default)]
     pub measurements: Vec<CaseMeasurement>,
+    /// The candidate's own regression threshold (`#[joule_bench(threshold = …)]`), when it
+    /// overrides the run's.
+    #[serde(default)]
+    pub threshold: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
