@@ -54,11 +54,18 @@ pub enum DomainKind {
 pub enum Scope {
     /// The whole machine.
     System,
-    Package { package: u32 },
-    Core { package: u32, core: u32 },
+    Package {
+        package: u32,
+    },
+    Core {
+        package: u32,
+        core: u32,
+    },
     /// Only the measured process itself (the estimate): concurrent windows do not interfere.
     Process,
-    Device { index: u32 },
+    Device {
+        index: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
