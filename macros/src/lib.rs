@@ -2,9 +2,9 @@
 //!
 //! Use them through the `jouletrace` crate (`use jouletrace::prelude::*;`), not directly: their
 //! expansions name `::jouletrace::__private` and nothing else of the library. Each attribute
-//! parses its arguments into typed values ([`args`]), checks the function's signature
-//! ([`signature`]), then expands ([`cases`], [`bench`]); every error carries the span of the
-//! mistake. The user guide is `docs/writing-benches.md`.
+//! parses its arguments into typed values (module `args`), checks the function's signature
+//! (`signature`), then expands (`cases`, `bench`); every error carries the span of the mistake.
+//! The user guide is `docs/writing-benches.md`.
 
 use proc_macro::TokenStream;
 
