@@ -1,1 +1,16 @@
-//! Algorithms measured by the example benches.
+//! Algorithms measured by the example benches, kept apart from the bench files so that they can
+//! be read, tested and reused on their own.
+//!
+//! - [`sorting`]: insertion sort and a top-down merge sort, against the standard library's
+//!   sorts (`benches/sorting.rs`).
+//! - [`search`]: naive substring search and Knuth–Morris–Pratt, against `str::find`
+//!   (`benches/search.rs`).
+//! - [`data`]: reproducible inputs from a fixed-seed generator.
+//!
+//! The n-body candidates live in their own library crate, `jouletrace-examples-nbody`, which
+//! registers them itself: `benches/nbody.rs` shows how a bench collects candidates from a crate
+//! it does not otherwise name.
+
+pub mod data;
+pub mod search;
+pub mod sorting;

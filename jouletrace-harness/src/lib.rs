@@ -67,6 +67,7 @@ macro_rules! main {
 /// Used by the macros' expansions only. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::Case;
     pub use crate::harness::harness_main;
     pub use crate::registry::{
         ApproxEq, CandidateEntry, CandidateOptions, Problem, ProblemEntry, Typed, cmp_eq,
