@@ -34,6 +34,7 @@ pub mod registry;
 pub mod report;
 pub mod results;
 pub mod stats;
+pub mod sysfs;
 pub mod topology;
 pub mod units;
 

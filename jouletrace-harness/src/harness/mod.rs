@@ -1,2 +1,4 @@
 //! The bench binary harness (in progress).
-pub fn harness_main() -> i32 { 0 }
+pub fn harness_main() -> i32 {
+    0
+}
