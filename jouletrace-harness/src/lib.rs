@@ -28,6 +28,7 @@ pub mod config;
 pub mod energy;
 pub mod engine;
 pub mod harness;
+pub mod platform;
 pub mod pool;
 pub mod protocol;
 pub mod registry;

@@ -5,7 +5,7 @@
 //! JouleTrace neither links against nor requires the NVIDIA driver: where it is missing, the
 //! backend is simply unavailable. Each GPU is a domain `gpu-N` of scope `Device`.
 
-use crate::energy::{Backend, Meter, Unavailable};
+use crate::energy::{Meter, Unavailable};
 
 /// Opens the NVML meter (all GPUs when `wanted` is empty).
 pub fn open(wanted: &[String]) -> Result<Box<dyn Meter>, Unavailable> {
@@ -17,7 +17,7 @@ pub fn open(wanted: &[String]) -> Result<Box<dyn Meter>, Unavailable> {
     {
         let _ = wanted;
         Err(Unavailable::new(
-            Backend::Nvml,
+            crate::energy::Backend::Nvml,
             "this JouleTrace was built without the `nvml` feature",
         )
         .with_remedy("enable the `nvml` feature of the `jouletrace` crate"))
@@ -266,6 +266,7 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::energy::Backend;
 
     /// No NVIDIA driver on this machine kind: a clean "unavailable", whichever the build.
     #[test]

@@ -45,6 +45,10 @@ use crate::energy::msr::MsrDevice;
 use crate::sysfs::{Procfs, Sysfs};
 use crate::units::{Joules, Watts};
 
+/// PMU type numbers of fake PMUs: far above any the kernel assigns, so opening one fails
+/// instead of reaching a real PMU that happens to share the number.
+pub const FAKE_PMU_TYPE: u32 = 0x7FFF_0000;
+
 /// The `max_energy_range_uj` common on Intel parts (2^32 × 61 µJ).
 pub const TYPICAL_RANGE_UJ: u64 = 262_143_328_850;
 
@@ -212,7 +216,7 @@ impl FakeMachine {
         m.add_zone("intel-rapl-mmio:0", "package-0", TYPICAL_RANGE_UJ, 1_000)?;
         m.add_pmu(
             "power",
-            9,
+            FAKE_PMU_TYPE,
             "0,2",
             &[("energy-pkg", "event=0x02"), ("energy-ram", "event=0x03")],
         )?;
@@ -245,8 +249,13 @@ impl FakeMachine {
         write(root, "class/hwmon/hwmon0/temp1_label", "Tctl\n")?;
         m.add_zone("intel-rapl:0", "package-0", TYPICAL_RANGE_UJ, 5_000)?;
         m.add_zone("intel-rapl:0:0", "core", TYPICAL_RANGE_UJ, 5_000)?;
-        m.add_pmu("power", 11, "0", &[("energy-pkg", "event=0x02")])?;
-        m.add_pmu("power_core", 12, "0-3", &[("energy-core", "event=0x01")])?;
+        m.add_pmu("power", FAKE_PMU_TYPE, "0", &[("energy-pkg", "event=0x02")])?;
+        m.add_pmu(
+            "power_core",
+            FAKE_PMU_TYPE + 1,
+            "0-3",
+            &[("energy-core", "event=0x01")],
+        )?;
         Ok(m)
     }
 
