@@ -350,6 +350,43 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// Why one counter could not be read: the raw cause, turned into a [`MeterError`] with the
+/// domain and source by [`take_snapshot`].
+pub(crate) enum ReadFailure {
+    Io(std::io::Error),
+    Malformed(String),
+}
+
+/// Reads every domain with `read_one(index)` (which also names its source), then timestamps.
+pub(crate) fn take_snapshot(
+    backend: Backend,
+    domains: &[Domain],
+    mut read_one: impl FnMut(usize) -> Result<u64, (String, ReadFailure)>,
+) -> Result<Snapshot, MeterError> {
+    let mut raw = Vec::with_capacity(domains.len());
+    for (i, d) in domains.iter().enumerate() {
+        let v = read_one(i).map_err(|(source_name, failure)| match failure {
+            ReadFailure::Io(source) => MeterError::Read {
+                backend,
+                domain: d.id.clone(),
+                source_name,
+                source,
+            },
+            ReadFailure::Malformed(content) => MeterError::Malformed {
+                backend,
+                domain: d.id.clone(),
+                source_name,
+                content,
+            },
+        })?;
+        raw.push(v);
+    }
+    Ok(Snapshot {
+        taken_ns: monotonic_ns(),
+        raw,
+    })
+}
+
 /// How a raw counter wraps.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Wrap {

@@ -19,8 +19,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::energy::{
-    Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance, Scaling,
-    Scope, Snapshot, Unavailable, Wrap, energies, filter_domains, monotonic_ns,
+    Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance,
+    ReadFailure, Scaling, Scope, Snapshot, Unavailable, Wrap, energies, filter_domains,
+    take_snapshot,
 };
 use crate::sysfs::{CpuVendor, Sysfs};
 use crate::topology::Topology;
@@ -286,22 +287,17 @@ impl Meter for MsrMeter {
     }
 
     fn read(&mut self) -> Result<Snapshot, MeterError> {
-        let mut raw = Vec::with_capacity(self.registers.len());
-        for (i, &(cpu, register)) in self.registers.iter().enumerate() {
-            let v = self
-                .device
+        let (device, registers) = (&mut self.device, &self.registers);
+        take_snapshot(Backend::Msr, &self.info.domains, |i| {
+            let (cpu, register) = registers[i];
+            // Only the low 32 bits are the counter; the rest is reserved.
+            device
                 .read(cpu, register)
-                .map_err(|e| MeterError::Read {
-                    backend: Backend::Msr,
-                    domain: self.info.domains[i].id.clone(),
-                    source_name: format!("MSR {register:#x} in {}", self.device.describe(cpu)),
-                    source: e,
-                })?;
-            raw.push(v & 0xFFFF_FFFF);
-        }
-        Ok(Snapshot {
-            taken_ns: monotonic_ns(),
-            raw,
+                .map(|v| v & 0xFFFF_FFFF)
+                .map_err(|e| {
+                    let name = format!("MSR {register:#x} in {}", device.describe(cpu));
+                    (name, ReadFailure::Io(e))
+                })
         })
     }
 

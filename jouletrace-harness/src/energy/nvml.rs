@@ -30,7 +30,8 @@ mod imp {
 
     use crate::energy::{
         Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance,
-        Scaling, Scope, Snapshot, Unavailable, Wrap, energies, filter_domains, monotonic_ns,
+        ReadFailure, Scaling, Scope, Snapshot, Unavailable, Wrap, energies, filter_domains,
+        take_snapshot,
     };
 
     type Device = *mut c_void;
@@ -236,24 +237,17 @@ mod imp {
         }
 
         fn read(&mut self) -> Result<Snapshot, MeterError> {
-            let mut raw = Vec::with_capacity(self.devices.len());
-            for (i, &dev) in self.devices.iter().enumerate() {
+            let (nvml, devices) = (&self.nvml, &self.devices);
+            take_snapshot(Backend::Nvml, &self.info.domains, |i| {
                 let mut mj: c_ulonglong = 0;
                 // SAFETY: as in `open`.
-                let rc = unsafe { (self.nvml.energy)(dev, &mut mj) };
-                if rc != 0 {
-                    return Err(MeterError::Read {
-                        backend: Backend::Nvml,
-                        domain: self.info.domains[i].id.clone(),
-                        source_name: "nvmlDeviceGetTotalEnergyConsumption".into(),
-                        source: std::io::Error::other(self.nvml.describe(rc)),
-                    });
+                match unsafe { (nvml.energy)(devices[i], &mut mj) } {
+                    0 => Ok(mj),
+                    rc => Err((
+                        "nvmlDeviceGetTotalEnergyConsumption".into(),
+                        ReadFailure::Io(std::io::Error::other(nvml.describe(rc))),
+                    )),
                 }
-                raw.push(mj);
-            }
-            Ok(Snapshot {
-                taken_ns: monotonic_ns(),
-                raw,
             })
         }
 

@@ -18,8 +18,9 @@ use perf_event::Builder;
 use perf_event::events::Dynamic;
 
 use crate::energy::{
-    Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance, Scaling,
-    Scope, Snapshot, Unavailable, Wrap, energies, filter_domains, monotonic_ns,
+    Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance,
+    ReadFailure, Scaling, Scope, Snapshot, Unavailable, Wrap, energies, filter_domains,
+    take_snapshot,
 };
 use crate::sysfs::{Procfs, Sysfs};
 use crate::topology::Topology;
@@ -349,19 +350,11 @@ impl Meter for PerfMeter {
     }
 
     fn read(&mut self) -> Result<Snapshot, MeterError> {
-        let mut raw = Vec::with_capacity(self.sources.len());
-        for (i, source) in self.sources.iter_mut().enumerate() {
-            let v = source.read().map_err(|e| MeterError::Read {
-                backend: Backend::Perf,
-                domain: self.info.domains[i].id.clone(),
-                source_name: self.names[i].clone(),
-                source: e,
-            })?;
-            raw.push(v);
-        }
-        Ok(Snapshot {
-            taken_ns: monotonic_ns(),
-            raw,
+        let (sources, names) = (&mut self.sources, &self.names);
+        take_snapshot(Backend::Perf, &self.info.domains, |i| {
+            sources[i]
+                .read()
+                .map_err(|e| (names[i].clone(), ReadFailure::Io(e)))
         })
     }
 

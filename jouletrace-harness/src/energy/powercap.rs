@@ -16,8 +16,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use crate::energy::{
-    Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance, Scaling,
-    Scope, Snapshot, Unavailable, Wrap, energies, filter_domains, monotonic_ns,
+    Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance,
+    ReadFailure, Scaling, Scope, Snapshot, Unavailable, Wrap, energies, filter_domains,
+    take_snapshot,
 };
 use crate::sysfs::{Sysfs, SysfsError};
 use crate::topology::Topology;
@@ -299,27 +300,15 @@ impl Meter for PowercapMeter {
     }
 
     fn read(&mut self) -> Result<Snapshot, MeterError> {
-        let mut raw = Vec::with_capacity(self.paths.len());
-        for (i, path) in self.paths.iter().enumerate() {
-            let v = read_energy_uj(path).map_err(|e| match e {
-                SysfsError::Parse { content, .. } => MeterError::Malformed {
-                    backend: Backend::Powercap,
-                    domain: self.info.domains[i].id.clone(),
-                    source_name: path.display().to_string(),
-                    content,
-                },
-                other => MeterError::Read {
-                    backend: Backend::Powercap,
-                    domain: self.info.domains[i].id.clone(),
-                    source_name: path.display().to_string(),
-                    source: std::io::Error::other(other.to_string()),
-                },
-            })?;
-            raw.push(v);
-        }
-        Ok(Snapshot {
-            taken_ns: monotonic_ns(),
-            raw,
+        let paths = &self.paths;
+        take_snapshot(Backend::Powercap, &self.info.domains, |i| {
+            read_energy_uj(&paths[i]).map_err(|e| {
+                let failure = match e {
+                    SysfsError::Parse { content, .. } => ReadFailure::Malformed(content),
+                    other => ReadFailure::Io(std::io::Error::other(other.to_string())),
+                };
+                (paths[i].display().to_string(), failure)
+            })
         })
     }
 
