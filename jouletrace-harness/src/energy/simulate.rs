@@ -278,6 +278,53 @@ impl FakeMachine {
         Ok(m)
     }
 
+    /// A tree with this machine's real CPU topology (so workers can be pinned to the CPUs it
+    /// names) and one powercap `package-N` zone per real package, at `intel-rapl:N`. The
+    /// engine's tests drive those zones with [`SimulatedPowercap`].
+    pub fn mirror_host(root: &Path) -> io::Result<FakeMachine> {
+        let host = Sysfs::default();
+        let topo = crate::topology::Topology::read(&host).map_err(io::Error::other)?;
+        let m = FakeMachine {
+            root: root.to_owned(),
+        };
+        let online = crate::sysfs::format_cpu_list(&topo.online());
+        write(root, "devices/system/cpu/online", &format!("{online}\n"))?;
+        write(root, "devices/system/cpu/isolated", "\n")?;
+        let modalias = host
+            .read_string("devices/system/cpu/modalias")
+            .unwrap_or_else(|_| "cpu:type:x86,ven0000fam0006mod0055:feature:".into());
+        write(
+            root,
+            "devices/system/cpu/modalias",
+            &format!("{modalias}\n"),
+        )?;
+        for c in &topo.cpus {
+            let t = format!("devices/system/cpu/cpu{}/topology", c.cpu);
+            let siblings = crate::sysfs::format_cpu_list(&c.core_cpus);
+            write(
+                root,
+                &format!("{t}/physical_package_id"),
+                &format!("{}\n", c.package),
+            )?;
+            write(root, &format!("{t}/die_id"), &format!("{}\n", c.die))?;
+            write(root, &format!("{t}/core_id"), &format!("{}\n", c.core_id))?;
+            write(
+                root,
+                &format!("{t}/core_cpus_list"),
+                &format!("{siblings}\n"),
+            )?;
+        }
+        for pkg in topo.packages() {
+            m.add_zone(
+                &format!("intel-rapl:{pkg:x}"),
+                &format!("package-{pkg}"),
+                TYPICAL_RANGE_UJ,
+                0,
+            )?;
+        }
+        Ok(m)
+    }
+
     /// Makes every `energy_uj` mode 000. This stops every user but root (CAP_DAC_OVERRIDE
     /// ignores modes), so a test that relies on it must read as another user.
     pub fn deny_energy_reads(&self) -> io::Result<()> {
@@ -672,6 +719,34 @@ mod tests {
             (read_back - put_in).get().abs() < 2e-6,
             "read {read_back}, put in {put_in}"
         );
+    }
+
+    /// The set-up the engine's proof uses: the host's CPUs, a simulated package zone whose
+    /// power follows this process's CPU time, and the ordinary selection picking it.
+    #[test]
+    fn mirrored_host_selects_a_simulated_package() {
+        use crate::config::MeterChoice;
+        let dir = tempfile::tempdir().unwrap();
+        let m = FakeMachine::mirror_host(dir.path()).unwrap();
+        let host = crate::topology::Topology::read(&Sysfs::default()).unwrap();
+        let fake = crate::topology::Topology::read(&m.sysfs()).unwrap();
+        assert_eq!(fake.cpus, host.cpus);
+        let sim = SimulatedPowercap::start(
+            m.zone_dir("intel-rapl:0"),
+            SimConfig {
+                idle: Watts(2.0),
+                busy_per_cpu: Watts(15.0),
+                activity: Activity::Pids(vec![std::process::id() as i32]),
+                ..SimConfig::default()
+            },
+        )
+        .unwrap();
+        let sel = crate::energy::select(MeterChoice::Auto, m.root(), 10.0).unwrap();
+        assert_eq!(sel.info.backend, crate::energy::Backend::Powercap);
+        assert_eq!(sel.info.primary, "package-0");
+        assert!(sel.warnings.is_empty());
+        assert_eq!(sel.rejected[0].backend, crate::energy::Backend::Perf);
+        drop(sim);
     }
 
     #[test]
