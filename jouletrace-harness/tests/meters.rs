@@ -150,3 +150,31 @@ fn doctor_here_prints_and_parses() {
     let back: DoctorReport = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(back, report);
 }
+
+/// Twin: `energy::simulate::tests::mirrored_host_selects_a_simulated_package` and the perf
+/// `from_sources` tests.
+#[test]
+#[ignore = "needs a machine with readable RAPL (bare metal, perf_event_paranoid ≤ 0 or root)"]
+fn rapl_hardware_is_selected_and_measures() {
+    let sel = energy::select(MeterChoice::Auto, Path::new("/sys"), 10.0).unwrap();
+    assert!(!sel.info.is_estimated(), "rejected: {:?}", sel.rejected);
+    let mut meter = energy::open(&sel.spec).unwrap();
+    let a = meter.read().unwrap();
+    energy::spin_on(Some(0), Duration::from_millis(200));
+    let b = meter.read().unwrap();
+    let e = meter.energy_between(&a, &b);
+    let primary = e.iter().find(|d| d.domain == sel.info.primary).unwrap();
+    // A package draws well over 0.1 W busy and well under 1 kW.
+    assert!(
+        primary.energy.get() > 0.02 && primary.energy.get() < 200.0,
+        "{primary:?}"
+    );
+}
+
+/// Twin: the `FakeMsr` tests in `energy::msr`.
+#[test]
+#[ignore = "needs /dev/cpu/*/msr (modprobe msr, root) on a RAPL-capable CPU"]
+fn msr_hardware_reads_a_package() {
+    let sel = energy::select(MeterChoice::Forced(Backend::Msr), Path::new("/sys"), 10.0).unwrap();
+    assert!(sel.info.primary.starts_with("package-"));
+}
