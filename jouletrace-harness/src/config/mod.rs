@@ -133,13 +133,7 @@ impl RunConfig {
 
     /// Whether a candidate id passes the name filters.
     pub fn selects(&self, id: &str) -> bool {
-        let hit = |f: &String| {
-            if self.exact {
-                id == f
-            } else {
-                id.contains(f.as_str())
-            }
-        };
+        let hit = |f: &String| if self.exact { id == f } else { id.contains(f.as_str()) };
         (self.filters.is_empty() || self.filters.iter().any(hit)) && !self.skip.iter().any(hit)
     }
 }

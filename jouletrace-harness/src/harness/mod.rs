@@ -1,4 +1,2 @@
 //! The bench binary harness (in progress).
-pub fn harness_main() -> i32 {
-    0
-}
+pub fn harness_main() -> i32 { 0 }

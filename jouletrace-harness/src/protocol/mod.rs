@@ -38,13 +38,9 @@ pub enum Request {
     /// Describe every candidate this binary registered.
     List,
     /// List the candidate's cases.
-    Cases {
-        candidate: String,
-    },
+    Cases { candidate: String },
     /// Run every case and compare the outputs.
-    Check {
-        candidate: String,
-    },
+    Check { candidate: String },
     /// Make `case` ready for measured calls, and open the meter (outside any window).
     Prepare {
         candidate: String,
@@ -52,50 +48,30 @@ pub enum Request {
         meter: Option<MeterSpec>,
     },
     /// Time growing batches of calls (no meter) until one lasts `target_ns`; answer the count.
-    Calibrate {
-        target_ns: u64,
-        max_batch: u64,
-    },
+    Calibrate { target_ns: u64, max_batch: u64 },
     /// One sample: `calls` calls in batches of at most `batch`, with the meter read around each batch.
-    Sample {
-        calls: u64,
-        batch: u64,
-    },
+    Sample { calls: u64, batch: u64 },
     Shutdown,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
-    Hello {
-        protocol: u32,
-        pid: u32,
-    },
-    Candidates {
-        candidates: Vec<CandidateDescriptor>,
-    },
-    Cases {
-        cases: Vec<CaseInfo>,
-    },
+    Hello { protocol: u32, pid: u32 },
+    Candidates { candidates: Vec<CandidateDescriptor> },
+    Cases { cases: Vec<CaseInfo> },
     /// Sent before each case of a check, so a crash or timeout can be attributed to it.
-    CaseStarted {
-        case: String,
-    },
+    CaseStarted { case: String },
     Checked {
         outcome: CheckOutcome,
         /// Threads the candidate left running after its calls returned.
         stray_threads: u32,
     },
     Prepared,
-    Calibrated {
-        calls: u64,
-        elapsed_ns: u64,
-    },
+    Calibrated { calls: u64, elapsed_ns: u64 },
     Sampled(SampleReport),
     /// A request the worker could not carry out (unknown candidate, meter failed to open…).
-    Error {
-        message: String,
-    },
+    Error { message: String },
 }
 
 /// What the worker measured for one sample. Times are `CLOCK_MONOTONIC` nanoseconds, a clock the

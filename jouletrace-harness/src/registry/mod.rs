@@ -15,8 +15,9 @@ mod typed;
 pub use compare::ApproxEq;
 pub use entry::{CandidateEntry, CandidateOptions, ProblemEntry};
 pub use typed::{
-    CaseInfo, CheckEvent, CheckOutcome, ErasedCandidate, Mismatch, PreparedCase, Typed,
-    WindowHooks, cmp_eq, cmp_tolerance, for_problem, typed,
+    CaseInfo, CheckEvent, CheckOutcome, ErasedCandidate, Mismatch, PreparedCase, Typed, WindowHooks,
+    cmp_eq, cmp_tolerance,
+    for_problem, typed,
 };
 
 use std::collections::BTreeMap;

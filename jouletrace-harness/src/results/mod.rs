@@ -409,10 +409,7 @@ impl RunResults {
                 path: origin.into(),
                 message: "field `schema_version` is missing or not a string".into(),
             })?;
-        let major = version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok());
+        let major = version.split('.').next().and_then(|m| m.parse::<u32>().ok());
         if major != Some(SCHEMA_MAJOR) {
             return Err(LoadError::UnsupportedVersion {
                 path: origin.into(),
