@@ -29,12 +29,14 @@ pub mod config;
 pub mod energy;
 pub mod engine;
 pub mod harness;
+pub mod platform;
 pub mod pool;
 pub mod protocol;
 pub mod registry;
 pub mod report;
 pub mod results;
 pub mod stats;
+pub mod sysfs;
 pub mod topology;
 pub mod units;
 
