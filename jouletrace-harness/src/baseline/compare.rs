@@ -103,12 +103,13 @@ pub fn incompatibilities(old: &RunResults, new: &RunResults) -> Vec<String> {
     reasons
 }
 
-/// Energy per call of each sample of `m` in the run's primary domain: net (idle-subtracted) when
-/// `net`, else gross.
+/// Energy per call of each sample of `m` in its primary domain (the package its worker ran on,
+/// else the run's): net (idle-subtracted) when `net`, else gross.
 pub fn energy_per_call(results: &RunResults, m: &CaseMeasurement, net: bool) -> Vec<f64> {
-    match &results.meter {
-        Some(meter) => per_call(&m.samples, &meter.primary_domain, net),
-        None => Vec::new(),
+    match (&m.primary_domain, &results.meter) {
+        (Some(domain), _) => per_call(&m.samples, domain, net),
+        (None, Some(meter)) => per_call(&m.samples, &meter.primary_domain, net),
+        (None, None) => Vec::new(),
     }
 }
 
@@ -304,6 +305,7 @@ pub(crate) mod tests {
                             })
                             .collect(),
                         stats: None,
+                        primary_domain: None,
                     }]
                 },
             })

@@ -45,6 +45,7 @@ pub enum CoreSelection {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
     pub meter: MeterChoice,
+    /// Root of the sysfs tree meters and topology read: `$JOULETRACE_SYSFS_ROOT`, else `/sys`.
     pub sysfs_root: PathBuf,
     /// Watts charged per busy core by the estimate meter.
     pub estimate_watts_per_core: f64,
@@ -93,7 +94,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             meter: MeterChoice::Auto,
-            sysfs_root: PathBuf::from("/sys"),
+            sysfs_root: crate::sysfs::Sysfs::from_env().root().to_path_buf(),
             estimate_watts_per_core: 10.0,
             cores: CoreSelection::AllPhysical,
             measure: true,
@@ -171,4 +172,25 @@ impl RunConfig {
             .map(|(_, id)| id)
             .collect()
     }
+}
+
+/// The configuration of a bench binary started by `cargo bench` or `cargo test`: its package's
+/// `[package.metadata.joule]` (cargo sets `CARGO_MANIFEST_DIR` for the binaries it runs), then
+/// `JOULETRACE_*` environment variables. `cargo joule` layers `[workspace.metadata.joule]` and
+/// its flags on top of the same keys.
+pub fn for_bench_binary() -> Result<RunConfig, ConfigError> {
+    let mut layers = Vec::new();
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        let path = PathBuf::from(dir).join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let table = toml::from_str::<toml::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("package")?.get("metadata")?.get("joule").cloned())
+                .map(|t| serde_json::to_value(t).unwrap_or(serde_json::Value::Null))
+                .unwrap_or(serde_json::Value::Null);
+            layers.push(Layer::from_table(&table, Origin::package(path))?);
+        }
+    }
+    layers.push(Layer::from_env(std::env::vars())?);
+    layered(&layers.iter().collect::<Vec<_>>())
 }

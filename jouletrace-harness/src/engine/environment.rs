@@ -21,31 +21,10 @@ pub fn commit() -> Option<String> {
     Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
+/// The machine (from sysfs and procfs), plus the project's commit and the compiler.
 pub fn probe(config: &RunConfig) -> Environment {
-    let _ = config;
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        cpuinfo
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_owned())
-    };
-    let uname = nix::sys::utsname::uname().ok();
-    Environment {
-        cpu_model: field("model name"),
-        cpu_vendor: field("vendor_id"),
-        kernel: uname
-            .as_ref()
-            .map(|u| u.release().to_string_lossy().into_owned()),
-        os: std::env::consts::OS.into(),
-        arch: std::env::consts::ARCH.into(),
-        hostname: uname
-            .as_ref()
-            .map(|u| u.nodename().to_string_lossy().into_owned()),
-        logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-        commit: commit(),
-        rustc: Some(env!("JOULETRACE_RUSTC_VERSION").to_owned()).filter(|s| !s.is_empty()),
-        ..Environment::default()
-    }
+    let mut env = crate::platform::probe_environment(&crate::sysfs::Sysfs::new(&config.sysfs_root));
+    env.commit = commit();
+    env.rustc = Some(env!("JOULETRACE_RUSTC_VERSION").to_owned()).filter(|s| !s.is_empty());
+    env
 }

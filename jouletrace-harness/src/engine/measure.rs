@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use super::idle::IdleTable;
 use super::{Event, Lane, MeasureJob, clock_s};
 use crate::config::RunConfig;
-use crate::energy::MeterSpec;
 use crate::pool::{Ending, Worker, classify};
 use crate::protocol::{Request, Response, SampleReport};
 use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
@@ -20,8 +19,7 @@ const BATCH_BYTES: u64 = 256 << 20;
 
 pub struct MeasureContext<'a> {
     pub config: &'a RunConfig,
-    pub meter: &'a MeterSpec,
-    pub primary: &'a str,
+    pub meter: &'a super::meter::Selection,
     pub origin_ns: u64,
     pub idle: &'a IdleTable,
     pub cancel: &'a super::CancelToken,
@@ -48,6 +46,7 @@ pub fn measure(
     let config = cx.config;
     let eff = config.effective(&job.job.descriptor.options);
     let id = &job.job.descriptor.id;
+    let primary = cx.meter.primary_for(lane.cpu).id.clone();
     let mut m = CaseMeasurement {
         case: job.case.id.clone(),
         size: job.case.size,
@@ -57,6 +56,7 @@ pub fn measure(
         warmup: Vec::new(),
         samples: Vec::new(),
         stats: None,
+        primary_domain: Some(primary.clone()),
     };
     let cmd = job
         .job
@@ -108,7 +108,7 @@ pub fn measure(
         Request::Prepare {
             candidate: id.clone(),
             case: job.case.id.clone(),
-            meter: Some(cx.meter.clone()),
+            meter: Some(cx.meter.spec_for(lane.cpu)),
         },
         "preparing",
     );
@@ -167,7 +167,7 @@ pub fn measure(
         if !warm {
             let n = m.samples.len() as u32;
             if n >= eff.min_trials.max(2) {
-                let values = super::summarize::per_call(&m.samples, cx.primary, true);
+                let values = super::summarize::per_call(&m.samples, &primary, true);
                 if super::summarize::within_target(&values, config) {
                     break "target_ci";
                 }
@@ -240,4 +240,17 @@ fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
             .collect(),
         outlier: false,
     }
+}
+
+/// Whether the idle subtraction left a sample with negative net energy in its primary domain:
+/// the idle power has drifted up since it was measured.
+pub fn net_went_negative(m: &CaseMeasurement) -> bool {
+    let Some(domain) = &m.primary_domain else {
+        return false;
+    };
+    m.samples
+        .iter()
+        .chain(&m.warmup)
+        .flat_map(|s| &s.energy)
+        .any(|e| &e.domain == domain && e.net.get() < 0.0)
 }

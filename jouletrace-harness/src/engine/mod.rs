@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
-use crate::harness::clock::monotonic_ns;
+use crate::energy::monotonic_ns;
 use crate::pool::{Worker, WorkerCommand};
 use crate::protocol::{Request, Response};
 use crate::registry::{CandidateOptions, CaseInfo};
@@ -327,11 +327,49 @@ pub fn run(
             .collect();
         if !jobs.is_empty() {
             let _lock = lock::acquire(&config.lock_path, config.wait_for_lock, observer)?;
-            let lanes = meter::lanes(&slots, &sel.scope);
+            let lanes = meter::lanes(&slots, sel);
+            // Lanes whose last measurement saw negative net power: their idle is re-taken.
+            let drift = std::sync::Mutex::new(std::collections::BTreeSet::new());
+            let lane_drift = |lane: &Lane| drift.lock().expect("drift").contains(&lane.cpu);
+            let set_lane_drift = |lane: &Lane, yes: bool| {
+                let mut d = drift.lock().expect("drift");
+                if yes {
+                    d.insert(lane.cpu);
+                } else {
+                    d.remove(&lane.cpu);
+                }
+            };
+            // System-wide domains are quiet only when a single lane measures.
+            let idle_domains = |lane: &Lane| -> Vec<String> {
+                let mut ds = sel.idle_domains(lane.cpu);
+                if lanes.len() > 1 {
+                    ds.retain(|d| {
+                        sel.info
+                            .domain(d)
+                            .is_none_or(|d| !matches!(d.scope, crate::energy::Scope::System))
+                    });
+                }
+                ds
+            };
+            for lane in &lanes {
+                if let Err(e) = idle.measure(
+                    &sel.spec,
+                    &idle_domains(lane),
+                    config.idle_window,
+                    origin_ns,
+                ) {
+                    observer.note(&format!(
+                        "idle power could not be measured on CPU {}: {e}; net energy is reported as gross",
+                        lane.cpu
+                    ));
+                }
+            }
+            for r in idle.all() {
+                observer.idle_measured(&r);
+            }
             let cx = measure::MeasureContext {
                 config,
-                meter: &sel.spec,
-                primary: &sel.record.primary_domain,
+                meter: sel,
                 origin_ns,
                 idle: &idle,
                 cancel,
@@ -343,7 +381,15 @@ pub fn run(
                     if cancel.is_cancelled() {
                         return;
                     }
+                    let domains = idle_domains(lane);
+                    let drifted = lane_drift(lane);
+                    if (drifted || idle.stale(&domains, config.idle_every, origin_ns))
+                        && !domains.is_empty()
+                    {
+                        let _ = idle.measure(&sel.spec, &domains, config.idle_window, origin_ns);
+                    }
                     let m = measure::measure(&job, lane, &cx, tx);
+                    set_lane_drift(lane, measure::net_went_negative(&m));
                     let _ = tx.send(Event::MeasureFinished(job.index, m));
                 },
                 |event| match event {

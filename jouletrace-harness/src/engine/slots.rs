@@ -1,55 +1,55 @@
-//! CPUs the workers run on. Interim: reads sysfs directly until `topology` lands.
-
-use std::collections::BTreeSet;
+//! The CPUs workers run on: one per physical core, never two SMT siblings.
 
 use super::{EngineError, Slot};
 use crate::config::{CoreSelection, RunConfig};
-
-fn read(path: String) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-fn first_of_list(list: &str) -> Option<u32> {
-    list.split([',', '-']).next()?.parse().ok()
-}
+use crate::sysfs::Sysfs;
+use crate::topology::Topology;
 
 pub fn slots(config: &RunConfig) -> Result<Vec<Slot>, EngineError> {
+    let sys = Sysfs::new(&config.sysfs_root);
+    let topo = Topology::read(&sys)
+        .map_err(|e| EngineError::Cores(format!("cannot read the CPU topology: {e}")))?;
     let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
         .map_err(|e| EngineError::Cores(format!("cannot read this process's CPU affinity: {e}")))?;
-    let root = config.sysfs_root.display().to_string();
-    let cpus: Vec<u32> = (0..nix::sched::CpuSet::count() as u32)
-        .filter(|c| allowed.is_set(*c as usize).unwrap_or(false))
-        .collect();
+    // A fake sysfs tree (tests, containers with a mounted host /sys) may describe CPUs this
+    // process cannot use; then only the affinity mask decides.
+    let usable = |cpu: u32| allowed.is_set(cpu as usize).unwrap_or(false);
     let wanted: Vec<u32> = match &config.cores {
-        CoreSelection::AllPhysical => cpus.clone(),
+        CoreSelection::AllPhysical => topo
+            .representatives()
+            .into_iter()
+            .filter(|&c| usable(c) && !topo.is_isolated(c))
+            .collect(),
         CoreSelection::List(list) => {
-            for c in list {
-                if !cpus.contains(c) {
+            for &c in list {
+                if !usable(c) {
                     return Err(EngineError::Cores(format!(
-                        "CPU {c} is not available to this process (allowed: {cpus:?})"
+                        "CPU {c} is not available to this process (allowed: {:?})",
+                        topo.online()
+                            .into_iter()
+                            .filter(|&c| usable(c))
+                            .collect::<Vec<_>>()
                     )));
                 }
             }
-            list.clone()
+            let mut seen = std::collections::BTreeSet::new();
+            list.iter()
+                .copied()
+                .filter(|&c| seen.insert(topo.core_of(c).map(|k| k.representative()).unwrap_or(c)))
+                .collect()
         }
     };
-    let mut seen_cores = BTreeSet::new();
-    let mut out = Vec::new();
-    for cpu in wanted {
-        let base = format!("{root}/devices/system/cpu/cpu{cpu}/topology");
-        let package = read(format!("{base}/physical_package_id")).and_then(|s| s.parse().ok());
-        let core = read(format!("{base}/core_cpus_list"))
-            .or_else(|| read(format!("{base}/thread_siblings_list")))
-            .and_then(|l| first_of_list(&l))
-            .unwrap_or(cpu);
-        if seen_cores.insert(core) {
-            out.push(Slot { cpu, package });
-        }
+    if wanted.is_empty() {
+        return Err(EngineError::Cores(
+            "no CPU left to run workers on (all isolated or outside this process's affinity)"
+                .into(),
+        ));
     }
-    if out.is_empty() {
-        return Err(EngineError::Cores("no CPU left to run workers on".into()));
-    }
-    Ok(out)
+    Ok(wanted
+        .into_iter()
+        .map(|cpu| Slot {
+            cpu,
+            package: topo.package_of(cpu),
+        })
+        .collect())
 }

@@ -135,7 +135,11 @@ pub fn problem(
     let estimated = meter.is_some_and(|m| m.estimated);
     for c in &mut p.candidates {
         for m in &mut c.measurements {
-            case(m, domain, estimated, config);
+            let d = m
+                .primary_domain
+                .clone()
+                .unwrap_or_else(|| domain.to_owned());
+            case(m, &d, estimated, config);
         }
     }
     p.rankings.clear();
@@ -151,7 +155,8 @@ pub fn problem(
                         .measurements
                         .iter()
                         .find(|m| m.case == case.id && m.failure.is_none() && m.stats.is_some())?;
-                    Some((c.name.clone(), per_call(&m.samples, domain, net)))
+                    let d = m.primary_domain.as_deref().unwrap_or(domain);
+                    Some((c.name.clone(), per_call(&m.samples, d, net)))
                 })
                 .collect()
         };

@@ -1,41 +1,34 @@
 //! The worker's view of a meter: read right around each batch of calls.
 
-use super::clock::process_cpu_ns;
-use crate::energy::{Backend, DomainEnergy, MeterSpec};
-use crate::units::{Joules, Watts};
+use crate::energy::{self, DomainEnergy, Meter, MeterSpec, Snapshot};
 
-pub trait WorkerMeter {
-    fn start(&mut self) -> Result<(), String>;
-    fn stop(&mut self) -> Result<Vec<DomainEnergy>, String>;
+pub struct WorkerMeter {
+    meter: Box<dyn Meter>,
+    start: Option<Snapshot>,
 }
 
-/// Interim: the estimate, charged from this process's CPU time.
-struct Estimate {
-    watts: Watts,
-    at: u64,
-}
+impl WorkerMeter {
+    pub fn open(spec: &MeterSpec) -> Result<WorkerMeter, String> {
+        let meter = energy::open(spec).map_err(|u| {
+            format!(
+                "meter {} unavailable in the worker: {}",
+                u.backend, u.reason
+            )
+        })?;
+        Ok(WorkerMeter { meter, start: None })
+    }
 
-impl WorkerMeter for Estimate {
-    fn start(&mut self) -> Result<(), String> {
-        self.at = process_cpu_ns();
+    pub fn start(&mut self) -> Result<(), String> {
+        self.start = Some(self.meter.read().map_err(|e| e.to_string())?);
         Ok(())
     }
-    fn stop(&mut self) -> Result<Vec<DomainEnergy>, String> {
-        let cpu = std::time::Duration::from_nanos(process_cpu_ns() - self.at);
-        let energy: Joules = self.watts * cpu;
-        Ok(vec![DomainEnergy {
-            domain: "cpu-estimate".into(),
-            energy,
-        }])
-    }
-}
 
-pub fn open_meter(spec: &MeterSpec) -> Result<Box<dyn WorkerMeter>, String> {
-    match spec.backend {
-        Backend::Estimate => Ok(Box::new(Estimate {
-            watts: Watts(spec.estimate_watts_per_core.unwrap_or(10.0)),
-            at: 0,
-        })),
-        other => Err(format!("meter {other:?} is not available in this build")),
+    pub fn stop(&mut self) -> Result<Vec<DomainEnergy>, String> {
+        let end = self.meter.read().map_err(|e| e.to_string())?;
+        let start = self
+            .start
+            .take()
+            .ok_or_else(|| "meter stopped before it started".to_owned())?;
+        Ok(self.meter.energy_between(&start, &end))
     }
 }

@@ -11,7 +11,6 @@
 //! libtest-mimic only report what the engine found. That keeps filters, `--list`, `--exact`,
 //! `--format json` and exit codes exactly libtest's, while scheduling stays ours.
 
-pub mod clock;
 mod meter;
 mod worker;
 
@@ -57,11 +56,17 @@ pub fn harness_main() -> i32 {
     }
 
     // The engine runs exactly the candidates whose check libtest would run.
-    let mut config = RunConfig {
-        measure,
-        exact: true,
-        include_ignored: args.include_ignored || args.ignored,
-        ..RunConfig::default()
+    let mut config = match crate::config::for_bench_binary() {
+        Ok(c) => RunConfig {
+            measure,
+            exact: true,
+            include_ignored: args.include_ignored || args.ignored,
+            ..c
+        },
+        Err(e) => {
+            eprintln!("jouletrace: {e}");
+            return 2;
+        }
     };
     config.filters = skeleton
         .iter()

@@ -5,9 +5,9 @@ use std::fs::File;
 use std::io::{BufRead, BufWriter, Write};
 use std::os::fd::FromRawFd;
 
-use super::clock::{monotonic_ns, process_cpu_ns};
-use super::meter::{WorkerMeter, open_meter};
+use super::meter::WorkerMeter;
 use crate::energy::DomainEnergy;
+use crate::energy::{monotonic_ns, process_cpu_ns};
 use crate::engine::CandidateDescriptor;
 use crate::protocol::{
     PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response, SampleReport,
@@ -56,7 +56,7 @@ pub fn worker_main() -> i32 {
         protocol: PROTOCOL_VERSION,
         pid: std::process::id(),
     });
-    let mut prepared: Option<(Box<dyn PreparedCase>, Option<Box<dyn WorkerMeter>>)> = None;
+    let mut prepared: Option<(Box<dyn PreparedCase>, Option<WorkerMeter>)> = None;
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
@@ -124,7 +124,7 @@ pub fn worker_main() -> i32 {
             }) {
                 Ok(mut p) => {
                     let input_bytes = probe_input_bytes(p.as_mut());
-                    match meter.as_ref().map(open_meter).transpose() {
+                    match meter.as_ref().map(WorkerMeter::open).transpose() {
                         Ok(m) => {
                             prepared = Some((p, m));
                             Response::Prepared { input_bytes }
@@ -223,7 +223,7 @@ fn calibrate(p: &mut dyn PreparedCase, target_ns: u64, max_batch: u64) -> Respon
 }
 
 struct Measuring<'a> {
-    meter: Option<&'a mut Box<dyn WorkerMeter>>,
+    meter: Option<&'a mut WorkerMeter>,
     first_start: Option<u64>,
     last_end: u64,
     open_at: u64,
@@ -274,7 +274,7 @@ impl WindowHooks for Measuring<'_> {
 
 fn sample(
     p: &mut dyn PreparedCase,
-    meter: Option<&mut Box<dyn WorkerMeter>>,
+    meter: Option<&mut WorkerMeter>,
     calls: u64,
     batch: u64,
 ) -> Response {

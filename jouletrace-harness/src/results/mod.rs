@@ -269,6 +269,10 @@ pub struct CaseMeasurement {
     pub warmup: Vec<Sample>,
     pub samples: Vec<Sample>,
     pub stats: Option<CaseStats>,
+    /// The domain this case's energy per call is read from: the meter's primary domain for the
+    /// CPU the worker ran on (with several packages, that CPU's package).
+    #[serde(default)]
+    pub primary_domain: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
