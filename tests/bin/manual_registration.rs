@@ -129,4 +129,25 @@ register!(panics_once, CandidateOptions::DEFAULT);
 register!(floods, CandidateOptions::DEFAULT);
 register!(stray_thread, CandidateOptions::DEFAULT);
 
+/// Squares only if it can open a TCP socket on loopback: in a worker cut off the network
+/// (`isolate_network`), the new namespace's loopback is down and the answer comes out wrong.
+fn uses_loopback(x: u64) -> u64 {
+    let reachable = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| std::net::TcpStream::connect(l.local_addr()?))
+        .is_ok();
+    if reachable { x * x } else { 0 }
+}
+
+jouletrace::__private::inventory::submit! {
+    CandidateEntry {
+        problem: "net",
+        name: "uses_loopback",
+        module_path: module_path!(),
+        file: file!(),
+        line: line!(),
+        options: CandidateOptions::DEFAULT,
+        imp: &typed(cases, uses_loopback, cmp_eq, false),
+    }
+}
+
 jouletrace::main!();

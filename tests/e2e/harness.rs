@@ -178,3 +178,26 @@ fn ctrl_c_keeps_the_results_gathered_so_far() {
         "the check finished before the interrupt"
     );
 }
+
+#[test]
+fn isolate_network_cuts_the_worker_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, _, r) = run(&["net::"], dir.path());
+    assert_eq!(code, 0, "with the network, the candidate answers right");
+    assert_eq!(status_of(&r, "uses_loopback"), Status::Passed);
+
+    let out = Command::new(example())
+        .arg("net::")
+        .env("CARGO_TARGET_DIR", dir.path())
+        .env("JOULETRACE_ISOLATE_NETWORK", "true")
+        .output()
+        .unwrap();
+    let r = RunResults::load(&dir.path().join("joule/manual_registration/results.json")).unwrap();
+    assert!(r.settings.isolate_network);
+    assert_eq!(
+        status_of(&r, "uses_loopback"),
+        Status::WrongAnswer,
+        "in its own network namespace the worker has no usable loopback\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -221,7 +221,7 @@ pub struct CandidateResult {
     pub measurements: Vec<CaseMeasurement>,
     /// The candidate's own regression threshold (`#[joule_bench(threshold = …)]`), when it
     /// overrides the run's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
 }
 
@@ -271,7 +271,7 @@ pub struct CaseMeasurement {
     pub stats: Option<CaseStats>,
     /// The domain this case's energy per call is read from: the meter's primary domain for the
     /// CPU the worker ran on (with several packages, that CPU's package).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_domain: Option<String>,
 }
 

@@ -111,11 +111,14 @@ proptest! {
     #[test]
     fn interval_narrows_as_n_grows(data_seed in any::<u64>(), seed in any::<u64>(), sd in 0.01f64..10.0) {
         let mut rng = Rng::new(data_seed);
-        let small = normal(&mut rng, 10, 100.0, sd);
+        // Five samples: the 95% bootstrap interval of their median spans their whole range
+        // (a resample's median is the minimum with probability above 2.5%), which is almost
+        // never narrower than the interval of 160. With ten, a tight middle made this flaky.
+        let small = normal(&mut rng, 5, 100.0, sd);
         let large = normal(&mut rng, 160, 100.0, sd);
         let w_small = median_ci(&small, &opts(seed)).unwrap();
         let w_large = median_ci(&large, &opts(seed)).unwrap();
-        // Width shrinks like 1/√n: 4× narrower expected; demand only narrower.
+        // Demand only narrower.
         prop_assert!(
             Interval::from(w_large).width() < Interval::from(w_small).width(),
             "{:?} vs {:?}", w_large, w_small
