@@ -14,3 +14,16 @@
 pub mod data;
 pub mod search;
 pub mod sorting;
+
+/// The user guide's Rust blocks, compiled by `cargo test --doc` so that the guide cannot drift
+/// from the code. Bench files in the guide end with `jouletrace::main!()`; as doc tests they are
+/// compiled (`no_run`), and the examples' own benches are what CI runs.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../docs/guide/README.md")]
+    mod index {}
+    #[doc = include_str!("../../docs/guide/01-getting-started.md")]
+    mod getting_started {}
+    #[doc = include_str!("../../docs/guide/02-writing-benches.md")]
+    mod writing_benches {}
+}
