@@ -26,4 +26,14 @@ mod guide {
     mod getting_started {}
     #[doc = include_str!("../../docs/guide/02-writing-benches.md")]
     mod writing_benches {}
+    #[doc = include_str!("../../docs/guide/03-meters-and-permissions.md")]
+    mod meters_and_permissions {}
+    #[doc = include_str!("../../docs/guide/04-stable-numbers.md")]
+    mod stable_numbers {}
+    #[doc = include_str!("../../docs/guide/05-ci-gating.md")]
+    mod ci_gating {}
+    #[doc = include_str!("../../docs/guide/06-reference.md")]
+    mod reference {}
+    #[doc = include_str!("../../docs/guide/07-criterion.md")]
+    mod criterion {}
 }
