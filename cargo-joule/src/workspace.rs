@@ -115,6 +115,13 @@ pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
             .iter()
             .filter(|t| t.is_kind(TargetKind::Bench))
             .filter(|t| args.bench.is_empty() || args.bench.contains(&t.name))
+            // As cargo does: a bench whose `required-features` are off is not built. Naming it
+            // in `cargo bench --bench` would be an error, so it does not take part (a criterion
+            // bench kept behind a feature, for instance, is not a JouleTrace harness).
+            .filter(|t| {
+                let on = enabled_features(p, args);
+                t.required_features.iter().all(|f| on.contains(f))
+            })
             .map(|t| t.name.clone())
             .collect();
         unmatched_benches.retain(|b| !benches.contains(b));
@@ -167,4 +174,32 @@ fn current_manifest(given: Option<&Path>) -> Option<PathBuf> {
         .map(|d| d.join("Cargo.toml"))
         .find(|m| m.is_file())
         .and_then(|m| std::fs::canonicalize(m).ok())
+}
+
+/// The features of `p` that `args` turn on: the requested ones (`feat` or `p/feat`), the
+/// defaults unless `--no-default-features`, everything with `--all-features`, each with the
+/// features it enables in turn.
+fn enabled_features(p: &Package, args: &CargoArgs) -> std::collections::BTreeSet<String> {
+    if args.all_features {
+        return p.features.keys().cloned().collect();
+    }
+    let prefix = format!("{}/", p.name);
+    let mut todo: Vec<String> = args
+        .features
+        .iter()
+        .flat_map(|f| f.split([' ', ',']))
+        .filter(|f| !f.is_empty())
+        .map(|f| f.strip_prefix(prefix.as_str()).unwrap_or(f).to_owned())
+        .collect();
+    if !args.no_default_features {
+        todo.push("default".to_owned());
+    }
+    let mut on = std::collections::BTreeSet::new();
+    while let Some(f) = todo.pop() {
+        if let Some(implied) = p.features.get(&f) {
+            todo.extend(implied.iter().filter(|i| !on.contains(*i)).cloned());
+        }
+        on.insert(f);
+    }
+    on
 }

@@ -26,6 +26,8 @@
 pub mod baseline;
 pub mod case;
 pub mod config;
+#[cfg(feature = "criterion")]
+pub mod criterion;
 pub mod energy;
 pub mod engine;
 pub mod harness;
