@@ -155,11 +155,13 @@ fn ctrl_c_keeps_the_results_gathered_so_far() {
     let mut child = Command::new(example())
         .args(["--bench", "square::square"])
         .env("CARGO_TARGET_DIR", dir.path())
+        // Long samples, so that the interrupt lands while measuring.
+        .env("JOULETRACE_MIN_SAMPLE_TIME", "500ms")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Measuring three cases takes seconds; interrupt during the first.
+    // Measuring takes several seconds; interrupt during the first samples.
     std::thread::sleep(std::time::Duration::from_millis(1200));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),

@@ -324,6 +324,7 @@ pub(crate) mod tests {
                 mode: RunMode::Bench,
                 command_line: vec![],
                 binaries: vec![],
+                skipped_binaries: Vec::new(),
                 monotonic_origin_ns: 0,
                 partition: None,
             },

@@ -96,6 +96,10 @@ pub enum EngineError {
     },
     #[error("{binary}: {message}")]
     Listing { binary: String, message: String },
+    /// The binary never spoke the worker protocol: not a JouleTrace bench (a criterion or
+    /// libtest bench in the same package).
+    #[error("{binary} is not a JouleTrace bench: {detail}")]
+    NotAHarness { binary: String, detail: String },
     #[error("no candidates: {0}")]
     NoCandidates(String),
     #[error("CPU selection: {0}")]
@@ -186,7 +190,18 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
         message,
     };
     let timeout = std::time::Duration::from_secs(30);
-    let mut worker = Worker::spawn(&cmd, timeout).map_err(|e| fail(e.to_string()))?;
+    let mut worker = Worker::spawn(&cmd, timeout).map_err(|e| match e {
+        crate::pool::WorkerError::Died { .. } | crate::pool::WorkerError::Protocol { .. } => {
+            EngineError::NotAHarness {
+                binary: target.label.clone(),
+                detail: format!(
+                    "started with `{}`, it {e} without the worker handshake",
+                    crate::protocol::WORKER_ARG
+                ),
+            }
+        }
+        other => fail(other.to_string()),
+    })?;
     let answer = worker.request(&Request::List, timeout, None);
     worker.shutdown();
     match answer {
@@ -210,8 +225,20 @@ pub fn run(
     let origin_ns = monotonic_ns();
     let started_at = now_rfc3339();
     let mut all = Vec::new();
+    let mut skipped = Vec::new();
     for t in targets {
-        for d in list(t, config)? {
+        let listed = match list(t, config) {
+            Ok(l) => l,
+            // Only when several binaries run together: a lone binary that is not a harness is
+            // the user's mistake to hear about.
+            Err(e @ EngineError::NotAHarness { .. }) if targets.len() > 1 => {
+                observer.note(&format!("skipped: {e}"));
+                skipped.push(t.label.clone());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for d in listed {
             all.push(Job {
                 target: t.clone(),
                 descriptor: d,
@@ -493,7 +520,12 @@ pub fn run(
                 RunMode::Check
             },
             command_line: std::env::args().collect(),
-            binaries: targets.iter().map(|t| t.label.clone()).collect(),
+            binaries: targets
+                .iter()
+                .map(|t| t.label.clone())
+                .filter(|l| !skipped.contains(l))
+                .collect(),
+            skipped_binaries: skipped,
             monotonic_origin_ns: origin_ns,
             partition: config.partition.as_ref().map(|p| p.to_string()),
         },

@@ -57,6 +57,9 @@ pub struct RunInfo {
     /// Bench binaries that took part.
     #[serde(default)]
     pub binaries: Vec<String>,
+    /// Bench binaries that were found but are not JouleTrace benches (criterion, libtest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_binaries: Vec<String>,
     /// `CLOCK_MONOTONIC` at the run's start; every `*_s` time in samples is relative to it.
     pub monotonic_origin_ns: u64,
     /// Shard, for `--partition`: `hash:1/3`.
