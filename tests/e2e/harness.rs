@@ -86,7 +86,7 @@ fn checks_classify_each_failure_and_keep_going() {
     assert!(floods.check.stdout.truncated);
     assert_eq!(
         floods.check.stdout.total_bytes,
-        3 * 100 << 20,
+        (3 * 100) << 20,
         "every byte counted, few kept"
     );
     assert!(floods.check.stdout.text.len() < 100_000);

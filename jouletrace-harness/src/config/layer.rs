@@ -176,6 +176,7 @@ pub const KEYS: &[&str] = &[
     "idle_window",
     "idle_every",
     "wait_for_lock",
+    "settle_timeout",
 ];
 
 fn kind_of(key: &str) -> Option<Kind> {
@@ -185,9 +186,8 @@ fn kind_of(key: &str) -> Option<Kind> {
         "trials" | "max_trials" | "bootstrap_resamples" => Kind::Count,
         "warmup" => Kind::Count0,
         "seed" => Kind::U64,
-        "min_sample_time" | "time_budget" | "timeout" | "idle_window" | "idle_every" => {
-            Kind::Duration
-        }
+        "min_sample_time" | "time_budget" | "timeout" | "idle_window" | "idle_every"
+        | "settle_timeout" => Kind::Duration,
         "target_ci" | "threshold" => Kind::Fraction,
         "confidence_level" => Kind::Level,
         "memory_limit_mb" => Kind::MemoryLimit,
@@ -355,6 +355,7 @@ impl Layer {
                 ("timeout", Setting::Duration(d)) => config.timeout = *d,
                 ("idle_window", Setting::Duration(d)) => config.idle_window = *d,
                 ("idle_every", Setting::Duration(d)) => config.idle_every = *d,
+                ("settle_timeout", Setting::Duration(d)) => config.settle_timeout = *d,
                 ("target_ci", Setting::Number(x)) => config.target_ci = *x,
                 ("threshold", Setting::Number(x)) => config.threshold = *x,
                 ("confidence_level", Setting::Number(x)) => config.confidence_level = *x,

@@ -64,6 +64,9 @@ pub struct RunConfig {
     pub idle_window: Duration,
     /// Re-take the idle baseline after this long.
     pub idle_every: Duration,
+    /// Longest wait, before each measured job, for the CPU temperature to come back to within
+    /// 3 °C of its idle value (where the machine exposes sensors; zero turns the gate off).
+    pub settle_timeout: Duration,
     /// Wall-clock limit for each worker step (a whole check, one sample).
     pub timeout: Duration,
     pub memory_limit_mb: Option<u64>,
@@ -106,6 +109,7 @@ impl Default for RunConfig {
             time_budget: Duration::from_secs(10),
             idle_window: Duration::from_millis(500),
             idle_every: Duration::from_secs(60),
+            settle_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             memory_limit_mb: Some(4096),
             capture_limit: 64 * 1024,

@@ -81,13 +81,13 @@ pub fn measure(
             return m;
         }
     };
-    let ask = |worker: &mut Worker, req: Request, what: &str| -> Result<Response, Failure> {
+    let ask = |worker: &mut Worker, req: Request, what: &str| -> Result<Response, Box<Failure>> {
         match worker.request(&req, eff.timeout, Some(cx.cancel)) {
-            Ok(Response::Error { message }) => Err(failure(
+            Ok(Response::Error { message }) => Err(Box::new(failure(
                 Status::ProtocolError,
                 &job.case.id,
                 format!("{what}: {message}"),
-            )),
+            ))),
             Ok(r) => Ok(r),
             Err(e) => {
                 let stderr = worker.output().1.text;
@@ -99,9 +99,17 @@ pub fn measure(
                     memory_limit_mb: eff.memory_limit_mb,
                 });
                 f.message = format!("{what}: {}", f.message);
-                Err(f)
+                Err(Box::new(f))
             }
         }
+    };
+    // An answer of the wrong kind is the worker breaking the protocol.
+    let unexpected = |other: Response| {
+        Box::new(failure(
+            Status::ProtocolError,
+            &job.case.id,
+            format!("unexpected {other:?}"),
+        ))
     };
     let prepared = ask(
         &mut worker,
@@ -111,42 +119,30 @@ pub fn measure(
             meter: Some(cx.meter.spec_for(lane.cpu)),
         },
         "preparing",
-    );
-    let input_bytes = match prepared {
-        Ok(Response::Prepared { input_bytes }) => input_bytes,
-        Ok(other) => {
-            m.failure = Some(failure(
-                Status::ProtocolError,
-                &job.case.id,
-                format!("unexpected {other:?}"),
-            ));
-            return m;
-        }
+    )
+    .and_then(|r| match r {
+        Response::Prepared { input_bytes } => Ok(input_bytes),
+        other => Err(unexpected(other)),
+    });
+    let calibrated = prepared.and_then(|input_bytes| {
+        let batch = (BATCH_BYTES / input_bytes.max(1)).max(1);
+        ask(
+            &mut worker,
+            Request::Calibrate {
+                target_ns: config.min_sample_time.as_nanos() as u64,
+                max_batch: batch,
+            },
+            "calibrating",
+        )
+        .and_then(|r| match r {
+            Response::Calibrated { calls, .. } => Ok((calls, batch)),
+            other => Err(unexpected(other)),
+        })
+    });
+    let (calls, batch) = match calibrated {
+        Ok(c) => c,
         Err(f) => {
-            m.failure = Some(f);
-            return m;
-        }
-    };
-    let batch = (BATCH_BYTES / input_bytes.max(1)).max(1);
-    let calls = match ask(
-        &mut worker,
-        Request::Calibrate {
-            target_ns: config.min_sample_time.as_nanos() as u64,
-            max_batch: batch,
-        },
-        "calibrating",
-    ) {
-        Ok(Response::Calibrated { calls, .. }) => calls,
-        Ok(other) => {
-            m.failure = Some(failure(
-                Status::ProtocolError,
-                &job.case.id,
-                format!("unexpected {other:?}"),
-            ));
-            return m;
-        }
-        Err(f) => {
-            m.failure = Some(f);
+            m.failure = Some(*f);
             return m;
         }
     };
@@ -182,16 +178,12 @@ pub fn measure(
         let sample = match ask(&mut worker, Request::Sample { calls, batch }, "sampling") {
             Ok(Response::Sampled(report)) => to_sample(&report, lane, cx),
             Ok(other) => {
-                m.failure = Some(failure(
-                    Status::ProtocolError,
-                    &job.case.id,
-                    format!("unexpected {other:?}"),
-                ));
+                m.failure = Some(*unexpected(other));
                 break "failed";
             }
             Err(f) => {
                 let interrupted = f.kind == Status::NotRun;
-                m.failure = Some(f);
+                m.failure = Some(*f);
                 break if interrupted { "interrupted" } else { "failed" };
             }
         };

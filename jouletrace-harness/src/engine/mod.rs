@@ -8,6 +8,7 @@
 
 mod check;
 mod environment;
+mod gates;
 mod idle;
 mod lock;
 mod measure;
@@ -151,7 +152,7 @@ pub(crate) struct MeasureJob<'a> {
 
 pub(crate) enum Event {
     CheckStarted(String),
-    CheckFinished(usize, CheckRecord),
+    CheckFinished(usize, Box<CheckRecord>),
     MeasureStarted {
         candidate: String,
         case: String,
@@ -163,7 +164,7 @@ pub(crate) enum Event {
         sample: Box<crate::results::Sample>,
         done: u32,
     },
-    MeasureFinished(usize, CaseMeasurement),
+    MeasureFinished(usize, Box<CaseMeasurement>),
 }
 
 /// Seconds from `origin_ns` to `ns`, both on `CLOCK_MONOTONIC`.
@@ -257,12 +258,17 @@ pub fn run(
     }
     all.sort_by(|a, b| a.descriptor.id.cmp(&b.descriptor.id));
     let slots = slots::slots(config)?;
-    let selection = if config.measure {
+    let mut environment = environment::probe(config);
+    environment.worker_cpus = slots.iter().map(|s| s.cpu).collect();
+    let mut selection = if config.measure {
         Some(meter::select(config)?)
     } else {
         None
     };
-    if let Some(sel) = &selection {
+    if let Some(sel) = &mut selection {
+        sel.record
+            .warnings
+            .extend(gates::frequency_warnings(&environment));
         for w in &sel.record.warnings {
             observer.note(w);
         }
@@ -314,13 +320,13 @@ pub fn run(
             }
             let _ = tx.send(Event::CheckStarted(all[i].descriptor.id.clone()));
             let record = check::check(&all[i], slot, config, cancel);
-            let _ = tx.send(Event::CheckFinished(i, record));
+            let _ = tx.send(Event::CheckFinished(i, Box::new(record)));
         },
         |event| match event {
             Event::CheckStarted(id) => observer.check_started(&id),
             Event::CheckFinished(i, record) => {
                 observer.check_finished(&all[i].descriptor.id, &record);
-                checks[i] = Some(record);
+                checks[i] = Some(*record);
             }
             _ => {}
         },
@@ -394,6 +400,10 @@ pub fn run(
             for r in idle.all() {
                 observer.idle_measured(&r);
             }
+            // With one lane nothing else heats the package between jobs, so waiting for it to
+            // cool is meaningful; with several, the others would keep it warm.
+            let thermal = (lanes.len() == 1)
+                .then(|| gates::Thermal::at_idle(crate::sysfs::Sysfs::new(&config.sysfs_root)));
             let cx = measure::MeasureContext {
                 config,
                 meter: sel,
@@ -415,9 +425,12 @@ pub fn run(
                     {
                         let _ = idle.measure(&sel.spec, &domains, config.idle_window, origin_ns);
                     }
+                    if let Some(t) = &thermal {
+                        t.settle(config.settle_timeout, cancel);
+                    }
                     let m = measure::measure(&job, lane, &cx, tx);
                     set_lane_drift(lane, measure::net_went_negative(&m));
-                    let _ = tx.send(Event::MeasureFinished(job.index, m));
+                    let _ = tx.send(Event::MeasureFinished(job.index, Box::new(m)));
                 },
                 |event| match event {
                     Event::MeasureStarted {
@@ -433,7 +446,7 @@ pub fn run(
                     } => observer.sample_done(&candidate, &case, &sample, done),
                     Event::MeasureFinished(i, m) => {
                         observer.measure_finished(&all[i].descriptor.id, &m.case, &m);
-                        measurements[i].push(m);
+                        measurements[i].push(*m);
                     }
                     _ => {}
                 },
@@ -501,8 +514,6 @@ pub fn run(
         );
     }
 
-    let mut environment = environment::probe(config);
-    environment.worker_cpus = slots.iter().map(|s| s.cpu).collect();
     let results = RunResults {
         schema_version: SCHEMA_VERSION.into(),
         tool: Tool {

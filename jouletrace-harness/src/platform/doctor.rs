@@ -106,7 +106,8 @@ fn capabilities(proc: &Procfs) -> Capabilities {
     }
 }
 
-fn temperature_sensors(sys: &Sysfs) -> Vec<TemperatureSensor> {
+/// Every temperature the machine exposes (thermal zones and hwmon inputs).
+pub fn temperature_sensors(sys: &Sysfs) -> Vec<TemperatureSensor> {
     let mut out = Vec::new();
     for zone in sys.list_dir("class/thermal").unwrap_or_default() {
         if !zone.starts_with("thermal_zone") {

@@ -15,5 +15,8 @@
 mod doctor;
 mod environment;
 
-pub use doctor::{BackendStatus, Capabilities, DoctorReport, TemperatureSensor, TopologySummary};
+pub use doctor::{
+    BackendStatus, Capabilities, DoctorReport, TemperatureSensor, TopologySummary,
+    temperature_sensors,
+};
 pub use environment::{probe_environment, probe_environment_with};
