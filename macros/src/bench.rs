@@ -24,6 +24,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let name = candidate.ident.unraw().to_string();
     let (compare_fn, validator) = compare_tokens(&compare, &candidate);
     let call = candidate.call_closure();
+    let borrowing = candidate
+        .borrow_closure()
+        .map(|b| quote!(.borrowing(#b)))
+        .unwrap_or_default();
     let mut extra = TokenStream::new();
     let (problem_name, imp) = match source {
         CaseSource::Problem(p) => {
@@ -31,14 +35,14 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             (
                 p.name,
                 quote! {
-                    ::jouletrace::__private::for_problem::<#ty>(#call, #compare_fn, #validator)
+                    ::jouletrace::__private::for_problem::<#ty>(#call, #compare_fn, #validator)#borrowing
                 },
             )
         }
         CaseSource::Function(path) => (
             name.clone(),
             quote! {
-                ::jouletrace::__private::typed(#path, #call, #compare_fn, #validator)
+                ::jouletrace::__private::typed(#path, #call, #compare_fn, #validator)#borrowing
             },
         ),
         CaseSource::Inline(cases) => {
@@ -58,7 +62,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             (
                 name.clone(),
                 quote! {
-                    ::jouletrace::__private::typed(#cases_fn, #call, #compare_fn, #validator)
+                    ::jouletrace::__private::typed(#cases_fn, #call, #compare_fn, #validator)#borrowing
                 },
             )
         }

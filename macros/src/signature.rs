@@ -129,6 +129,37 @@ impl Candidate {
         }
     }
 
+    /// For a candidate whose parameters are all shared references, a closure `|&input| f(…)` that
+    /// coerces to `fn(&Input) -> Output`: measuring it then needs no fresh inputs. `None` when
+    /// any parameter is taken by value (or there is none).
+    pub(crate) fn borrow_closure(&self) -> Option<TokenStream> {
+        if self.params.is_empty() || !self.params.iter().all(|p| p.by_ref) {
+            return None;
+        }
+        // With one parameter, the argument carries that parameter type's span, as in the
+        // by-value closure: a mismatch then reports the same error at the same place, which
+        // rustc shows once.
+        let span = match self.params.as_slice() {
+            [one] => one.ty.span(),
+            _ => self.params_span,
+        };
+        let input = Ident::new("__jouletrace_input", span);
+        let args: Vec<TokenStream> = match self.params.len() {
+            1 => vec![quote!(#input)],
+            n => (0..n)
+                .map(|i| {
+                    let index = syn::Index::from(i);
+                    quote_spanned!(self.params[i].ty.span()=> &#input.#index)
+                })
+                .collect(),
+        };
+        let ident = &self.ident;
+        let out = Ident::new("__jouletrace_output", self.output_span);
+        Some(quote! {
+            |#input| match #ident(#(#args),*) { #out => #out }
+        })
+    }
+
     /// The input type of inline cases: the parameter type, or the tuple of them; references
     /// become `&'static` since inline inputs are literals.
     pub(crate) fn inline_input_type(&self) -> TokenStream {
