@@ -206,23 +206,12 @@ fn isolate_network_cuts_the_worker_off() {
 
 #[test]
 fn a_bench_that_registers_nothing_says_so_and_fails() {
-    let out = Command::new(env!("CARGO_BIN_EXE_empty_bench"))
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_empty_bench")).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("registered no #[joule_bench] candidates"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("jouletrace::main!(my_crate)"),
-        "names the fix: {stderr}"
-    );
+    assert!(stderr.contains("registered no #[joule_bench] candidates"), "{stderr}");
+    assert!(stderr.contains("jouletrace::main!(my_crate)"), "names the fix: {stderr}");
     // Listing is not running: nextest may list every binary of a workspace.
-    let list = Command::new(env!("CARGO_BIN_EXE_empty_bench"))
-        .arg("--list")
-        .output()
-        .unwrap();
+    let list = Command::new(env!("CARGO_BIN_EXE_empty_bench")).arg("--list").output().unwrap();
     assert_eq!(list.status.code(), Some(0));
 }
