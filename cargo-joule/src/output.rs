@@ -79,19 +79,30 @@ impl Observer for Printer {
     }
 }
 
-/// `+98.1% (95% CI +92.0% to +104.4%)`.
+/// `+98.1% (95% CI +92.0% to +104.4%)`, or why there is no change to show.
 pub fn change_text(e: &ChangeEntry, level: f64) -> String {
-    format!(
-        "{:+.1}% ({:.0}% CI {:+.1}% to {:+.1}%)",
-        e.change.point * 100.0,
-        level * 100.0,
-        e.change.lower * 100.0,
-        e.change.upper * 100.0
-    )
+    match e.change {
+        Some(c) if e.verdict != ChangeVerdict::Missing => format!(
+            "{:+.1}% ({:.0}% CI {:+.1}% to {:+.1}%)",
+            c.point * 100.0,
+            level * 100.0,
+            c.lower * 100.0,
+            c.upper * 100.0
+        ),
+        _ => format!(
+            "no change: {}",
+            e.reason.as_deref().unwrap_or("measured on one side only")
+        ),
+    }
 }
 
-/// The comparison, for people (regressions and improvements; unchanged ones only with `-v`) or as
-/// one JSON event.
+/// `1.234 J`, or `—` for a side that has no figure (never 0).
+fn energy_text(j: Option<jouletrace::units::Joules>) -> String {
+    j.map_or_else(|| "—".into(), |j| j.to_string())
+}
+
+/// The comparison, for people (regressions and improvements; unchanged and missing ones only
+/// with `-v`, since the warnings already name the missing ones) or as one JSON event.
 pub fn print_comparison(p: &Printer, c: &BaselineComparison, level: f64, estimated: bool) {
     if p.json() {
         p.event(json!({"event": "baseline_comparison", "comparison": c}));
@@ -112,6 +123,7 @@ pub fn print_comparison(p: &Printer, c: &BaselineComparison, level: f64, estimat
             ChangeVerdict::Regressed => "REGRESSED",
             ChangeVerdict::Improved => "improved",
             ChangeVerdict::Unchanged if p.verbose > 0 => "unchanged",
+            ChangeVerdict::Missing if p.verbose > 0 => "missing",
             _ => continue,
         };
         eprintln!(
@@ -120,8 +132,8 @@ pub fn print_comparison(p: &Printer, c: &BaselineComparison, level: f64, estimat
             e.case,
             change_text(e, level),
             e.threshold * 100.0,
-            e.old_energy_per_call_j,
-            e.new_energy_per_call_j
+            energy_text(e.old_energy_per_call_j),
+            energy_text(e.new_energy_per_call_j)
         );
     }
 }

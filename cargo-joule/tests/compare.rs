@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{base, cargo_joule, estimated, run, scale, write};
+use common::{base, cargo_joule, estimated, only, run, scale, write};
+use jouletrace::results::Status;
 
 #[test]
 fn doubled_candidate_is_a_regression_named_with_change_and_interval() {
@@ -129,4 +130,71 @@ fn unreadable_files_exit_2_naming_the_file() {
         out.stderr.contains("bad.json") && out.stderr.contains("9.0"),
         "{out}"
     );
+}
+
+#[test]
+fn removed_and_failed_candidates_are_missing_never_zero_and_never_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(dir.path(), "old.json", &base());
+    // `bubble` gone from the new run.
+    let removed = write(
+        dir.path(),
+        "removed.json",
+        &only(base(), &["sort::std_sort"]),
+    );
+    let out = run(cargo_joule()
+        .args(["compare", "-v"])
+        .arg(&old)
+        .arg(&removed));
+    assert_eq!(out.code, 0, "a missing entry is not a regression: {out}");
+    assert!(
+        out.stderr
+            .contains("warning: sort::bubble: in the baseline but not in this run"),
+        "{out}"
+    );
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("missing sort::bubble"))
+        .unwrap_or_else(|| panic!("no missing line: {out}"));
+    assert!(
+        line.contains("no change: removed: in the baseline but not in this run"),
+        "{line}"
+    );
+    assert!(line.ends_with("→ —"), "{line}");
+    assert!(!line.contains(" 0 J") && !line.contains("0.000"), "{line}");
+
+    // `bubble` failed its check in the new run.
+    let mut failed = base();
+    let c = failed
+        .problems
+        .iter_mut()
+        .flat_map(|p| p.candidates.iter_mut())
+        .find(|c| c.id == "sort::bubble")
+        .unwrap();
+    c.status = Status::WrongAnswer;
+    c.check.status = c.status;
+    c.measurements.clear();
+    let failed = write(dir.path(), "failed.json", &failed);
+    let out = run(cargo_joule()
+        .args(["compare", "--message-format", "json"])
+        .arg(&old)
+        .arg(&failed));
+    assert_eq!(out.code, 0, "{out}");
+    let event: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    let bubble: Vec<_> = event["comparison"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["candidate"] == "sort::bubble")
+        .collect();
+    assert!(!bubble.is_empty(), "{event}");
+    for e in bubble {
+        assert_eq!(e["verdict"], "missing", "{e}");
+        assert!(e["new_energy_per_call_j"].is_null(), "{e}");
+        assert!(e["change"].is_null(), "{e}");
+        assert!(e["old_energy_per_call_j"].as_f64().unwrap() > 0.0, "{e}");
+        assert_eq!(e["reason"], "not measured in this run: wrong_answer", "{e}");
+    }
 }

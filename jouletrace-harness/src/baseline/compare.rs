@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::summarize::per_call;
 use crate::results::{
-    BaselineComparison, CaseMeasurement, ChangeEntry, RunResults, Settings, Status,
+    BaselineComparison, CaseMeasurement, ChangeEntry, ChangeVerdict, RunResults, Settings, Status,
 };
 use crate::stats::{self, BootstrapOptions};
 use crate::units::Joules;
@@ -113,12 +113,86 @@ pub fn energy_per_call(results: &RunResults, m: &CaseMeasurement, net: bool) -> 
     }
 }
 
+/// Whether `m` finished with samples: only such a measurement has an energy per call.
+fn completed(m: &CaseMeasurement) -> bool {
+    m.failure.is_none() && !m.samples.is_empty()
+}
+
+/// Why `m` has no energy per call, as a status word (`timeout`, `no_samples`).
+fn incomplete_kind(m: &CaseMeasurement) -> &'static str {
+    m.failure.as_ref().map_or("no_samples", |f| f.kind.as_str())
+}
+
+fn net_positive(values: &[f64]) -> bool {
+    !values.is_empty() && values.iter().all(|x| *x > 0.0)
+}
+
+/// The median energy per call of a measurement that has no counterpart on the other side: net
+/// when every sample's net is positive, else gross (named in the warnings, as for compared
+/// entries).
+fn one_side(
+    r: &RunResults,
+    m: &CaseMeasurement,
+    label: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Joules> {
+    let mut values = energy_per_call(r, m, true);
+    if !net_positive(&values) {
+        values = energy_per_call(r, m, false);
+        warnings.push(format!(
+            "{label}: energy per call shown on gross energy (net energy per call is not positive: \
+             the candidate's power is within the idle power's noise)"
+        ));
+    }
+    stats::median(&values).ok().map(Joules)
+}
+
+/// Builds `missing` entries: what is absent stays `None` and `reason` says why.
+struct Missing<'a> {
+    old: &'a RunResults,
+    new: &'a RunResults,
+    entries: Vec<ChangeEntry>,
+    warnings: Vec<String>,
+}
+
+impl Missing<'_> {
+    fn push(
+        &mut self,
+        candidate: &str,
+        case: &str,
+        old_m: Option<&CaseMeasurement>,
+        new_m: Option<&CaseMeasurement>,
+        threshold: f64,
+        reason: String,
+    ) {
+        let label = format!("{candidate} (case `{case}`)");
+        let old_energy = old_m.and_then(|m| one_side(self.old, m, &label, &mut self.warnings));
+        let new_energy = new_m.and_then(|m| one_side(self.new, m, &label, &mut self.warnings));
+        self.entries.push(ChangeEntry {
+            candidate: candidate.into(),
+            case: case.into(),
+            old_energy_per_call_j: old_energy,
+            new_energy_per_call_j: new_energy,
+            change: None,
+            threshold,
+            verdict: ChangeVerdict::Missing,
+            reason: Some(reason),
+        });
+    }
+}
+
 /// Compares `new` with the baseline `old` (named `name`, read from `file`).
 ///
 /// Energy per call is the net energy of the meter's primary domain per call, sample by sample;
 /// where a net value is not positive on either side (idle power larger than the candidate's own),
-/// that entry uses gross energy on both sides and says so in the warnings. Candidates that failed,
-/// or are missing on one side, get no entry and are named in the warnings instead.
+/// that entry uses gross energy on both sides and says so in the warnings.
+///
+/// A candidate and case measured on one side only — a new candidate, a removed one, one that
+/// failed its check or whose measurement did not complete — gets a [`ChangeVerdict::Missing`]
+/// entry whose absent energies and change are `None` and whose `reason` says why, and is named in
+/// the warnings too. `missing` is never a regression; a failed candidate fails the run through its
+/// own status. Candidates `ignored` in this run (filtered out, or another shard's) are skipped, and
+/// a shard (`--partition`) does not report the baseline's other candidates as removed.
 pub fn compare(
     old: &RunResults,
     new: &RunResults,
@@ -143,50 +217,105 @@ pub fn compare(
             reasons,
         });
     }
-    let mut warnings: Vec<String> = reasons
-        .iter()
-        .map(|r| format!("forced comparison: {r}"))
-        .collect();
+    let mut out = Missing {
+        old,
+        new,
+        entries: Vec::new(),
+        warnings: reasons
+            .iter()
+            .map(|r| format!("forced comparison: {r}"))
+            .collect(),
+    };
     let old_by_id: BTreeMap<&str, _> = old.candidates().map(|c| (c.id.as_str(), c)).collect();
-    let mut entries = Vec::new();
+    let threshold_of = |id: &str, own: Option<f64>| {
+        options
+            .thresholds
+            .get(id)
+            .copied()
+            .or(own)
+            .unwrap_or(options.threshold)
+    };
+    // The baseline's completed measurements of a candidate; one that failed there has none.
+    let old_measured = |id: &str| -> Vec<&CaseMeasurement> {
+        old_by_id
+            .get(id)
+            .filter(|c| c.status == Status::Passed)
+            .map(|c| c.measurements.iter().filter(|m| completed(m)).collect())
+            .unwrap_or_default()
+    };
     let mut seen = BTreeSet::new();
     let mut new_candidates: Vec<_> = new.candidates().collect();
     new_candidates.sort_by(|a, b| a.id.cmp(&b.id));
     for cand in new_candidates {
         seen.insert(cand.id.as_str());
-        if cand.status != Status::Passed {
-            if cand.status.is_failure() {
-                warnings.push(format!(
-                    "{}: not compared, it failed in this run ({})",
-                    cand.id,
-                    cand.status.as_str()
-                ));
+        let threshold = threshold_of(&cand.id, cand.threshold);
+        let baseline_ms = old_measured(&cand.id);
+        match cand.status {
+            Status::Passed => {}
+            // Deliberately outside this run: filtered out, or measured by another shard.
+            Status::Ignored => continue,
+            status => {
+                if status.is_failure() {
+                    out.warnings.push(format!(
+                        "{}: not compared, it failed in this run ({})",
+                        cand.id,
+                        status.as_str()
+                    ));
+                }
+                let reason = format!("not measured in this run: {}", status.as_str());
+                for om in baseline_ms {
+                    out.push(
+                        &cand.id,
+                        &om.case,
+                        Some(om),
+                        None,
+                        threshold,
+                        reason.clone(),
+                    );
+                }
+                continue;
             }
-            continue;
         }
         let Some(old_cand) = old_by_id.get(cand.id.as_str()) else {
-            warnings.push(format!("{}: not in the baseline", cand.id));
+            out.warnings
+                .push(format!("{}: not in the baseline", cand.id));
+            for m in cand.measurements.iter().filter(|m| completed(m)) {
+                let reason = "not in the baseline".to_string();
+                out.push(&cand.id, &m.case, None, Some(m), threshold, reason);
+            }
             continue;
         };
         for m in &cand.measurements {
             let label = format!("{} (case `{}`)", cand.id, m.case);
-            if m.failure.is_some() || m.samples.is_empty() {
-                warnings.push(format!(
+            let old_m = baseline_ms.iter().copied().find(|o| o.case == m.case);
+            if !completed(m) {
+                out.warnings.push(format!(
                     "{label}: not compared, its measurement did not complete"
                 ));
+                if old_m.is_some() {
+                    let reason = format!("not measured in this run: {}", incomplete_kind(m));
+                    out.push(&cand.id, &m.case, old_m, None, threshold, reason);
+                }
                 continue;
             }
-            let Some(old_m) = old_cand.measurements.iter().find(|o| o.case == m.case) else {
-                warnings.push(format!("{label}: case not measured in the baseline"));
+            let Some(old_m) = old_m else {
+                out.warnings
+                    .push(format!("{label}: case not measured in the baseline"));
+                let reason = if old_cand.status != Status::Passed {
+                    format!("not measured in the baseline: {}", old_cand.status.as_str())
+                } else {
+                    match old_cand.measurements.iter().find(|o| o.case == m.case) {
+                        Some(o) => format!("not measured in the baseline: {}", incomplete_kind(o)),
+                        None => "case not in the baseline".into(),
+                    }
+                };
+                out.push(&cand.id, &m.case, None, Some(m), threshold, reason);
                 continue;
             };
-            let net_ok = |r: &RunResults, m: &CaseMeasurement| {
-                let v = energy_per_call(r, m, true);
-                !v.is_empty() && v.iter().all(|x| *x > 0.0)
-            };
-            let net = net_ok(old, old_m) && net_ok(new, m);
+            let net = net_positive(&energy_per_call(old, old_m, true))
+                && net_positive(&energy_per_call(new, m, true));
             if !net {
-                warnings.push(format!(
+                out.warnings.push(format!(
                     "{label}: compared on gross energy (net energy per call is not positive on \
                      one side: the candidate's power is within the idle power's noise)"
                 ));
@@ -195,48 +324,61 @@ pub fn compare(
                 energy_per_call(old, old_m, net),
                 energy_per_call(new, m, net),
             );
-            let threshold = options
-                .thresholds
-                .get(&cand.id)
-                .copied()
-                .or(cand.threshold)
-                .unwrap_or(options.threshold);
             let bootstrap =
                 BootstrapOptions::new(options.confidence_level, options.resamples, options.seed);
             let judged = stats::relative_change(&a, &b, &bootstrap).and_then(|change| {
                 let verdict = stats::change_verdict(change.into(), threshold)?;
                 Ok((change, verdict, stats::median(&a)?, stats::median(&b)?))
             });
-            let (change, verdict, old_median, new_median) = match judged {
-                Ok(j) => j,
+            match judged {
+                Ok((change, verdict, old_median, new_median)) => out.entries.push(ChangeEntry {
+                    candidate: cand.id.clone(),
+                    case: m.case.clone(),
+                    old_energy_per_call_j: Some(Joules(old_median)),
+                    new_energy_per_call_j: Some(Joules(new_median)),
+                    change: Some(change),
+                    threshold,
+                    verdict,
+                    reason: None,
+                }),
                 Err(e) => {
-                    warnings.push(format!("{label}: not compared: {e}"));
-                    continue;
+                    out.warnings.push(format!("{label}: not compared: {e}"));
+                    let reason = format!("not compared: {e}");
+                    out.push(&cand.id, &m.case, Some(old_m), Some(m), threshold, reason);
                 }
-            };
-            entries.push(ChangeEntry {
-                candidate: cand.id.clone(),
-                case: m.case.clone(),
-                old_energy_per_call_j: Joules(old_median),
-                new_energy_per_call_j: Joules(new_median),
-                verdict,
-                change,
-                threshold,
-            });
+            }
+        }
+        // Cases the baseline measured that this run did not attempt at all.
+        for om in baseline_ms
+            .iter()
+            .filter(|om| !cand.measurements.iter().any(|m| m.case == om.case))
+        {
+            out.warnings.push(format!(
+                "{} (case `{}`): measured in the baseline but not in this run",
+                cand.id, om.case
+            ));
+            let reason = "not measured in this run".to_string();
+            out.push(&cand.id, &om.case, Some(om), None, threshold, reason);
         }
     }
     // A shard measures only part of the candidates; the rest are not missing.
     if new.run.partition.is_none() {
-        for id in old_by_id.keys().filter(|id| !seen.contains(*id)) {
-            warnings.push(format!("{id}: in the baseline but not in this run"));
+        for (id, old_cand) in old_by_id.iter().filter(|(id, _)| !seen.contains(*id)) {
+            out.warnings
+                .push(format!("{id}: in the baseline but not in this run"));
+            let threshold = threshold_of(id, old_cand.threshold);
+            for om in old_measured(id) {
+                let reason = "removed: in the baseline but not in this run".to_string();
+                out.push(id, &om.case, Some(om), None, threshold, reason);
+            }
         }
     }
     Ok(BaselineComparison {
         name: name.into(),
         file: file.into(),
         forced: !reasons.is_empty(),
-        warnings,
-        entries,
+        warnings: out.warnings,
+        entries: out.entries,
     })
 }
 
@@ -408,9 +550,11 @@ pub(crate) mod tests {
             (b.candidate.as_str(), b.verdict),
             ("sort::b", ChangeVerdict::Regressed)
         );
-        assert!((b.change.point - 1.0).abs() < 0.05, "{:?}", b.change);
+        let change = b.change.expect("a compared entry has a change");
+        assert!((change.point - 1.0).abs() < 0.05, "{change:?}");
         // Net energy: 90% of gross, per call.
-        assert!((b.old_energy_per_call_j.get() - 0.9).abs() < 0.02);
+        assert!((b.old_energy_per_call_j.unwrap().get() - 0.9).abs() < 0.02);
+        assert_eq!((a.reason.as_deref(), b.reason.as_deref()), (None, None));
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
@@ -479,7 +623,6 @@ pub(crate) mod tests {
             ],
         );
         let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
-        assert!(c.entries.is_empty());
         let w = c.warnings.join("\n");
         assert!(
             w.contains("sort::a: not compared, it failed in this run (wrong_answer)"),
@@ -490,6 +633,137 @@ pub(crate) mod tests {
             w.contains("sort::gone: in the baseline but not in this run"),
             "{w}"
         );
+    }
+
+    /// The `(candidate, case)` → (old, new, reason) of the `missing` entries.
+    fn missing(c: &BaselineComparison) -> Vec<(&str, Option<f64>, Option<f64>, &str)> {
+        c.entries
+            .iter()
+            .filter(|e| e.verdict == ChangeVerdict::Missing)
+            .map(|e| {
+                assert_eq!(e.change, None, "{e:?}");
+                (
+                    e.candidate.as_str(),
+                    e.old_energy_per_call_j.map(Joules::get),
+                    e.new_energy_per_call_j.map(Joules::get),
+                    e.reason.as_deref().expect("a missing entry says why"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn new_and_failed_candidates_are_missing_entries_with_no_energy_and_a_reason() {
+        let old = results(
+            Backend::Perf,
+            EPYC,
+            &[("a", Status::Passed, SAME), ("b", Status::Passed, SAME)],
+        );
+        let new = results(
+            Backend::Perf,
+            EPYC,
+            &[
+                ("a", Status::WrongAnswer, &[]),
+                ("b", Status::Passed, SAME),
+                ("fresh", Status::Passed, DOUBLE),
+            ],
+        );
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        let m = missing(&c);
+        assert_eq!(m.len(), 2, "{m:?}");
+        let (cand, old_j, new_j, reason) = m[0];
+        assert_eq!(
+            (cand, new_j, reason),
+            ("sort::a", None, "not measured in this run: wrong_answer")
+        );
+        // The side that was measured keeps its real figure (net, 90% of gross).
+        assert!((old_j.unwrap() - 0.9).abs() < 0.02, "{old_j:?}");
+        let (cand, old_j, new_j, reason) = m[1];
+        assert_eq!(
+            (cand, old_j, reason),
+            ("sort::fresh", None, "not in the baseline")
+        );
+        assert!((new_j.unwrap() - 1.8).abs() < 0.04, "{new_j:?}");
+        assert!(
+            c.entries
+                .iter()
+                .all(|e| e.verdict != ChangeVerdict::Regressed),
+            "{:?}",
+            c.entries
+        );
+        let b = c.entries.iter().find(|e| e.candidate == "sort::b").unwrap();
+        assert_eq!(
+            (b.verdict, b.reason.as_deref()),
+            (ChangeVerdict::Unchanged, None)
+        );
+    }
+
+    #[test]
+    fn removed_candidates_and_incomplete_measurements_are_missing() {
+        let old = results(
+            Backend::Perf,
+            EPYC,
+            &[("a", Status::Passed, SAME), ("gone", Status::Passed, SAME)],
+        );
+        let mut new = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
+        let m = &mut new.problems[0].candidates[0].measurements[0];
+        m.failure = Some(Failure {
+            kind: Status::Timeout,
+            case: Some("big".into()),
+            message: "timed out".into(),
+            expected: None,
+            actual: None,
+            signal: None,
+            limit: Some("10s".into()),
+        });
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        let reasons: Vec<_> = missing(&c).iter().map(|m| (m.0, m.2, m.3)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                ("sort::a", None, "not measured in this run: timeout"),
+                (
+                    "sort::gone",
+                    None,
+                    "removed: in the baseline but not in this run"
+                ),
+            ]
+        );
+        // A shard does not call the other shards' candidates removed.
+        new.run.partition = Some("hash:1/2".into());
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert!(missing(&c).iter().all(|m| m.0 != "sort::gone"));
+    }
+
+    #[test]
+    fn ignored_candidates_get_no_entry() {
+        let old = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
+        let new = results(Backend::Perf, EPYC, &[("a", Status::Ignored, &[])]);
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert!(c.entries.is_empty(), "{:?}", c.entries);
+    }
+
+    #[test]
+    fn entries_written_with_numbers_still_load_and_missing_ones_serialize_null() {
+        let with_numbers = r#"{"candidate":"sort::a","case":"big","old_energy_per_call_j":0.5,
+            "new_energy_per_call_j":1.0,"change":{"point":1.0,"lower":0.9,"upper":1.1},
+            "threshold":0.05,"verdict":"regressed"}"#;
+        let e: ChangeEntry = serde_json::from_str(with_numbers).unwrap();
+        assert_eq!(e.old_energy_per_call_j, Some(Joules(0.5)));
+        assert_eq!(e.change.map(|c| c.point), Some(1.0));
+        assert_eq!(e.reason, None);
+        let missing = ChangeEntry {
+            new_energy_per_call_j: None,
+            change: None,
+            verdict: ChangeVerdict::Missing,
+            reason: Some("not measured in this run: panic".into()),
+            ..e
+        };
+        let json = serde_json::to_value(&missing).unwrap();
+        assert!(json["new_energy_per_call_j"].is_null(), "{json}");
+        assert!(json["change"].is_null(), "{json}");
+        let back: ChangeEntry = serde_json::from_value(json).unwrap();
+        assert_eq!(back, missing);
     }
 
     #[test]

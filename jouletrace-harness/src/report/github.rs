@@ -180,14 +180,18 @@ fn baseline(out: &mut String, results: &RunResults, level: &str) {
     out.push_str("|---|---|--:|--:|--:|--:|---|\n");
     for e in entries {
         let name = md(&e.candidate);
-        if e.verdict == ChangeVerdict::Missing {
+        let (Some(change), false) = (e.change, e.verdict == ChangeVerdict::Missing) else {
             let _ = writeln!(
                 out,
-                "| {name} | {} | – | – | – | – | ⚪ missing on one side |",
-                md(&e.case)
+                "| {name} | {} | {} | {} | {absent} | {absent} | ⚪ missing: {} |",
+                md(&e.case),
+                num::joules_or_absent(e.old_energy_per_call_j),
+                num::joules_or_absent(e.new_energy_per_call_j),
+                md(e.reason.as_deref().unwrap_or("measured on one side only")),
+                absent = num::ABSENT,
             );
             continue;
-        }
+        };
         let verdict = match e.verdict {
             ChangeVerdict::Regressed => "🔴 **regressed**",
             ChangeVerdict::Improved => "🟢 improved",
@@ -197,10 +201,10 @@ fn baseline(out: &mut String, results: &RunResults, level: &str) {
             out,
             "| {name} | {} | {} | {} | {} | {} | {verdict} |",
             md(&e.case),
-            num::joules(e.old_energy_per_call_j),
-            num::joules(e.new_energy_per_call_j),
-            num::percent_signed(e.change.point),
-            num::percent_range(e.change.lower, e.change.upper),
+            num::joules_or_absent(e.old_energy_per_call_j),
+            num::joules_or_absent(e.new_energy_per_call_j),
+            num::percent_signed(change.point),
+            num::percent_range(change.lower, change.upper),
         );
     }
     out.push('\n');

@@ -791,13 +791,8 @@ fn change_span(entries: &[&ChangeEntry]) -> f64 {
     entries
         .iter()
         .filter(|e| e.verdict != ChangeVerdict::Missing)
-        .flat_map(|e| {
-            [
-                e.change.lower.abs(),
-                e.change.upper.abs(),
-                e.threshold * 2.0,
-            ]
-        })
+        .filter_map(|e| e.change.map(|c| (c, e.threshold)))
+        .flat_map(|(c, threshold)| [c.lower.abs(), c.upper.abs(), threshold * 2.0])
         .fold(0.05_f64, f64::max)
         * 1.1
 }
@@ -810,32 +805,37 @@ fn change_view(problem: Option<&ProblemResult>, e: &ChangeEntry, span: f64) -> C
         ChangeVerdict::Missing => ("missing", "missing"),
     };
     let name = view::entry_name(problem, &e.candidate).to_string();
-    if e.verdict == ChangeVerdict::Missing {
+    let old = num::joules_or_absent(e.old_energy_per_call_j);
+    let new = num::joules_or_absent(e.new_energy_per_call_j);
+    let (Some(change), false) = (e.change, e.verdict == ChangeVerdict::Missing) else {
         return ChangeView {
             candidate: name,
             case: e.case.clone(),
-            old: "–".into(),
-            new: "–".into(),
-            change: "–".into(),
-            range: "measured on one side only".into(),
+            old,
+            new,
+            change: num::ABSENT.into(),
+            range: e
+                .reason
+                .clone()
+                .unwrap_or_else(|| "measured on one side only".into()),
             verdict,
             class,
             strip: None,
         };
-    }
+    };
     ChangeView {
         candidate: name,
         case: e.case.clone(),
-        old: num::joules(e.old_energy_per_call_j),
-        new: num::joules(e.new_energy_per_call_j),
-        change: num::percent_signed(e.change.point),
-        range: num::percent_range(e.change.lower, e.change.upper),
+        old,
+        new,
+        change: num::percent_signed(change.point),
+        range: num::percent_range(change.lower, change.upper),
         verdict,
         class,
         strip: Some(svg::change_strip(
-            e.change.point,
-            e.change.lower,
-            e.change.upper,
+            change.point,
+            change.lower,
+            change.upper,
             e.threshold,
             span,
             class,

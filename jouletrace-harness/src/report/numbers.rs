@@ -60,6 +60,14 @@ pub fn joules(j: Joules) -> String {
     si(j.get(), "J")
 }
 
+/// What a view shows for a baseline figure that does not exist (never `0 J`).
+pub const ABSENT: &str = "—";
+
+/// `111.3 µJ`, or [`ABSENT`] when there is no figure.
+pub fn joules_or_absent(j: Option<Joules>) -> String {
+    j.map_or_else(|| ABSENT.into(), joules)
+}
+
 pub fn watts(w: Watts) -> String {
     si(w.get(), "W")
 }

@@ -426,24 +426,27 @@ impl Terminal {
                     _ => ("missing", Style::Dim),
                 };
                 let name = format!("{}/{}", e.candidate, e.case);
-                if verdict == ChangeVerdict::Missing {
+                let (old, new) = (
+                    num::joules_or_absent(e.old_energy_per_call_j),
+                    num::joules_or_absent(e.new_energy_per_call_j),
+                );
+                let (Some(change), false) = (e.change, verdict == ChangeVerdict::Missing) else {
+                    let reason = e.reason.as_deref().unwrap_or("measured on one side only");
                     rows.push(vec![
                         Cell::left(label).styled(style),
                         Cell::left(name),
-                        Cell::right("–"),
-                        Cell::left("measured on one side only"),
+                        Cell::right(num::ABSENT),
+                        Cell::left(format!("{}; {old} → {new}", one_line(reason))),
                     ]);
                     continue;
-                }
+                };
                 rows.push(vec![
                     Cell::left(label).styled(style),
                     Cell::left(name),
-                    Cell::right(num::percent_signed(e.change.point)),
+                    Cell::right(num::percent_signed(change.point)),
                     Cell::left(format!(
-                        "{level} CI {}; {} → {}",
-                        num::percent_range(e.change.lower, e.change.upper),
-                        num::joules(e.old_energy_per_call_j),
-                        num::joules(e.new_energy_per_call_j),
+                        "{level} CI {}; {old} → {new}",
+                        num::percent_range(change.lower, change.upper),
                     )),
                 ]);
             }

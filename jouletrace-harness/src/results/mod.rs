@@ -369,12 +369,23 @@ pub struct BaselineComparison {
 pub struct ChangeEntry {
     pub candidate: String,
     pub case: String,
-    pub old_energy_per_call_j: Joules,
-    pub new_energy_per_call_j: Joules,
-    /// Relative change of energy per call (+0.10 = 10% more), with its interval.
-    pub change: Estimate<f64>,
+    /// Median energy per call in the baseline; `None` when the baseline has no measurement of
+    /// this candidate and case (a [`ChangeVerdict::Missing`] entry), never a stand-in 0.
+    #[serde(default)]
+    pub old_energy_per_call_j: Option<Joules>,
+    /// Median energy per call in this run; `None` when this run did not measure it.
+    #[serde(default)]
+    pub new_energy_per_call_j: Option<Joules>,
+    /// Relative change of energy per call (+0.10 = 10% more), with its interval; `None` for a
+    /// `missing` entry.
+    #[serde(default)]
+    pub change: Option<Estimate<f64>>,
     pub threshold: f64,
     pub verdict: ChangeVerdict,
+    /// Why the entry is `missing` ("not in the baseline", "not measured in this run:
+    /// wrong_answer", "removed"…); `None` for a compared entry.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
