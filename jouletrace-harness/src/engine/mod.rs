@@ -192,15 +192,17 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
     };
     let timeout = std::time::Duration::from_secs(30);
     let mut worker = Worker::spawn(&cmd, timeout).map_err(|e| match e {
-        crate::pool::WorkerError::Died { .. } | crate::pool::WorkerError::Protocol { .. } => {
-            EngineError::NotAHarness {
-                binary: target.label.clone(),
-                detail: format!(
-                    "started with `{}`, it {e} without the worker handshake",
-                    crate::protocol::WORKER_ARG
-                ),
-            }
-        }
+        crate::pool::WorkerError::Died { status } => EngineError::NotAHarness {
+            binary: target.label.clone(),
+            detail: format!(
+                "started with `{}`, it exited ({status}) before the worker handshake",
+                crate::protocol::WORKER_ARG
+            ),
+        },
+        crate::pool::WorkerError::Protocol { message } => EngineError::NotAHarness {
+            binary: target.label.clone(),
+            detail: format!("it does not speak the worker protocol ({message})"),
+        },
         other => fail(other.to_string()),
     })?;
     let answer = worker.request(&Request::List, timeout, None);
