@@ -226,3 +226,49 @@ fn a_bench_that_registers_nothing_says_so_and_fails() {
         .unwrap();
     assert_eq!(list.status.code(), Some(0));
 }
+
+#[test]
+fn binaries_that_are_not_harnesses_are_skipped_with_a_note() {
+    use jouletrace::config::RunConfig;
+    use jouletrace::engine::{self, CancelToken, Observer, Target};
+    struct Notes(Vec<String>);
+    impl Observer for Notes {
+        fn note(&mut self, message: &str) {
+            self.0.push(message.to_owned());
+        }
+    }
+    let targets = [
+        Target {
+            binary: example(),
+            label: "tests/manual_registration".into(),
+            cwd: None,
+        },
+        // A criterion or libtest bench in the same package answers the worker argument by
+        // exiting; `false` does just that.
+        Target {
+            binary: "/bin/false".into(),
+            label: "tests/not_a_harness".into(),
+            cwd: None,
+        },
+    ];
+    let config = RunConfig {
+        measure: false,
+        filters: vec!["square::square".into()],
+        exact: true,
+        ..RunConfig::default()
+    };
+    let mut notes = Notes(Vec::new());
+    let r = engine::run(&targets, &config, &mut notes, &CancelToken::new()).unwrap();
+    assert_eq!(r.run.skipped_binaries, ["tests/not_a_harness"]);
+    assert_eq!(r.run.binaries, ["tests/manual_registration"]);
+    assert!(
+        notes.0.iter().any(|n| n.contains("not a JouleTrace bench")),
+        "{:?}",
+        notes.0
+    );
+    assert_eq!(status_of(&r, "square"), Status::Passed);
+
+    // Alone, it is an error: there is nothing else to run.
+    let alone = engine::run(&targets[1..], &config, &mut notes, &CancelToken::new());
+    assert!(alone.is_err());
+}
