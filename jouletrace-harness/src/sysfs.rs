@@ -261,31 +261,34 @@ pub fn parse_cpu_list(text: &str) -> Option<Vec<u32>> {
     Some(cpus)
 }
 
-/// Formats CPUs as a kernel CPU list (`0-3,8`).
-pub fn format_cpu_list(cpus: &[u32]) -> String {
+/// CPUs as sorted runs of consecutive numbers: `[0, 1, 2, 3, 8]` → `[(0, 3), (8, 8)]`.
+pub fn cpu_runs(cpus: &[u32]) -> Vec<(u32, u32)> {
     let mut sorted = cpus.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for cpu in sorted {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == cpu => *end = cpu,
+            _ => runs.push((cpu, cpu)),
         }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}-{end}"));
-        }
-        i += 1;
     }
-    out
+    runs
+}
+
+/// Formats CPUs as a kernel CPU list (`0-3,8`).
+pub fn format_cpu_list(cpus: &[u32]) -> String {
+    cpu_runs(cpus)
+        .into_iter()
+        .map(|(start, end)| {
+            if start == end {
+                start.to_string()
+            } else {
+                format!("{start}-{end}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Splits `/proc/cpuinfo` into blocks separated by blank lines.

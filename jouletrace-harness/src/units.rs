@@ -84,24 +84,33 @@ impl Mul<Duration> for Watts {
     }
 }
 
-/// Picks an SI prefix so that the mantissa lies in [1, 1000).
-fn si(value: f64, unit: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    const PREFIXES: [(f64, &str); 6] = [
-        (1e3, "k"),
-        (1.0, ""),
-        (1e-3, "m"),
-        (1e-6, "µ"),
-        (1e-9, "n"),
-        (1e-12, "p"),
-    ];
+const PREFIXES: [(f64, &str); 7] = [
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "µ"),
+    (1e-9, "n"),
+    (1e-12, "p"),
+    (1e-15, "f"),
+];
+
+/// The scale and SI prefix that put `value` in [1, 1000): `(1e-6, "µ")` for 0.000123. The
+/// threshold sits a hair below each power of 1000, so a value that rounds up to the next
+/// prefix at four significant digits takes it (999.99 µ reads as 1.000 m, not 1000.0 µ).
+pub fn si_prefix(value: f64) -> (f64, &'static str) {
     let abs = value.abs();
-    let (scale, prefix) = PREFIXES
+    if abs == 0.0 || !abs.is_finite() {
+        return (1.0, "");
+    }
+    PREFIXES
         .iter()
         .copied()
-        .find(|(s, _)| abs >= *s)
-        .unwrap_or((1e-12, "p"));
-    let scale = if abs == 0.0 { 1.0 } else { scale };
-    let prefix = if abs == 0.0 { "" } else { prefix };
+        .find(|(scale, _)| abs >= *scale * 0.99995)
+        .unwrap_or(PREFIXES[PREFIXES.len() - 1])
+}
+
+fn si(value: f64, unit: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (scale, prefix) = si_prefix(value);
     let precision = f.precision().unwrap_or(3);
     write!(f, "{:.*} {}{}", precision, value / scale, prefix, unit)
 }

@@ -456,26 +456,15 @@ impl Page {
 
 /// `0–7, 12`: CPU lists read as runs.
 fn join(values: &[u32]) -> String {
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        parts.push(match end - start {
+    crate::sysfs::cpu_runs(values)
+        .into_iter()
+        .map(|(start, end)| match end - start {
             0 => start.to_string(),
             1 => format!("{start}, {end}"),
             _ => format!("{start}–{end}"),
-        });
-        i += 1;
-    }
-    parts.join(", ")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn scope_label(scope: &crate::energy::Scope) -> String {

@@ -4,28 +4,7 @@
 use crate::results::Estimate;
 use crate::units::{Joules, Watts};
 
-const PREFIXES: [(f64, &str); 7] = [
-    (1e3, "k"),
-    (1.0, ""),
-    (1e-3, "m"),
-    (1e-6, "µ"),
-    (1e-9, "n"),
-    (1e-12, "p"),
-    (1e-15, "f"),
-];
-
-/// The scale and prefix that put `value` in [1, 1000).
-fn prefix_for(value: f64) -> (f64, &'static str) {
-    let abs = value.abs();
-    if abs == 0.0 || !abs.is_finite() {
-        return (1.0, "");
-    }
-    PREFIXES
-        .iter()
-        .copied()
-        .find(|(scale, _)| abs >= *scale * 0.99995)
-        .unwrap_or(PREFIXES[PREFIXES.len() - 1])
-}
+use crate::units::si_prefix as prefix_for;
 
 /// Four significant digits for a mantissa in [1, 1000).
 fn mantissa(m: f64) -> String {
