@@ -272,3 +272,31 @@ fn binaries_that_are_not_harnesses_are_skipped_with_a_note() {
     let alone = engine::run(&targets[1..], &config, &mut notes, &CancelToken::new());
     assert!(alone.is_err());
 }
+
+#[test]
+fn a_forced_meter_that_is_unavailable_stops_the_run_with_status_2() {
+    // This machine's topology with no power PMU, and a powercap zone whose counter never moves
+    // (what a VM that does not emulate RAPL shows): both unavailable, on any machine.
+    let sys = tempfile::tempdir().unwrap();
+    jouletrace::energy::simulate::FakeMachine::mirror_host(sys.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for meter in ["perf", "powercap"] {
+        let out = Command::new(example())
+            .args(["--bench", "square::square"])
+            .env("CARGO_TARGET_DIR", dir.path())
+            .env("JOULETRACE_SYSFS_ROOT", sys.path())
+            .env("JOULETRACE_METER", meter)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{meter}: {stderr}");
+        assert!(
+            stderr.contains(&format!("meter `{meter}` is unavailable")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("remedy:"),
+            "the reason comes with a remedy: {stderr}"
+        );
+    }
+}

@@ -7,8 +7,7 @@ use crate::topology::Topology;
 
 pub fn slots(config: &RunConfig) -> Result<Vec<Slot>, EngineError> {
     let sys = Sysfs::new(&config.sysfs_root);
-    let topo = Topology::read(&sys)
-        .map_err(|e| EngineError::Cores(format!("cannot read the CPU topology: {e}")))?;
+    let topo = Topology::read(&sys).map_err(|e| EngineError::Cores(e.to_string()))?;
     let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
         .map_err(|e| EngineError::Cores(format!("cannot read this process's CPU affinity: {e}")))?;
     // A fake sysfs tree (tests, containers with a mounted host /sys) may describe CPUs this
