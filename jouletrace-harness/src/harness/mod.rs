@@ -1,6 +1,6 @@
 //! The bench binary's harness: what `jouletrace::main!()` runs.
 //!
-//! Started with [`WORKER_ARG`] it is a worker ([`worker`]). Otherwise it speaks libtest's command
+//! Started with [`WORKER_ARG`] it is a worker (`worker.rs`). Otherwise it speaks libtest's command
 //! line (through libtest-mimic) so that `cargo test`, `cargo bench` and `cargo nextest run` drive
 //! it like any test binary: each candidate's correctness check is a test named
 //! `[check] problem::candidate`, and under `cargo bench` (which passes `--bench`) each measured

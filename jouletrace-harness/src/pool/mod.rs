@@ -9,7 +9,7 @@
 //!
 //! The worker's stdout and stderr are drained continuously into bounded [`capture`] buffers, so
 //! a candidate that floods its output neither blocks nor exhausts the orchestrator's memory.
-//! [`classify`] turns how a worker ended into a result status.
+//! [`classify()`] turns how a worker ended into a result status.
 
 pub mod capture;
 pub mod classify;
