@@ -42,3 +42,21 @@ fn doctor_finds_a_simulated_powercap_meter_usable() {
     assert_eq!(out.code, 0, "{out}");
     assert!(out.stdout.contains("automatic choice: powercap"), "{out}");
 }
+
+#[test]
+fn a_forced_meter_that_is_unavailable_exits_2_before_building() {
+    let tree = tempfile::tempdir().unwrap();
+    FakeMachine::mirror_host(tree.path()).unwrap();
+    let out = run(cargo_joule()
+        .args(["--meter", "perf", "-p", "jouletrace-examples"])
+        .arg("--manifest-path")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        .env("JOULETRACE_SYSFS_ROOT", tree.path()));
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("meter `perf` is unavailable"), "{out}");
+    assert!(out.stderr.contains("remedy:"), "{out}");
+    assert!(
+        !out.stderr.contains("Compiling"),
+        "refused before building: {out}"
+    );
+}

@@ -31,6 +31,22 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
         baseline::baseline_path(&ws.target_dir, name)?;
     }
 
+    // A forced meter that cannot be read ends the run before minutes of building, not after.
+    if config.measure
+        && let jouletrace::config::MeterChoice::Forced(_) = config.meter
+    {
+        jouletrace::energy::select(
+            config.meter,
+            &config.sysfs_root,
+            config.estimate_watts_per_core,
+        )
+        .map_err(|u| engine::EngineError::MeterUnavailable {
+            backend: u.backend.to_string(),
+            reason: u.reason,
+            remedy: u.remedy,
+        })?;
+    }
+
     let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
     let cancel = CancelToken::new();
     signal::cancel_on_interrupt(&cancel)?;
