@@ -300,3 +300,20 @@ fn a_forced_meter_that_is_unavailable_stops_the_run_with_status_2() {
         );
     }
 }
+
+#[test]
+fn under_bench_a_failed_check_fails_its_energy_line_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _, r) = run(&["--bench", "square::segfault"], dir.path());
+    assert_eq!(code, 101);
+    assert!(stdout.contains("[energy] square::segfault"), "{stdout}");
+    assert!(
+        !stdout.contains("[check]"),
+        "libtest would only list checks as ignored: {stdout}"
+    );
+    assert!(
+        stdout.contains("not measured: the correctness check failed") && stdout.contains("SIGSEGV"),
+        "{stdout}"
+    );
+    assert_eq!(status_of(&r, "segfault"), Status::Crashed);
+}

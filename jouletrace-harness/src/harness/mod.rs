@@ -3,8 +3,9 @@
 //! Started with [`WORKER_ARG`] it is a worker (`worker.rs`). Otherwise it speaks libtest's command
 //! line (through libtest-mimic) so that `cargo test`, `cargo bench` and `cargo nextest run` drive
 //! it like any test binary: each candidate's correctness check is a test named
-//! `[check] problem::candidate`, and under `cargo bench` (which passes `--bench`) each measured
-//! candidate is a benchmark named `[energy] problem::candidate`.
+//! `[check] problem::candidate`; under `cargo bench` (which passes `--bench`, where libtest only
+//! runs benchmarks) each candidate is instead a benchmark named `[energy] problem::candidate`,
+//! checked and then measured, which fails with the check's reason when the check failed.
 //!
 //! The work itself never runs on libtest-mimic's thread pool: the engine checks (and measures)
 //! the selected candidates first, in pinned worker processes, and the trials handed to
@@ -50,7 +51,7 @@ pub fn harness_main() -> i32 {
         return if args.list { 0 } else { 1 };
     }
     let measure = args.bench;
-    let skeleton = trials(&registry, measure, &HashMap::new(), None);
+    let skeleton = trials(&registry, measure, &HashMap::new());
     if args.list {
         return exit_status(&libtest_mimic::run(&args, skeleton));
     }
@@ -70,7 +71,7 @@ pub fn harness_main() -> i32 {
     };
     config.filters = skeleton
         .iter()
-        .filter(|t| t.kind() == "check" && !args.is_filtered_out(t))
+        .filter(|t| !args.is_filtered_out(t))
         .filter(|t| {
             let ignored = t.has_ignored_flag();
             if args.ignored {
@@ -125,14 +126,7 @@ pub fn harness_main() -> i32 {
             Err(e) => eprintln!("jouletrace: could not write the results: {e}"),
         }
     }
-    let meter = results.as_ref().and_then(|r| r.meter.as_ref()).map(|m| {
-        if m.estimated {
-            format!("{:?} (ESTIMATED)", m.backend).to_lowercase()
-        } else {
-            format!("{:?}", m.backend).to_lowercase()
-        }
-    });
-    let conclusion = libtest_mimic::run(&args, trials(&registry, measure, &by_id, meter));
+    let conclusion = libtest_mimic::run(&args, trials(&registry, measure, &by_id));
     if measure && let Some(r) = &results {
         // The energy table: libtest's own lines can only carry nanoseconds.
         use crate::report::Format as _;
@@ -191,11 +185,17 @@ fn write_results(
 }
 
 fn outcome_of(c: Option<&CandidateResult>) -> Result<(), Failed> {
-    let Some(c) = c else {
-        return Err("not run (the run was interrupted)".into());
-    };
+    match c {
+        None => Err("not run (the run was interrupted)".into()),
+        Some(c) => check_failure(c).map_or(Ok(()), |m| Err(m.into())),
+    }
+}
+
+/// Why a candidate's check failed, with expected and actual values and the worker's stderr;
+/// `None` when it passed.
+fn check_failure(c: &CandidateResult) -> Option<String> {
     match (&c.check.failure, c.status) {
-        (_, Status::Passed) => Ok(()),
+        (_, Status::Passed) => None,
         (Some(f), _) => {
             let mut msg = format!("{}: {}", c.status.as_str(), f.message);
             if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
@@ -207,9 +207,9 @@ fn outcome_of(c: Option<&CandidateResult>) -> Result<(), Failed> {
                     c.check.stderr.text.trim_end()
                 ));
             }
-            Err(msg.into())
+            Some(msg)
         }
-        (None, s) => Err(s.as_str().into()),
+        (None, s) => Some(s.as_str().to_owned()),
     }
 }
 
@@ -217,54 +217,50 @@ fn trials(
     registry: &Registry,
     measure: bool,
     results: &HashMap<String, CandidateResult>,
-    meter: Option<String>,
 ) -> Vec<Trial> {
     let mut out = Vec::new();
     for c in &registry.candidates {
         let id = c.id();
-        let outcome = outcome_of(results.get(&id));
-        out.push(
-            Trial::test(id.clone(), move || outcome)
-                .with_kind("check")
-                .with_ignored_flag(c.options.ignore),
-        );
-        if measure {
-            let found = results.get(&id).cloned();
-            let meter = meter.clone();
+        // Under `--bench` libtest would only list tests as ignored; there the `[energy]` line
+        // carries the check's outcome instead (a candidate that failed it is not measured).
+        if !measure {
+            let outcome = outcome_of(results.get(&id));
             out.push(
-                Trial::bench(id.clone(), move |_test_mode| {
-                    energy_outcome(found.as_ref(), meter.as_deref())
-                })
-                .with_kind("energy")
-                .with_ignored_flag(c.options.ignore),
+                Trial::test(id.clone(), move || outcome)
+                    .with_kind("check")
+                    .with_ignored_flag(c.options.ignore),
+            );
+        } else {
+            let found = results.get(&id).cloned();
+            out.push(
+                Trial::bench(id.clone(), move |_test_mode| energy_outcome(found.as_ref()))
+                    .with_kind("energy")
+                    .with_ignored_flag(c.options.ignore),
             );
         }
     }
     out
 }
 
-fn energy_outcome(
-    c: Option<&CandidateResult>,
-    meter: Option<&str>,
-) -> Result<Option<Measurement>, Failed> {
+fn energy_outcome(c: Option<&CandidateResult>) -> Result<Option<Measurement>, Failed> {
     let Some(c) = c else {
         return Err("not run".into());
     };
-    if c.status != Status::Passed {
-        return Err(format!(
-            "not measured: the correctness check failed ({})",
-            c.status.as_str()
-        )
-        .into());
+    if let Some(why) = check_failure(c) {
+        return Err(format!("not measured: the correctness check failed\n{why}").into());
     }
     if let Some(f) = c.measurements.iter().find_map(|m| m.failure.as_ref()) {
         return Err(format!("measurement failed: {}", f.message).into());
     }
     // libtest reports nanoseconds only; the energy goes in our own table and results file.
     let last = c.measurements.iter().rev().find_map(|m| m.stats.as_ref());
-    let _ = meter;
-    Ok(last.map(|s| Measurement {
-        avg: (s.time_per_call_s.point * 1e9) as u64,
-        variance: ((s.time_per_call_s.upper - s.time_per_call_s.lower) * 1e9 / 2.0) as u64,
-    }))
+    match last {
+        Some(s) => Ok(Some(Measurement {
+            avg: (s.time_per_call_s.point * 1e9) as u64,
+            variance: ((s.time_per_call_s.upper - s.time_per_call_s.lower) * 1e9 / 2.0) as u64,
+        })),
+        None => Err(
+            "nothing was measured (every case is check_only, or the run was interrupted)".into(),
+        ),
+    }
 }
