@@ -9,18 +9,6 @@ use crate::protocol::{Request, Response};
 use crate::registry::CheckOutcome;
 use crate::results::{Captured, CheckRecord, Failure, Status};
 
-fn plain(kind: Status, case: Option<String>, message: String) -> Failure {
-    Failure {
-        kind,
-        case,
-        message,
-        expected: None,
-        actual: None,
-        signal: None,
-        limit: None,
-    }
-}
-
 /// Runs one candidate's check on `slot`. Never fails: every ending is a [`CheckRecord`].
 pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -> CheckRecord {
     let eff = config.effective(&job.descriptor.options);
@@ -45,7 +33,7 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
             CheckOutcome::Passed { cases } if stray_threads > 0 => (
                 Status::StrayThread,
                 cases as u32,
-                Some(plain(
+                Some(Failure::new(
                     Status::StrayThread,
                     None,
                     format!(
@@ -61,9 +49,9 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
                 Some(Failure {
                     expected: Some(m.expected),
                     actual: Some(m.actual),
-                    ..plain(
+                    ..Failure::new(
                         Status::WrongAnswer,
-                        Some(m.case.clone()),
+                        Some(&m.case),
                         if m.validator {
                             format!(
                                 "case `{}`: the custom validator rejected the output",
@@ -78,9 +66,9 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
             CheckOutcome::Panic { case, message } => (
                 Status::Panic,
                 0,
-                Some(plain(
+                Some(Failure::new(
                     Status::Panic,
-                    Some(case.clone()),
+                    Some(&case),
                     format!("panicked on case `{case}`: {message}"),
                 )),
             ),
@@ -88,12 +76,12 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
         Ok(Response::Error { message }) => (
             Status::ProtocolError,
             0,
-            Some(plain(Status::ProtocolError, None, message)),
+            Some(Failure::new(Status::ProtocolError, None, message)),
         ),
         Ok(other) => (
             Status::ProtocolError,
             0,
-            Some(plain(
+            Some(Failure::new(
                 Status::ProtocolError,
                 None,
                 format!("unexpected answer to a check: {other:?}"),

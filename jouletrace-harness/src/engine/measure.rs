@@ -25,18 +25,6 @@ pub struct MeasureContext<'a> {
     pub cancel: &'a super::CancelToken,
 }
 
-fn failure(kind: Status, case: &str, message: String) -> Failure {
-    Failure {
-        kind,
-        case: Some(case.to_owned()),
-        message,
-        expected: None,
-        actual: None,
-        signal: None,
-        limit: None,
-    }
-}
-
 pub fn measure(
     job: &MeasureJob,
     lane: &Lane,
@@ -83,9 +71,9 @@ pub fn measure(
     };
     let ask = |worker: &mut Worker, req: Request, what: &str| -> Result<Response, Box<Failure>> {
         match worker.request(&req, eff.timeout, Some(cx.cancel)) {
-            Ok(Response::Error { message }) => Err(Box::new(failure(
+            Ok(Response::Error { message }) => Err(Box::new(Failure::new(
                 Status::ProtocolError,
-                &job.case.id,
+                Some(&job.case.id),
                 format!("{what}: {message}"),
             ))),
             Ok(r) => Ok(r),
@@ -105,9 +93,9 @@ pub fn measure(
     };
     // An answer of the wrong kind is the worker breaking the protocol.
     let unexpected = |other: Response| {
-        Box::new(failure(
+        Box::new(Failure::new(
             Status::ProtocolError,
-            &job.case.id,
+            Some(&job.case.id),
             format!("unexpected {other:?}"),
         ))
     };

@@ -21,18 +21,6 @@ fn signal_name(sig: i32) -> String {
         .unwrap_or_else(|_| format!("signal {sig}"))
 }
 
-fn failure(kind: Status, case: Option<&str>, message: String) -> Failure {
-    Failure {
-        kind,
-        case: case.map(str::to_owned),
-        message,
-        expected: None,
-        actual: None,
-        signal: None,
-        limit: None,
-    }
-}
-
 /// Classifies a failed request. The order matters: the stderr of an aborted process tells a
 /// failed allocation (the memory limit) and a stack overflow apart from a plain abort.
 pub fn classify(e: &Ending<'_>) -> Failure {
@@ -40,7 +28,7 @@ pub fn classify(e: &Ending<'_>) -> Failure {
     match e.error {
         WorkerError::Timeout { limit } => Failure {
             limit: Some(humantime::format_duration(*limit).to_string()),
-            ..failure(
+            ..Failure::new(
                 Status::Timeout,
                 e.case,
                 format!(
@@ -55,7 +43,7 @@ pub fn classify(e: &Ending<'_>) -> Failure {
                 if e.stderr.contains("has overflowed its stack") {
                     return Failure {
                         signal: Some(name.clone()),
-                        ..failure(
+                        ..Failure::new(
                             Status::Crashed,
                             e.case,
                             format!("stack overflow (killed by {name})"),
@@ -70,7 +58,7 @@ pub fn classify(e: &Ending<'_>) -> Failure {
                     return Failure {
                         signal: Some(name),
                         limit: mem_limit.clone(),
-                        ..failure(
+                        ..Failure::new(
                             Status::MemoryLimit,
                             e.case,
                             format!(
@@ -92,12 +80,12 @@ pub fn classify(e: &Ending<'_>) -> Failure {
                 };
                 Failure {
                     signal: Some(name.clone()),
-                    ..failure(Status::Crashed, e.case, format!("{why} ({name})"))
+                    ..Failure::new(Status::Crashed, e.case, format!("{why} ({name})"))
                 }
             } else {
                 let code = status.code().unwrap_or(-1);
                 let panicked = e.stderr.contains("panicked at");
-                failure(
+                Failure::new(
                     if panicked {
                         Status::Panic
                     } else {
@@ -116,10 +104,10 @@ pub fn classify(e: &Ending<'_>) -> Failure {
             }
         }
         WorkerError::Protocol { message } => {
-            failure(Status::ProtocolError, e.case, message.clone())
+            Failure::new(Status::ProtocolError, e.case, message.clone())
         }
-        WorkerError::Cancelled => failure(Status::NotRun, e.case, "the run was interrupted".into()),
-        WorkerError::Spawn(err) => failure(
+        WorkerError::Cancelled => Failure::new(Status::NotRun, e.case, "the run was interrupted"),
+        WorkerError::Spawn(err) => Failure::new(
             Status::ProtocolError,
             e.case,
             format!("the worker could not be started: {err}"),

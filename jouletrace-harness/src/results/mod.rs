@@ -252,6 +252,21 @@ pub struct Failure {
     pub limit: Option<String>,
 }
 
+impl Failure {
+    /// A failure with only its kind, case and message; the optional details start empty.
+    pub fn new(kind: Status, case: Option<&str>, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            case: case.map(str::to_owned),
+            message: message.into(),
+            expected: None,
+            actual: None,
+            signal: None,
+            limit: None,
+        }
+    }
+}
+
 /// A bounded capture of a worker's output stream.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Captured {
