@@ -196,9 +196,13 @@ pub struct MeasureArgs {
     /// Relative change of energy per call that counts as a regression, e.g. 5%
     #[arg(long, value_name = "PERCENT")]
     pub threshold: Option<String>,
-    /// Fail at once if another run holds the machine's measurement lock
+    /// Fail at once if another run holds the machine's run lock
     #[arg(long)]
     pub no_wait: bool,
+    /// The machine-wide run lock file (default /tmp/jouletrace-measure.lock); runs that share a
+    /// machine, in containers too, must share this file
+    #[arg(long, value_name = "PATH")]
+    pub lock_path: Option<String>,
     /// Run workers without network access (a private network namespace)
     #[arg(long)]
     pub isolate_network: bool,

@@ -10,6 +10,9 @@ use anyhow::{Context, anyhow, bail};
 use cargo_metadata::{Metadata, MetadataCommand, Package, PackageId, TargetKind};
 use serde_json::Value;
 
+use jouletrace::config::HostConfig;
+use jouletrace::engine::{self, RunContext};
+
 use crate::cli::CargoArgs;
 
 /// The library bench files must depend on to be found.
@@ -161,6 +164,20 @@ pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
         target_dir,
         packages,
     })
+}
+
+/// What a run of this workspace records: the command line, the workspace's commit, and the
+/// compiler cargo builds it with — `$RUSTC` when cargo was given one, else `rustc` run in the
+/// workspace root, where rustup honours its `rust-toolchain.toml` as it does for cargo.
+pub fn run_context(ws: &Workspace, host: &HostConfig) -> RunContext {
+    let root = ws.metadata.workspace_root.as_std_path();
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    RunContext {
+        command_line: std::env::args().collect(),
+        commit: engine::git_commit(root),
+        rustc: engine::rustc_version(&rustc, root),
+        ..RunContext::new(host)
+    }
 }
 
 /// The manifest cargo would use: `--manifest-path`, else the nearest Cargo.toml above the

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 use jouletrace::config::RunConfig;
-use serde_json::json;
+use jouletrace::engine::Event;
 
 use crate::cli::{ListArgs, OutputArgs};
 use crate::exit::{CliResult, Failure, Status};
@@ -52,7 +52,10 @@ pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
             .find(|(i, _)| i == id)
             .map_or("", |(_, l)| l.as_str());
         if printer.json() {
-            printer.event(json!({"event": "candidate", "id": id, "binary": label}));
+            printer.emit(&Event::Candidate {
+                id: (*id).to_owned(),
+                binary: label.to_owned(),
+            });
         } else {
             println!("{id}    ({label})");
         }
