@@ -102,6 +102,33 @@ pub struct RunArgs {
     pub export: Vec<String>,
 }
 
+impl CargoArgs {
+    /// The selection as the library takes it.
+    pub fn selection(&self) -> jouletrace::cargo::Selection {
+        jouletrace::cargo::Selection {
+            manifest_path: self.manifest_path.clone(),
+            packages: self.package.clone(),
+            workspace: self.workspace,
+            benches: self.bench.clone(),
+            features: self.features.clone(),
+            all_features: self.all_features,
+            no_default_features: self.no_default_features,
+            profile: self.profile.clone(),
+            target_dir: self.target_dir.clone(),
+        }
+    }
+}
+
+impl OutputArgs {
+    /// How cargo's output is shown while it builds.
+    pub fn build_output(&self) -> jouletrace::cargo::BuildOutput {
+        jouletrace::cargo::BuildOutput {
+            quiet: self.quiet > 0,
+            color: crate::views::choice(self.color),
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Package selection")]
 pub struct CargoArgs {

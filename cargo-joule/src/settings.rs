@@ -6,7 +6,7 @@ use jouletrace::config::{
 };
 
 use crate::cli::{MeasureArgs, SelectArgs};
-use crate::workspace::Workspace;
+use jouletrace::cargo::Workspace;
 
 /// The flags of `args` as a configuration layer.
 pub fn flag_layer(args: &MeasureArgs) -> Result<Layer, ConfigError> {

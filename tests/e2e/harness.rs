@@ -335,3 +335,57 @@ fn under_bench_a_failed_check_fails_its_energy_line_with_the_reason() {
     );
     assert_eq!(status_of(&r, "segfault"), Status::Crashed);
 }
+
+#[test]
+fn shards_of_a_real_run_merge_into_the_unsharded_run() {
+    // The shards the engine writes (each records only its own candidates), merged by the library
+    // `cargo joule merge` calls, give exactly the candidates and verdicts of one unsharded run.
+    use jouletrace::config::{HostConfig, Partition, RunConfig};
+    use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
+    let lock = tempfile::tempdir().unwrap();
+    let context = RunContext::new(&HostConfig {
+        lock_path: lock.path().join("lock"),
+        ..HostConfig::default()
+    });
+    let target = Target {
+        binary: example(),
+        label: "tests/manual_registration".into(),
+        cwd: None,
+    };
+    let run = |partition: Option<&str>| {
+        let config = RunConfig {
+            measure: false,
+            filters: vec!["square::".into()],
+            skip: ["spin", "huge_alloc", "floods", "stack_overflow"]
+                .map(String::from)
+                .to_vec(),
+            partition: partition.map(|p| p.parse::<Partition>().unwrap()),
+            ..RunConfig::default()
+        };
+        let r = engine::run(
+            std::slice::from_ref(&target),
+            &config,
+            &context,
+            &mut NullObserver,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        (partition.unwrap_or("all").to_owned(), r)
+    };
+    let whole = run(None).1;
+    let shards = vec![run(Some("slice:1/2")), run(Some("slice:2/2"))];
+    let verdicts = |r: &RunResults| -> Vec<(String, Status)> {
+        let mut v: Vec<_> = r.candidates().map(|c| (c.id.clone(), c.status)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    for (_, shard) in &shards {
+        assert!(
+            verdicts(shard).len() < verdicts(&whole).len(),
+            "a shard records only its own candidates"
+        );
+    }
+    let merged = engine::merge::merge(shards, false).unwrap();
+    assert_eq!(verdicts(&merged), verdicts(&whole));
+    assert!(verdicts(&whole).len() >= 4, "{:?}", verdicts(&whole));
+}

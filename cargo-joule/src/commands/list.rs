@@ -13,12 +13,14 @@ use jouletrace::engine::Event;
 use crate::cli::{ListArgs, OutputArgs};
 use crate::exit::{CliResult, Failure, Status};
 use crate::output::Printer;
-use crate::{cargo_build, settings, workspace};
+use crate::settings;
+use jouletrace::cargo;
 
 pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
     let printer = Printer::new(out);
-    let ws = workspace::discover(&args.cargo).map_err(Failure::usage)?;
-    let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
+    let selection = args.cargo.selection();
+    let ws = cargo::discover(&selection)?;
+    let targets = cargo::build(&ws, &selection, out.build_output())?;
     let mut config = RunConfig::default();
     settings::apply_selection(&mut config, &args.select);
 

@@ -10,11 +10,13 @@ use crate::cli::{OutputArgs, RunArgs};
 use crate::exit::{CliResult, Failure, Status};
 use crate::output::{Printer, print_comparison, print_summary};
 use crate::views::{self, Export};
-use crate::{cargo_build, settings, signal, workspace};
+use crate::{settings, signal};
+use jouletrace::cargo;
 
 pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     let mut printer = Printer::new(out);
-    let ws = workspace::discover(&args.cargo).map_err(Failure::usage)?;
+    let selection = args.cargo.selection();
+    let ws = cargo::discover(&selection)?;
     let (config, host) = settings::resolve(&ws, &args.measure, &args.select)?;
     let exports = args
         .export
@@ -42,10 +44,10 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
         .map_err(engine::EngineError::MeterUnavailable)?;
     }
 
-    let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
+    let targets = cargo::build(&ws, &selection, out.build_output())?;
     let cancel = CancelToken::new();
     signal::cancel_on_interrupt(&cancel)?;
-    let context = workspace::run_context(&ws, &host);
+    let context = cargo::run_context(&ws, &host);
     let mut results = if printer.json() {
         engine::run(&targets, &config, &context, &mut printer, &cancel).map_err(Failure::engine)?
     } else {

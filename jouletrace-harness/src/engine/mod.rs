@@ -26,6 +26,7 @@ mod gates;
 mod idle;
 mod lock;
 mod measure;
+pub mod merge;
 mod meter;
 mod observer;
 mod parallel;
