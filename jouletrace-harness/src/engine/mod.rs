@@ -32,6 +32,6 @@ pub use cancel::CancelToken;
 pub use error::EngineError;
 pub use observer::{NullObserver, Observer};
 pub use run::{list, run};
-pub use target::{CandidateDescriptor, Target};
+pub use target::{CandidateDescriptor, Target, TargetKind};
 
 pub(crate) use run::{Event, Job, Lane, MeasureJob, Slot, clock_s};

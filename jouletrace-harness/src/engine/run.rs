@@ -41,12 +41,10 @@ impl Job {
         memory_limit_mb: Option<u64>,
     ) -> WorkerCommand {
         WorkerCommand {
-            binary: self.target.binary.clone(),
-            cwd: self.target.cwd.clone(),
             cpu,
             memory_limit_mb,
             isolate_network: config.isolate_network,
-            capture_limit: config.capture_limit,
+            ..self.target.worker_command(config.capture_limit)
         }
     }
 }
@@ -85,16 +83,9 @@ fn now_rfc3339() -> String {
 
 /// Asks a bench binary which candidates it registered.
 pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescriptor>, EngineError> {
-    let cmd = WorkerCommand {
-        binary: target.binary.clone(),
-        cwd: target.cwd.clone(),
-        cpu: None,
-        memory_limit_mb: None,
-        isolate_network: false,
-        capture_limit: config.capture_limit,
-    };
+    let cmd = target.worker_command(config.capture_limit);
     let fail = |message: String| EngineError::Listing {
-        binary: target.binary.display().to_string(),
+        binary: target.command_line(),
         message,
     };
     let timeout = std::time::Duration::from_secs(30);
@@ -102,8 +93,8 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
         crate::pool::WorkerError::Died { status } => EngineError::NotAHarness {
             binary: target.label.clone(),
             detail: format!(
-                "started with `{}`, it exited ({status}) before the worker handshake",
-                crate::protocol::WORKER_ARG
+                "started as `{}`, it exited ({status}) before the worker handshake",
+                target.command_line()
             ),
         },
         crate::pool::WorkerError::Protocol { message } => EngineError::NotAHarness {

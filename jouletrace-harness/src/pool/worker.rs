@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -13,15 +14,17 @@ use nix::unistd::Pid;
 
 use super::capture::{Capture, drain};
 use crate::engine::CancelToken;
-use crate::protocol::{
-    PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response, WORKER_ARG,
-};
+use crate::protocol::{PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response};
 use crate::results::Captured;
 
-/// How to start one worker.
+/// How to start one worker: a target's command line (see [`crate::engine::Target`]) and the
+/// limits it runs under.
 #[derive(Clone, Debug)]
 pub struct WorkerCommand {
-    pub binary: PathBuf,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Set over the inherited environment.
+    pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
     /// Pin the worker to this logical CPU.
     pub cpu: Option<u32>,
@@ -68,9 +71,10 @@ impl Worker {
     pub fn spawn(cmd: &WorkerCommand, timeout: Duration) -> Result<Worker, WorkerError> {
         let (resp_read, resp_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| WorkerError::Spawn(e.into()))?;
-        let mut command = Command::new(&cmd.binary);
+        let mut command = Command::new(&cmd.program);
         command
-            .arg(WORKER_ARG)
+            .args(&cmd.args)
+            .envs(&cmd.env)
             .env(PROTOCOL_FD_ENV, PROTOCOL_FD.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
