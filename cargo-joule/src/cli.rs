@@ -57,10 +57,6 @@ pub struct Joule {
 }
 
 #[derive(Subcommand, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "built once per process; boxing buys nothing"
-)]
 pub enum Command {
     /// Check and measure (the default when no subcommand is given)
     #[command(after_help = EXIT_CODES)]
