@@ -461,7 +461,7 @@ class Host:
 
     def case_infos(self, spec):
         return [
-            {"id": c["id"], "size": c.get("size"), "measured": True}
+            {"id": c["id"], "size": c.get("size"), "measured": c.get("measured", True)}
             for c in self.cases.get(spec["problem"], [])
         ]
 
@@ -691,6 +691,22 @@ def main(argv):
     except (OSError, ValueError, KeyError, HostError) as e:
         channel.send({"response": "error", "message": f"the job file cannot be used: {e}"})
         return 2
+    # The orchestrator's first request is its hello: the same version, or we stop.
+    try:
+        first = channel.receive()
+    except HostError:
+        first = {}
+    if first is None:
+        return 0
+    if first.get("request") != "hello" or first.get("protocol") != PROTOCOL:
+        channel.send(
+            {
+                "response": "error",
+                "message": f"expected the orchestrator's hello with protocol {PROTOCOL}, got "
+                f"{json.dumps(first)[:200]}",
+            }
+        )
+        return 2
     while True:
         try:
             request = channel.receive()
@@ -699,17 +715,6 @@ def main(argv):
             continue
         if request is None or request.get("request") == "shutdown":
             return 0
-        if request.get("request") == "hello":
-            if request.get("protocol") != PROTOCOL:
-                channel.send(
-                    {
-                        "response": "error",
-                        "message": f"protocol {request.get('protocol')!r} refused: this host "
-                        f"speaks {PROTOCOL}",
-                    }
-                )
-                return 2
-            continue
         try:
             response = host.handle(request)
         except HostError as e:

@@ -20,6 +20,16 @@ struct Fake {
 
 impl Fake {
     fn start(job: &Job, memory_limit_mb: Option<u64>) -> Fake {
+        let mut fake = Fake::start_without_hello_limited(job, memory_limit_mb);
+        fake.send(json!({"request": "hello", "protocol": 2}));
+        fake
+    }
+
+    fn start_without_hello(job: &Job) -> Fake {
+        Fake::start_without_hello_limited(job, None)
+    }
+
+    fn start_without_hello_limited(job: &Job, memory_limit_mb: Option<u64>) -> Fake {
         let python = Interpreter::find(None).expect("python3 for the host tests");
         let files = HostFiles::write(job).unwrap();
         let target = files.target(&python, "test");
@@ -62,7 +72,6 @@ impl Fake {
         assert_eq!(hello["response"], "hello");
         assert_eq!(hello["protocol"], 2);
         assert_eq!(hello["host"]["metering"], "orchestrator");
-        fake.send(json!({"request": "hello", "protocol": 2}));
         fake
     }
 
@@ -416,8 +425,13 @@ fn another_protocol_version_is_refused() {
         "def solve():\n    return 1\n",
         json!([case(json!([]), json!(1))]),
     )]);
-    let mut host = Fake::start(&job, None);
+    let mut host = Fake::start_without_hello(&job);
     let r = host.ask(json!({"request": "hello", "protocol": 3}));
+    assert_eq!(r["response"], "error");
+    assert!(!host.child.wait().unwrap().success());
+    // Any other first request is refused too.
+    let mut host = Fake::start_without_hello(&job);
+    let r = host.ask(json!({"request": "list"}));
     assert_eq!(r["response"], "error");
     assert!(!host.child.wait().unwrap().success());
 }
