@@ -130,6 +130,7 @@ pub fn worker_main() -> i32 {
                     Response::Checked {
                         outcome,
                         stray_threads,
+                        verdicts: None,
                     }
                 }
                 Err(e) => e,

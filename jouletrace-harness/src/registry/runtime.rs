@@ -30,7 +30,7 @@ pub fn descriptor(job: &Job, candidate: &JobCandidate) -> CandidateDescriptor {
             .map(|c| CaseInfo {
                 id: c.id.clone(),
                 size: c.size,
-                measured: true,
+                measured: c.measured,
             })
             .collect(),
     }
