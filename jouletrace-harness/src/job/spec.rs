@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::request::{ComparisonMode, MeasureRequest, TestCaseRequest};
-use crate::registry::CandidateOptions;
+use crate::registry::{CandidateDescriptor, CandidateOptions, CaseInfo};
 
 /// The job file's format version; a host refuses another.
 pub const JOB_PROTOCOL: u32 = 2;
@@ -292,6 +292,41 @@ impl Job {
         Ok(())
     }
 
+    /// The descriptor a host must answer for `candidate` in `list`, in the shape compiled
+    /// (`#[joule_bench]`) candidates are described in: its problem's cases in file order,
+    /// its options as given, and its location (`job:<id>` when the job names none).
+    /// Everything downstream of listing works on descriptors, so runtime and compiled
+    /// candidates get the same checks, measurements and results records.
+    pub fn descriptor(&self, candidate: &JobCandidate) -> CandidateDescriptor {
+        CandidateDescriptor {
+            id: candidate.id.clone(),
+            problem: candidate.problem.clone(),
+            name: candidate.name.clone(),
+            location: if candidate.location.is_empty() {
+                format!("job:{}", candidate.id)
+            } else {
+                candidate.location.clone()
+            },
+            options: candidate.options,
+            cases: self
+                .cases
+                .get(&candidate.problem)
+                .into_iter()
+                .flatten()
+                .map(|c| CaseInfo {
+                    id: c.id.clone(),
+                    size: c.size,
+                    measured: c.measured,
+                })
+                .collect(),
+        }
+    }
+
+    /// Every candidate of the job, as its host lists them.
+    pub fn descriptors(&self) -> Vec<CandidateDescriptor> {
+        self.candidates.iter().map(|c| self.descriptor(c)).collect()
+    }
+
     /// The comparison rule of a candidate.
     pub fn comparison_for<'a>(&'a self, candidate: &'a JobCandidate) -> &'a Comparison {
         candidate.comparison.as_ref().unwrap_or(&self.comparison)
@@ -454,5 +489,53 @@ mod tests {
             }
         );
         assert_eq!(Job::from_requests(vec![]).unwrap_err(), JobError::Empty);
+    }
+
+    #[test]
+    fn a_request_becomes_the_descriptor_a_compiled_candidate_would_have() {
+        let body = br#"{"candidate_code": "def solve(x):\n    return x * x\n",
+            "test_cases": [{"test_id": "t1", "inputs": [3], "expected_output": 9,
+                            "metadata": {"size": 3}},
+                           {"test_id": "t2", "inputs": [4], "expected_output": 16}],
+            "candidate_id": "square", "problem_name": "sq", "timeout_seconds": 5}"#;
+        let job = Job::from_requests(vec![MeasureRequest::parse(body).unwrap()]).unwrap();
+        let d = job.descriptors();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].id.as_str(), d[0].problem.as_str()),
+            ("sq::square", "sq")
+        );
+        assert_eq!(d[0].location, "request 1");
+        assert_eq!(
+            d[0].cases,
+            [
+                CaseInfo {
+                    id: "t1".into(),
+                    size: Some(3),
+                    measured: true
+                },
+                CaseInfo {
+                    id: "t2".into(),
+                    size: None,
+                    measured: true
+                }
+            ]
+        );
+        assert_eq!(
+            d[0].options.timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        // The wire shape is the compiled candidates' (what a bench binary's `list` answers).
+        let wire = serde_json::to_value(&d[0]).unwrap();
+        let keys: Vec<&str> = wire
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["cases", "id", "location", "name", "options", "problem"]
+        );
     }
 }

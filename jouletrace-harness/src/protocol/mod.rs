@@ -29,7 +29,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::energy::{DomainEnergy, MeterSpec};
-use crate::engine::CandidateDescriptor;
+use crate::registry::CandidateDescriptor;
 use crate::registry::{CaseInfo, CheckOutcome};
 pub use crate::results::{CaseVerdict, HostInfo, Metering, VerdictKind};
 
