@@ -47,6 +47,9 @@ impl Job {
             memory_limit_mb,
             isolate_network: config.isolate_network,
             capture_limit: config.capture_limit,
+            // Every target is a bench binary built from the user's workspace (trusted) until
+            // runtime targets land.
+            sandbox: crate::pool::sandbox::spec_for(config, true),
         }
     }
 }
@@ -92,6 +95,7 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
         memory_limit_mb: None,
         isolate_network: false,
         capture_limit: config.capture_limit,
+        sandbox: crate::pool::sandbox::spec_for(config, true),
     };
     let fail = |message: String| EngineError::Listing {
         binary: target.binary.display().to_string(),
@@ -134,6 +138,13 @@ pub fn run(
 ) -> Result<RunResults, EngineError> {
     let origin_ns = monotonic_ns();
     let started_at = now_rfc3339();
+    // A sandbox weaker than configured stops the run before any worker starts.
+    let sandbox = crate::pool::sandbox::Sandbox::probed(config.sandbox.clone());
+    sandbox.check()?;
+    let sandbox_level = sandbox.level(false);
+    if sandbox_level.level == "partial" {
+        observer.note(&format!("sandbox {}", sandbox_level.summary()));
+    }
     let mut all = Vec::new();
     let mut skipped = Vec::new();
     for t in targets {
@@ -168,6 +179,7 @@ pub fn run(
     all.sort_by(|a, b| a.descriptor.id.cmp(&b.descriptor.id));
     let slots = slots::slots(config)?;
     let mut environment = environment::probe(config);
+    environment.sandbox = Some(sandbox_level);
     environment.worker_cpus = slots.iter().map(|s| s.cpu).collect();
     let mut selection = if config.measure {
         Some(meter::select(config)?)
