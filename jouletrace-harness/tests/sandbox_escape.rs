@@ -90,7 +90,9 @@ fn run_script(body: &str, timeout: Duration) -> Run {
     std::fs::write(&script, source).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let cmd = WorkerCommand {
-        binary: script,
+        program: script,
+        args: Vec::new(),
+        env: BTreeMap::new(),
         cwd: None,
         cpu: None,
         memory_limit_mb: Some(1024),

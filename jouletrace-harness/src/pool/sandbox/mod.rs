@@ -285,6 +285,9 @@ pub struct WorkerAccess {
     pub energy: Option<PathBuf>,
     /// Keep the host network (a trusted bench binary without `isolate_network`).
     pub network: bool,
+    /// Work in the private directory even when the command names another one (an untrusted
+    /// target's own directory is read-only to it).
+    pub private_cwd: bool,
 }
 
 /// A sandbox for one worker, as a [`WorkerCommand`](crate::pool::WorkerCommand) carries it.
@@ -377,21 +380,38 @@ impl Sandbox {
 }
 
 /// The sandbox of a worker of a target under `config` (`None`: the policy leaves it
-/// unsandboxed). `trusted` is a bench binary built from the user's own workspace. The run checks
-/// the policy ([`Sandbox::check`], [`Sandbox::applies`]) before any worker starts.
-pub fn spec_for(config: &crate::config::RunConfig, trusted: bool) -> Option<SandboxSpec> {
+/// unsandboxed). `trusted` is a bench binary built from the user's own workspace; `cwd` and
+/// `args` are the target's: an untrusted target's working directory (its job directory) and the
+/// absolute paths among its arguments (host script, job file) become read-only, and the worker
+/// works in its private directory instead. The run checks the policy ([`Sandbox::check`],
+/// [`Sandbox::applies`]) before any worker starts.
+pub fn spec_for(
+    config: &crate::config::RunConfig,
+    trusted: bool,
+    cwd: Option<&Path>,
+    args: &[String],
+) -> Option<SandboxSpec> {
     let sandbox = Sandbox::probed(config.sandbox.clone());
     if !sandbox.applies(trusted, "").unwrap_or(true) {
         return None;
     }
+    let mut read: Vec<PathBuf> = args
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute() && p.exists())
+        .collect();
+    if !trusted {
+        read.extend(cwd.map(Path::to_path_buf));
+    }
     Some(SandboxSpec {
         sandbox: Arc::new(sandbox),
         access: WorkerAccess {
-            read: Vec::new(),
+            read,
             energy: None,
             // A trusted bench keeps the host network unless `isolate_network` is set; an
             // untrusted candidate never has it.
             network: trusted && !config.isolate_network,
+            private_cwd: !trusted,
         },
     })
 }
@@ -483,11 +503,13 @@ impl SandboxSpec {
         let program = PathBuf::from(command.get_program());
         let program = resolve_program(&program).unwrap_or(program);
         if drop_uid {
-            readable_by_other(&program).map_err(|why| SandboxError::ProgramUnreadable {
-                path: program.clone(),
-                uid,
-                why,
-            })?;
+            for path in std::iter::once(&program).chain(&self.access.read) {
+                readable_by_other(path).map_err(|why| SandboxError::ProgramUnreadable {
+                    path: path.clone(),
+                    uid,
+                    why,
+                })?;
+            }
         }
 
         // The private directory: <work_root>/w-<pid>-<n>, 0700, owned by the sandbox user.
@@ -507,7 +529,10 @@ impl SandboxSpec {
             std::os::unix::fs::chown(&workdir.path, Some(uid), Some(gid))
                 .map_err(io_err("chown of the work dir"))?;
         }
-        let cwd = cwd.map(Path::to_path_buf).unwrap_or(workdir.path.clone());
+        let cwd = cwd
+            .filter(|_| !self.access.private_cwd)
+            .map(Path::to_path_buf)
+            .unwrap_or(workdir.path.clone());
         command.current_dir(&cwd);
 
         // Only what the worker needs of the environment: secrets of the orchestrator (API keys,
