@@ -132,7 +132,7 @@ pub fn measure(
         other => Err(unexpected(other)),
     });
     let mut window_meter = match prepared.as_ref().ok().filter(|_| from_outside) {
-        Some(_) => match super::host::WindowMeter::open(&spec, worker.pid) {
+        Some(_) => match super::host::WindowMeter::open(&spec, worker.program_pid()) {
             Ok(w) => Some(w),
             Err(message) => {
                 m.failure = Some(Failure::new(

@@ -661,6 +661,18 @@ impl SandboxSpec {
     }
 }
 
+/// Whether the sandbox can start `program` under `policy`: when the orchestrator is root the
+/// worker runs as `policy.uid`, which must be able to reach and read it (an interpreter under
+/// `/root`, like pyenv's, cannot be). Callers choosing an interpreter use this to pick one the
+/// sandbox can run, instead of a weaker sandbox.
+pub fn runnable(policy: &SandboxPolicy, program: &Path) -> Result<(), String> {
+    if !Sandbox::root() || policy.mode == SandboxMode::Off {
+        return Ok(());
+    }
+    let program = resolve_program(program).unwrap_or(program.to_path_buf());
+    readable_by_other(&program)
+}
+
 /// `program` as the kernel will execute it: searched on PATH when it has no slash, then
 /// canonicalized (a venv's `bin/python3` is a symlink to the real interpreter).
 fn resolve_program(program: &Path) -> Option<PathBuf> {
