@@ -397,7 +397,7 @@ impl Probe {
             state(
                 Layer::PidNamespace,
                 &self.pid,
-                "worker is pid 1; everything it started dies with it".into(),
+                "the worker is pid 2 under a tiny init; everything it started dies with it".into(),
             ),
             state(
                 Layer::IpcNamespace,
