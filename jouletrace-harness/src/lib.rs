@@ -31,6 +31,7 @@ pub mod criterion;
 pub mod energy;
 pub mod engine;
 pub mod harness;
+pub mod job;
 pub mod platform;
 pub mod pool;
 pub mod protocol;
