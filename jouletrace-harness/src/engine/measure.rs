@@ -242,7 +242,7 @@ fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
         window_start_s: clock_s(r.window_start_ns, cx.origin_ns),
         window_end_s: clock_s(r.window_end_ns, cx.origin_ns),
         measured_s: measured.as_secs_f64(),
-        metered_s: r.metered_ns.map(|_| metered.as_secs_f64()),
+        metered_s: Some(metered.as_secs_f64()),
         cpu_time_s: r.cpu_ns as f64 * 1e-9,
         energy: r
             .energy

@@ -16,6 +16,9 @@ use crate::pool::WorkerCommand;
 use crate::protocol::WORKER_ARG;
 use crate::registry::{CandidateOptions, CaseInfo};
 
+/// Names the job file in a language host's environment.
+pub const JOB_ENV: &str = "JOULETRACE_JOB";
+
 /// A program whose candidates take part in a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {
@@ -74,6 +77,20 @@ impl Target {
             label: label.into(),
             kind: TargetKind::Host,
         }
+    }
+
+    /// A language host given a job file: `program args… job_file`, with `JOULETRACE_JOB` naming
+    /// the file as well (docs/protocol.md, "Runtime candidates").
+    pub fn for_job(
+        program: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+        job_file: &std::path::Path,
+        label: impl Into<String>,
+    ) -> Target {
+        let job = job_file.display().to_string();
+        let mut t = Target::host(program, args, label).with_env(JOB_ENV, job.clone());
+        t.args.push(job);
+        t
     }
 
     /// Runs its workers in `dir`.
@@ -146,6 +163,9 @@ mod tests {
             .with_env("PYTHONHASHSEED", "0");
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), t);
+        let j = Target::for_job("python3", ["host.py"], "/tmp/j.json".as_ref(), "j");
+        assert_eq!(j.args, ["host.py", "/tmp/j.json"]);
+        assert_eq!(j.env[JOB_ENV], "/tmp/j.json");
         let minimal: Target = serde_json::from_str(
             r#"{"program": "/usr/bin/python3", "label": "x", "kind": "host"}"#,
         )

@@ -357,6 +357,7 @@ fn sample(
         cpu_ns: m.cpu_ns,
         batches: m.batches,
         energy: m.energy,
-        metered_ns: None,
+        // The meter is read right at each window's edges: the energy covers the measured time.
+        metered_ns: Some(m.measured_ns),
     })
 }

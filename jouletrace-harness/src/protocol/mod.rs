@@ -157,9 +157,9 @@ pub struct SampleReport {
     /// Energy per domain inside the measured windows; empty without a meter, and empty from a
     /// host metered by the orchestrator, which fills it in.
     pub energy: Vec<DomainEnergy>,
-    /// The time the energy covers, when it is longer than `measured_ns`: with orchestrator
-    /// metering, each window runs from one meter reading to the other and so also contains the
-    /// two protocol messages around the batch. Idle power is subtracted over this span.
+    /// The time the energy covers: `measured_ns` for a worker that meters itself; with
+    /// orchestrator metering, each window runs from one meter reading to the other and so also
+    /// contains the two protocol messages around the batch. Idle power is subtracted over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metered_ns: Option<u64>,
 }

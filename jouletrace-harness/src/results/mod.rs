@@ -341,9 +341,9 @@ pub struct Sample {
     pub window_end_s: f64,
     /// Time inside measured windows (excludes input cloning between batches).
     pub measured_s: f64,
-    /// The time the energy covers, when longer than `measured_s`: a host metered by the
-    /// orchestrator is read before and after each batch's two protocol messages. Idle power is
-    /// subtracted over this span.
+    /// The time the energy covers: `measured_s` for a worker that meters itself; longer for a
+    /// host metered by the orchestrator, which reads before and after each batch's two protocol
+    /// messages. Idle power is subtracted over this span. `None` in files written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metered_s: Option<f64>,
     pub cpu_time_s: f64,
