@@ -35,6 +35,7 @@ pub mod job;
 pub mod platform;
 pub mod pool;
 pub mod protocol;
+pub mod python;
 pub mod registry;
 pub mod report;
 pub mod results;

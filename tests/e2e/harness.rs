@@ -238,18 +238,10 @@ fn binaries_that_are_not_harnesses_are_skipped_with_a_note() {
         }
     }
     let targets = [
-        Target {
-            binary: example(),
-            label: "tests/manual_registration".into(),
-            cwd: None,
-        },
+        Target::bench(example(), "tests/manual_registration"),
         // A criterion or libtest bench in the same package answers the worker argument by
         // exiting; `false` does just that.
-        Target {
-            binary: "/bin/false".into(),
-            label: "tests/not_a_harness".into(),
-            cwd: None,
-        },
+        Target::bench("/bin/false", "tests/not_a_harness"),
     ];
     let config = RunConfig {
         measure: false,

@@ -41,12 +41,10 @@ impl Job {
         memory_limit_mb: Option<u64>,
     ) -> WorkerCommand {
         WorkerCommand {
-            binary: self.target.binary.clone(),
-            cwd: self.target.cwd.clone(),
             cpu,
             memory_limit_mb,
             isolate_network: config.isolate_network,
-            capture_limit: config.capture_limit,
+            ..self.target.worker_command(config.capture_limit)
         }
     }
 }
@@ -83,18 +81,23 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// Asks a bench binary which candidates it registered.
+/// Asks a target which candidates it hosts.
 pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescriptor>, EngineError> {
-    let cmd = WorkerCommand {
-        binary: target.binary.clone(),
-        cwd: target.cwd.clone(),
-        cpu: None,
-        memory_limit_mb: None,
-        isolate_network: false,
-        capture_limit: config.capture_limit,
-    };
+    describe(target, config).map(|l| l.candidates)
+}
+
+/// What a target's worker said when asked to list: its host and its candidates.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    pub host: Option<crate::protocol::HostInfo>,
+    pub candidates: Vec<CandidateDescriptor>,
+}
+
+/// Asks a target which candidates it hosts, and what runs them.
+pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineError> {
+    let cmd = target.worker_command(config.capture_limit);
     let fail = |message: String| EngineError::Listing {
-        binary: target.binary.display().to_string(),
+        binary: target.command_line(),
         message,
     };
     let timeout = std::time::Duration::from_secs(30);
@@ -102,8 +105,8 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
         crate::pool::WorkerError::Died { status } => EngineError::NotAHarness {
             binary: target.label.clone(),
             detail: format!(
-                "started with `{}`, it exited ({status}) before the worker handshake",
-                crate::protocol::WORKER_ARG
+                "started as `{}`, it exited ({status}) before the worker handshake",
+                target.command_line()
             ),
         },
         crate::pool::WorkerError::Protocol { message } => EngineError::NotAHarness {
@@ -115,7 +118,10 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
     let answer = worker.request(&Request::List, timeout, None);
     worker.shutdown();
     match answer {
-        Ok(Response::Candidates { candidates }) => Ok(candidates),
+        Ok(Response::Candidates { candidates }) => Ok(Listing {
+            host: worker.host.clone(),
+            candidates,
+        }),
         Ok(other) => Err(fail(format!("unexpected answer {other:?}"))),
         Err(e) => Err(fail(format!(
             "{e}; its stderr: {}",
@@ -136,8 +142,9 @@ pub fn run(
     let started_at = now_rfc3339();
     let mut all = Vec::new();
     let mut skipped = Vec::new();
+    let mut hosts = Vec::new();
     for t in targets {
-        let listed = match list(t, config) {
+        let listed = match describe(t, config) {
             Ok(l) => l,
             // Only when several binaries run together: a lone binary that is not a harness is
             // the user's mistake to hear about.
@@ -148,7 +155,11 @@ pub fn run(
             }
             Err(e) => return Err(e),
         };
-        for d in listed {
+        hosts.extend(listed.host.map(|host| crate::results::HostRecord {
+            target: t.label.clone(),
+            host,
+        }));
+        for d in listed.candidates {
             all.push(Job {
                 target: t.clone(),
                 descriptor: d,
@@ -446,6 +457,7 @@ pub fn run(
                 .filter(|l| !skipped.contains(l))
                 .collect(),
             skipped_binaries: skipped,
+            hosts,
             monotonic_origin_ns: origin_ns,
             partition: config.partition.as_ref().map(|p| p.to_string()),
         },

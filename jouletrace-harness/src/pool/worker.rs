@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -14,14 +15,18 @@ use nix::unistd::Pid;
 use super::capture::{Capture, drain};
 use crate::engine::CancelToken;
 use crate::protocol::{
-    PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response, WORKER_ARG,
+    HostInfo, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response,
 };
 use crate::results::Captured;
 
-/// How to start one worker.
+/// How to start one worker: a target's command line (see [`crate::engine::Target`]) and the
+/// limits it runs under.
 #[derive(Clone, Debug)]
 pub struct WorkerCommand {
-    pub binary: PathBuf,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Set over the inherited environment.
+    pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
     /// Pin the worker to this logical CPU.
     pub cpu: Option<u32>,
@@ -60,6 +65,8 @@ pub struct Worker {
     /// The case the worker said it started last, for attributing a crash or timeout.
     pub last_case: Option<String>,
     pub pid: u32,
+    /// What the worker said runs its candidates (`None` from a host that did not say).
+    pub host: Option<HostInfo>,
     status: Option<ExitStatus>,
 }
 
@@ -68,9 +75,10 @@ impl Worker {
     pub fn spawn(cmd: &WorkerCommand, timeout: Duration) -> Result<Worker, WorkerError> {
         let (resp_read, resp_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| WorkerError::Spawn(e.into()))?;
-        let mut command = Command::new(&cmd.binary);
+        let mut command = Command::new(&cmd.program);
         command
-            .arg(WORKER_ARG)
+            .args(&cmd.args)
+            .envs(&cmd.env)
             .env(PROTOCOL_FD_ENV, PROTOCOL_FD.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -129,20 +137,33 @@ impl Worker {
             stdout,
             stderr,
             last_case: None,
+            host: None,
             status: None,
         };
         match worker.receive(timeout, None)? {
-            Response::Hello { protocol, .. } if protocol == PROTOCOL_VERSION => Ok(worker),
+            Response::Hello { protocol, host, .. } if protocol == PROTOCOL_VERSION => {
+                worker.host = host;
+                // The worker checks our version in turn, and refuses a session of another one.
+                worker.send(&Request::Hello {
+                    protocol: PROTOCOL_VERSION,
+                })?;
+                Ok(worker)
+            }
             Response::Hello { protocol, .. } => Err(WorkerError::Protocol {
                 message: format!(
                     "worker speaks protocol {protocol}, this orchestrator {PROTOCOL_VERSION}: \
-                     rebuild the bench against the same JouleTrace version"
+                     rebuild the bench (or update the host) against the same JouleTrace version"
                 ),
             }),
             other => Err(WorkerError::Protocol {
                 message: format!("expected hello, got {other:?}"),
             }),
         }
+    }
+
+    /// Who reads the meter around this worker's windows.
+    pub fn metering(&self) -> Metering {
+        self.host.as_ref().map(|h| h.metering).unwrap_or_default()
     }
 
     /// Sends `request` and waits for its final answer; interim messages (`case_started`) go to
@@ -153,6 +174,13 @@ impl Worker {
         timeout: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<Response, WorkerError> {
+        self.send(request)?;
+        self.receive(timeout, cancel)
+    }
+
+    /// Writes one request without waiting for an answer (a conversation such as a metered
+    /// sample's windows: see [`Worker::receive_until`]).
+    pub fn send(&mut self, request: &Request) -> Result<(), WorkerError> {
         let line = request.to_line();
         let sent = self
             .stdin
@@ -161,7 +189,7 @@ impl Worker {
         if !matches!(sent, Some(Ok(()))) {
             return Err(self.died_or_protocol("the worker closed its input".into()));
         }
-        self.receive(timeout, cancel)
+        Ok(())
     }
 
     fn receive(
@@ -169,7 +197,19 @@ impl Worker {
         timeout: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<Response, WorkerError> {
-        let deadline = Instant::now() + timeout;
+        self.receive_until(Instant::now() + timeout, timeout, cancel)
+    }
+
+    /// The next message other than `case_started`, by `deadline`; `limit` is the timeout the
+    /// deadline stands for, for the error. On timeout or cancellation the worker's process group
+    /// is killed.
+    pub fn receive_until(
+        &mut self,
+        deadline: Instant,
+        limit: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Response, WorkerError> {
+        let timeout = limit;
         loop {
             let now = Instant::now();
             if now >= deadline {

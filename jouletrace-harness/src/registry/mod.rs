@@ -7,9 +7,13 @@
 //! Candidates that live in a library crate are only collected when the bench binary links that
 //! library: a bench that never names it collects nothing. `jouletrace::main!(my_lib)` (or
 //! `use my_lib as _;`) makes the link explicit.
+//!
+//! Candidates that are data (a [`Job`](crate::job::Job) for a language host) are described in
+//! the same [`CandidateDescriptor`](crate::engine::CandidateDescriptor) shape by [`runtime`].
 
 mod compare;
 mod entry;
+pub mod runtime;
 mod typed;
 
 pub use compare::ApproxEq;

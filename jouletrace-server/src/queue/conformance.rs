@@ -32,6 +32,7 @@ pub const CASES: &[Case] = &[
         "concurrent_leases_never_share",
         concurrent_leases_never_share,
     ),
+    ("quota_and_day_counts", quota_and_day_counts),
 ];
 
 const BIG: u64 = 1_000_000;
@@ -271,4 +272,20 @@ fn concurrent_leases_never_share(q: Arc<dyn Queue>) {
     }
     assert_eq!(seen.len(), 40);
     assert_eq!(q.counts().unwrap().completed, 40);
+}
+
+fn quota_and_day_counts(q: Arc<dyn Queue>) {
+    let mine = NewJob {
+        key_id: Some("alice".into()),
+        ..job("a")
+    };
+    q.submit(&[mine, job("b")], BIG).unwrap();
+    assert_eq!(q.active_for_key("alice").unwrap(), 1);
+    assert_eq!(q.active_for_key("bob").unwrap(), 0);
+    let l = q.lease("agent", TTL).unwrap().unwrap();
+    assert!(q.finish(&l, &done(JobState::Completed)).unwrap());
+    assert_eq!(q.active_for_key("alice").unwrap(), 0);
+    let (n, avg) = q.finished_since(UnixTime::now().minus(TTL)).unwrap();
+    assert_eq!(n, 1);
+    assert!(avg.is_some_and(|s| s >= 0.0));
 }

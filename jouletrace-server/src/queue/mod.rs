@@ -315,6 +315,10 @@ pub trait Queue: Send + Sync + 'static {
     fn counts(&self) -> Result<Counts, QueueError>;
     /// Most recent first (by submission for queued, by last change otherwise).
     fn recent(&self, state: JobState, limit: usize) -> Result<Vec<JobRecord>, QueueError>;
+    /// Unfinished jobs submitted with this API key (its concurrency quota).
+    fn active_for_key(&self, key_id: &str) -> Result<u64, QueueError>;
+    /// Jobs completed since `since`, and their mean run time (lease to result) in seconds.
+    fn finished_since(&self, since: UnixTime) -> Result<(u64, Option<f64>), QueueError>;
     /// Takes back leases that expired before `now`.
     fn reap(&self, now: UnixTime, max_attempts: u32) -> Result<Reaped, QueueError>;
     /// Deletes finished jobs that finished before `before` (a batch is its jobs: it goes with

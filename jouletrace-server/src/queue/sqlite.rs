@@ -397,6 +397,33 @@ impl Queue for SqliteQueue {
         })
     }
 
+    fn active_for_key(&self, key_id: &str) -> Result<u64, QueueError> {
+        self.with(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE key_id = ?1 AND state IN ('queued', 'running')",
+                [key_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.unsigned_abs())
+        })
+    }
+
+    fn finished_since(&self, since: UnixTime) -> Result<(u64, Option<f64>), QueueError> {
+        self.with(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*), AVG(finished_at - started_at) FROM jobs \
+                 WHERE state = 'completed' AND finished_at >= ?1",
+                [since.0],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?.unsigned_abs(),
+                        r.get::<_, Option<f64>>(1)?,
+                    ))
+                },
+            )
+        })
+    }
+
     fn reap(&self, now: UnixTime, max_attempts: u32) -> Result<Reaped, QueueError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
