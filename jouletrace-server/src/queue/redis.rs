@@ -31,7 +31,8 @@
 //! Keys (all under the namespace, default `jouletrace`): `:jobs` (stream, group `agents`),
 //! `:job:<id>` (hash), `:seq` (submission counter), `:state:<state>` (sorted sets: by submission
 //! for `queued`, by last change otherwise), `:requeued` (sorted set, by submission), `:finished`
-//! (sorted set, by finish time, for `purge`), `:batch:<id>` (list, submission order); `:cancel`
+//! (sorted set, by finish time, for `purge`), `:batch:<id>` (list, submission order),
+//! `:key_active:<key id>` (set: an API key's unfinished jobs, for its quota); `:cancel`
 //! is the pub/sub channel that tells agents at once that a job was cancelled.
 
 use std::collections::HashMap;
@@ -73,6 +74,7 @@ struct Scripts {
     cancel: Script,
     reap: Script,
     purge: Script,
+    finished_since: Script,
 }
 
 /// Shared Lua: Redis's clock as seconds, and how timestamps are stored.
@@ -86,6 +88,11 @@ end
 local function ts(x) return string.format('%.6f', x) end
 local function jkey(id) return ns .. ':job:' .. id end
 local LEASE_FIELDS = {'lease_owner', 'lease_ms', 'lease_expires_at', 'stage', 'progress'}
+-- A job no longer counts against its API key's concurrency quota.
+local function unquota(id)
+  local k = redis.call('HGET', jkey(id), 'key_id')
+  if k then redis.call('SREM', ns .. ':key_active:' .. k, id) end
+end
 "#;
 
 /// ARGV: ns, max_active, n, then per job: id, kind, spec, batch, problem, candidate, key
@@ -110,6 +117,10 @@ for i = 0, n - 1 do
     if string.sub(v, 1, 1) == '+' then redis.call('HSET', key, names[k], string.sub(v, 2)) end
   end
   redis.call('ZADD', ns .. ':state:queued', seq, id)
+  local api_key = ARGV[b + 6]
+  if string.sub(api_key, 1, 1) == '+' then
+    redis.call('SADD', ns .. ':key_active:' .. string.sub(api_key, 2), id)
+  end
   local batch = ARGV[b + 3]
   if string.sub(batch, 1, 1) == '+' then
     redis.call('RPUSH', ns .. ':batch:' .. string.sub(batch, 2), id)
@@ -188,6 +199,7 @@ if h[1] ~= 'running' or h[3] ~= owner or tonumber(h[2]) ~= attempt then return 0
 local now = now_s()
 redis.call('HSET', key, 'state', state, 'outcome', ARGV[6], 'finished_at', ts(now), 'updated_at', ts(now))
 redis.call('HDEL', key, unpack(LEASE_FIELDS))
+unquota(id)
 redis.call('ZREM', ns .. ':state:running', id)
 redis.call('ZADD', ns .. ':state:' .. state, now, id)
 redis.call('ZADD', ns .. ':finished', now, id)
@@ -212,6 +224,7 @@ if h[1] == 'running' then outcome = ARGV[4] end
 redis.call('HSET', key, 'state', 'cancelled', 'outcome', outcome, 'finished_at', ts(now), 'updated_at', ts(now))
 redis.call('ZREM', ns .. ':state:' .. h[1], id)
 redis.call('ZREM', ns .. ':requeued', id)
+unquota(id)
 redis.call('ZADD', ns .. ':state:cancelled', now, id)
 redis.call('ZADD', ns .. ':finished', now, id)
 redis.call('XACK', S, 'agents', h[2])
@@ -244,6 +257,7 @@ while true do
         if tonumber(h[2]) >= max then
           redis.call('HSET', key, 'state', 'failed', 'outcome', ARGV[3], 'finished_at', ts(now),
             'updated_at', ts(now))
+          unquota(id)
           redis.call('ZADD', ns .. ':state:failed', now, id)
           redis.call('ZADD', ns .. ':finished', now, id)
           redis.call('XACK', S, 'agents', entry)
@@ -284,6 +298,17 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', ns .. ':finished', id)
 end
 return #ids
+"#;
+
+/// ARGV: ns, since (seconds). Returns {count, sum of run seconds}.
+const FINISHED_SINCE: &str = r#"
+local ids = redis.call('ZRANGEBYSCORE', ns .. ':state:completed', ARGV[2], '+inf')
+local sum = 0
+for _, id in ipairs(ids) do
+  local h = redis.call('HMGET', jkey(id), 'started_at', 'finished_at')
+  if h[1] and h[2] then sum = sum + math.max(0, tonumber(h[2]) - tonumber(h[1])) end
+end
+return {#ids, string.format('%.6f', sum)}
 "#;
 
 fn script(body: &str) -> Script {
@@ -338,6 +363,7 @@ impl RedisQueue {
                 cancel: script(CANCEL),
                 reap: script(REAP),
                 purge: script(PURGE),
+                finished_since: script(FINISHED_SINCE),
             },
         };
         q.with(|con| {
@@ -694,6 +720,25 @@ impl Queue for RedisQueue {
                 .query(con)
         })?;
         self.records(&ids)
+    }
+
+    fn active_for_key(&self, key_id: &str) -> Result<u64, QueueError> {
+        self.with(|con| {
+            ::redis::cmd("SCARD")
+                .arg(self.key(&format!("key_active:{key_id}")))
+                .query(con)
+        })
+    }
+
+    fn finished_since(&self, since: UnixTime) -> Result<(u64, Option<f64>), QueueError> {
+        let (n, sum): (u64, f64) = self.with(|con| {
+            self.scripts
+                .finished_since
+                .arg(&self.ns)
+                .arg(format!("{:.6}", since.0))
+                .invoke(con)
+        })?;
+        Ok((n, (n > 0).then(|| sum / n as f64)))
     }
 
     /// `now` is not used: leases expire on Redis's clock (an entry's idle time), so the API
