@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use self::redis::{DEFAULT_RESULT_TTL, RedisQueue};
+pub use self::redis::{DEFAULT_RESULT_TTL, RedisQueue, redact_url};
 pub use sqlite::SqliteQueue;
 
 /// A job's id: a UUID, shown hyphenated (the predecessor's task ids were Celery UUIDs).

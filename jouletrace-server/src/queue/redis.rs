@@ -344,7 +344,7 @@ impl RedisQueue {
         result_ttl: Duration,
     ) -> Result<RedisQueue, QueueError> {
         let client = Client::open(url).map_err(|source| QueueError::Redis {
-            server: redact(url),
+            server: redact_url(url),
             source,
         })?;
         let info = client.get_connection_info();
@@ -527,7 +527,7 @@ impl RedisQueue {
 }
 
 /// A Redis URL with its password replaced, for error messages.
-fn redact(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://…@{}", &url[..scheme], &url[at + 1..])
@@ -785,10 +785,13 @@ mod tests {
     #[test]
     fn passwords_never_reach_messages() {
         assert_eq!(
-            redact("redis://:hunter2@cache:6379/0"),
+            redact_url("redis://:hunter2@cache:6379/0"),
             "redis://…@cache:6379/0"
         );
-        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
     }
 
     #[test]
