@@ -128,6 +128,8 @@ enum Kind {
     Watts,
     /// A file or directory path (host keys only).
     Path,
+    Sandbox,
+    Uid,
 }
 
 impl Kind {
@@ -151,6 +153,8 @@ impl Kind {
             Kind::Bool => "true or false",
             Kind::Watts => "a power in watts, a number above 0",
             Kind::Path => "a non-empty path",
+            Kind::Sandbox => crate::pool::sandbox::SandboxMode::NAMES,
+            Kind::Uid => "a numeric user id, 1 to 4294967294 (not 0: the point is to drop root)",
         }
     }
 }
@@ -182,6 +186,10 @@ pub const KEYS: &[&str] = &[
     "settle_timeout",
     "lock_path",
     "sysfs_root",
+    // The sandbox (pool/sandbox, docs/sandbox.md).
+    "sandbox",
+    "sandbox_uid",
+    "sandbox_max_processes",
 ];
 
 fn kind_of(key: &str) -> Option<Kind> {
@@ -199,6 +207,9 @@ fn kind_of(key: &str) -> Option<Kind> {
         "isolate_network" | "wait_for_lock" => Kind::Bool,
         "estimate_watts_per_core" => Kind::Watts,
         "lock_path" | "sysfs_root" => Kind::Path,
+        "sandbox" => Kind::Sandbox,
+        "sandbox_uid" => Kind::Uid,
+        "sandbox_max_processes" => Kind::Count,
         _ => return None,
     })
 }
@@ -215,6 +226,8 @@ enum Setting {
     MemoryLimit(Option<u64>),
     Bool(bool),
     Path(PathBuf),
+    Sandbox(crate::pool::sandbox::SandboxMode),
+    Uid(u32),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -374,6 +387,14 @@ impl Layer {
                 ("wait_for_lock", Setting::Bool(b)) => config.wait_for_lock = *b,
                 // Host keys: see `apply_host`.
                 ("lock_path" | "sysfs_root", _) => {}
+                ("sandbox", Setting::Sandbox(m)) => config.sandbox.mode = *m,
+                ("sandbox_uid", Setting::Uid(n)) => {
+                    config.sandbox.uid = *n;
+                    config.sandbox.gid = *n;
+                }
+                ("sandbox_max_processes", Setting::Count(n)) => {
+                    config.sandbox.max_processes = u64::from(*n)
+                }
                 // `set` only stores the setting its key's kind produces.
                 (key, setting) => unreachable!("setting {setting:?} stored for key {key}"),
             }
@@ -485,6 +506,11 @@ fn parse(kind: Kind, value: &Value) -> Option<Setting> {
             (kind == Kind::Count0 || n >= 1).then_some(Setting::Count(n))
         }
         Kind::U64 => integer(value).map(Setting::U64),
+        Kind::Sandbox => crate::pool::sandbox::SandboxMode::parse(text?).map(Setting::Sandbox),
+        Kind::Uid => integer(value)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n != 0 && *n != u32::MAX)
+            .map(Setting::Uid),
         Kind::Duration => humantime::parse_duration(text?)
             .ok()
             .filter(|d| !d.is_zero())

@@ -123,6 +123,7 @@ pub fn results(
                 .cloned()
                 .collect(),
             skipped_binaries: plan.skipped,
+            hosts: plan.hosts,
             monotonic_origin_ns: origin_ns,
             partition: config.partition.as_ref().map(|p| p.to_string()),
             lock,

@@ -81,10 +81,18 @@ pub fn check(
         eff.timeout,
         Some(cancel),
     );
+    // Hosts that run every case say how each went; the outcome is still the first failure.
+    let verdicts = match &answer {
+        Ok(Response::Checked {
+            verdicts: Some(v), ..
+        }) => v.clone(),
+        _ => Vec::new(),
+    };
     let (status, cases_passed, failure) = match answer {
         Ok(Response::Checked {
             outcome,
             stray_threads,
+            ..
         }) => match outcome {
             CheckOutcome::Passed { cases } if stray_threads > 0 => (
                 Status::StrayThread,
@@ -159,6 +167,12 @@ pub fn check(
     // The worker has exited (shutdown reaps it): its interval is closed.
     let end_s = clock_s(monotonic_ns(), origin_ns);
     let (stdout, stderr) = worker.output();
+    // With a verdict per case, the passed cases are counted even after a failure.
+    let cases_passed = if verdicts.is_empty() {
+        cases_passed
+    } else {
+        verdicts.iter().filter(|v| v.passed).count() as u32
+    };
     CheckRecord {
         status,
         cases_passed,
@@ -169,6 +183,7 @@ pub fn check(
         failure,
         stdout,
         stderr,
+        verdicts,
     }
 }
 

@@ -46,6 +46,9 @@ pub enum EngineError {
     /// This process's CPU affinity cannot be read.
     #[error("cannot read this process's CPU affinity")]
     Affinity(#[source] std::io::Error),
+    /// `sandbox = "strict"` and a layer is missing, or untrusted candidates with `sandbox = "off"`.
+    #[error(transparent)]
+    Sandbox(#[from] crate::pool::sandbox::SandboxError),
 }
 
 /// Why listing a target failed.
@@ -60,9 +63,9 @@ pub enum ListingError {
 }
 
 impl EngineError {
-    /// Whether the error is the machine's or the environment's (a meter, the lock, the CPUs)
-    /// rather than the targets' (exit status 2 for both in `cargo joule`; a job service answers
-    /// 503 for the first kind and 422 for the second).
+    /// Whether the error is the machine's or the environment's (a meter, the lock, the CPUs, the
+    /// sandbox) rather than the targets' (exit status 2 for both in `cargo joule`; a job service
+    /// answers 503 for the first kind and 422 for the second).
     pub fn is_environment(&self) -> bool {
         matches!(
             self,
@@ -72,6 +75,7 @@ impl EngineError {
                 | EngineError::Topology(_)
                 | EngineError::Cores(_)
                 | EngineError::Affinity(_)
+                | EngineError::Sandbox(_)
         )
     }
 }

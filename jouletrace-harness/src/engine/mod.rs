@@ -11,9 +11,11 @@
 //!
 //! One file per phase: [`run`](run()) orders them under the machine-wide run lock (`lock`);
 //! `plan` lists and selects; `check` checks; `schedule` takes idle baselines (`idle`) and
-//! measures (`measure` drives one worker; `meter` chooses the meter and the lanes its domains
-//! allow; `gates` warns about frequency scaling and waits for cooling); `assemble` builds the
-//! results (`summarize` turns samples into statistics and rankings). The design notes are
+//! measures (`measure` drives one worker; `host` reads the meter around the windows of hosts
+//! that never hold one, orchestrator metering; `meter` chooses the meter and the lanes its
+//! domains allow; `gates` warns about frequency scaling and waits for cooling); `assemble` builds
+//! the results (`summarize` turns samples into statistics and rankings); `merge` joins the
+//! results of shards. The design notes are
 //! `docs/process-model.md` and `docs/measurement.md`.
 
 mod assemble;
@@ -23,6 +25,7 @@ mod context;
 mod environment;
 mod error;
 mod gates;
+mod host;
 mod idle;
 mod lock;
 mod measure;
@@ -37,12 +40,14 @@ mod slots;
 pub mod summarize;
 mod target;
 
+pub use crate::registry::CandidateDescriptor;
 pub use cancel::CancelToken;
 pub use context::{RunContext, built_with_rustc, git_commit, rustc_version};
 pub use error::{EngineError, ListingError, LockError};
 pub use observer::{Event, NullObserver, Observer};
+pub use plan::{Listing, describe};
 pub use run::{list, run};
-pub use target::{CandidateDescriptor, Target};
+pub use target::{Target, TargetKind};
 
 pub(crate) use run::clock_s;
 pub(crate) use slots::{Lane, Slot};

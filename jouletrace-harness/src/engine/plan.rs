@@ -21,14 +21,24 @@ impl Job {
         memory_limit_mb: Option<u64>,
     ) -> WorkerCommand {
         WorkerCommand {
-            binary: self.target.binary.clone(),
-            cwd: self.target.cwd.clone(),
             cpu,
             memory_limit_mb,
             isolate_network: config.isolate_network,
-            capture_limit: config.capture_limit,
+            sandbox: sandbox_for(&self.target, config),
+            ..self.target.worker_command(config.capture_limit)
         }
     }
+}
+
+/// The sandbox of a target's workers: bench binaries built from the user's workspace are
+/// trusted, hosts of candidates given as data are not (pool/sandbox).
+fn sandbox_for(target: &Target, config: &RunConfig) -> Option<crate::pool::sandbox::SandboxSpec> {
+    crate::pool::sandbox::spec_for(
+        config,
+        target.kind == super::TargetKind::Bench,
+        target.cwd.as_deref(),
+        &target.args,
+    )
 }
 
 /// One measured case of one candidate.
@@ -45,6 +55,8 @@ pub(crate) struct Plan {
     pub jobs: Vec<Job>,
     /// Targets that turned out not to be JouleTrace benches (only when several run together).
     pub skipped: Vec<String>,
+    /// What runs each target's candidates, as its workers announced it.
+    pub hosts: Vec<crate::results::HostRecord>,
     /// Positions of the candidates this run reports: selected by name and partition.
     pub in_run: Vec<usize>,
     /// Those of `in_run` that are checked (the others are `ignore`d).
@@ -68,18 +80,22 @@ impl Plan {
     }
 }
 
-/// Asks a bench binary which candidates it registered.
-pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescriptor>, EngineError> {
+/// What a target's worker said when asked to list: its host and its candidates.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    pub host: Option<crate::protocol::HostInfo>,
+    pub candidates: Vec<CandidateDescriptor>,
+}
+
+/// Asks a target which candidates it hosts, and what runs them (without the run lock: callers
+/// outside a run use [`super::list`]).
+pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineError> {
     let cmd = WorkerCommand {
-        binary: target.binary.clone(),
-        cwd: target.cwd.clone(),
-        cpu: None,
-        memory_limit_mb: None,
-        isolate_network: false,
-        capture_limit: config.capture_limit,
+        sandbox: sandbox_for(target, config),
+        ..target.worker_command(config.capture_limit)
     };
     let fail = |source: ListingError| EngineError::Listing {
-        binary: target.binary.display().to_string(),
+        binary: target.command_line(),
         source,
     };
     let timeout = std::time::Duration::from_secs(30);
@@ -87,8 +103,8 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
         crate::pool::WorkerError::Died { status } => EngineError::NotAHarness {
             binary: target.label.clone(),
             detail: format!(
-                "started with `{}`, it exited ({status}) before the worker handshake",
-                crate::protocol::WORKER_ARG
+                "started as `{}`, it exited ({status}) before the worker handshake",
+                target.command_line()
             ),
         },
         crate::pool::WorkerError::Protocol { message } => EngineError::NotAHarness {
@@ -100,7 +116,10 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
     let answer = worker.request(&Request::List, timeout, None);
     worker.shutdown();
     match answer {
-        Ok(Response::Candidates { candidates }) => Ok(candidates),
+        Ok(Response::Candidates { candidates }) => Ok(Listing {
+            host: worker.host.clone(),
+            candidates,
+        }),
         Ok(other) => Err(fail(ListingError::Unexpected(format!("{other:?}")))),
         Err(error) => Err(fail(ListingError::Failed {
             error,
@@ -117,8 +136,9 @@ pub fn plan(
 ) -> Result<Plan, EngineError> {
     let mut jobs = Vec::new();
     let mut skipped = Vec::new();
+    let mut hosts = Vec::new();
     for t in targets {
-        let listed = match list(t, config) {
+        let listed = match describe(t, config) {
             Ok(l) => l,
             // Only when several binaries run together: a lone binary that is not a harness is
             // the user's mistake to hear about.
@@ -131,7 +151,11 @@ pub fn plan(
             }
             Err(e) => return Err(e),
         };
-        jobs.extend(listed.into_iter().map(|d| Job {
+        hosts.extend(listed.host.map(|host| crate::results::HostRecord {
+            target: t.label.clone(),
+            host,
+        }));
+        jobs.extend(listed.candidates.into_iter().map(|d| Job {
             target: t.clone(),
             descriptor: d,
         }));
@@ -169,6 +193,7 @@ pub fn plan(
     Ok(Plan {
         jobs,
         skipped,
+        hosts,
         in_run,
         to_check,
     })

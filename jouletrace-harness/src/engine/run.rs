@@ -11,8 +11,8 @@ use super::idle::IdleTable;
 use super::lock::RunLock;
 use super::schedule::{self, Schedule};
 use super::{
-    CancelToken, CandidateDescriptor, EngineError, Event, Observer, RunContext, Target, check,
-    environment, gates, meter, plan, slots,
+    CancelToken, CandidateDescriptor, EngineError, Event, Observer, RunContext, Target, TargetKind,
+    check, environment, gates, meter, plan, slots,
 };
 use crate::config::RunConfig;
 use crate::energy::monotonic_ns;
@@ -24,7 +24,7 @@ pub(crate) fn clock_s(ns: u64, origin_ns: u64) -> f64 {
     (ns as f64 - origin_ns as f64) * 1e-9
 }
 
-/// Asks a target which candidates it registered, under the machine's run lock (shared: a listing
+/// Asks a target which candidates it hosts, under the machine's run lock (shared: a listing
 /// starts a process, which must not land in another run's measured window).
 pub fn list(
     target: &Target,
@@ -40,7 +40,7 @@ pub fn list(
             &CancelToken::new(),
         )?
         .expect("a wait that cannot be cancelled ends with the lock");
-    let listed = plan::list(target, config);
+    let listed = plan::describe(target, config).map(|l| l.candidates);
     lock.release(held);
     listed
 }
@@ -56,6 +56,21 @@ pub fn run(
 ) -> Result<RunResults, EngineError> {
     let origin_ns = monotonic_ns();
     let started_at = assemble::now_rfc3339();
+    // A sandbox weaker than configured stops the run before any worker starts.
+    let sandbox = crate::pool::sandbox::Sandbox::probed(config.sandbox.clone());
+    sandbox.check()?;
+    let mut untrusted = false;
+    for t in targets {
+        let trusted = t.kind == TargetKind::Bench;
+        sandbox.applies(trusted, &t.label)?;
+        untrusted |= !trusted;
+    }
+    let sandbox_level = sandbox.level(untrusted);
+    if sandbox_level.level == "partial" {
+        observer.event(&Event::Note {
+            message: format!("sandbox {}", sandbox_level.summary()),
+        });
+    }
     let mut lock = RunLock::open(&context.lock_path, origin_ns).map_err(EngineError::Lock)?;
 
     let Some(shared) = lock.acquire(LockMode::Shared, config.wait_for_lock, observer, cancel)?
@@ -65,6 +80,7 @@ pub fn run(
     let plan = plan::plan(targets, config, observer)?;
     let slots = slots::slots(config, &Sysfs::new(&context.sysfs_root))?;
     let mut environment = environment::probe(context);
+    environment.sandbox = Some(sandbox_level);
     environment.worker_cpus = slots.iter().map(|s| s.cpu).collect();
     let mut selection = if config.measure {
         Some(meter::select(config, &context.sysfs_root)?)
