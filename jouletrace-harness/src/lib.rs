@@ -24,6 +24,7 @@
 //! without the bench harness, which is how `cargo joule` drives several bench binaries at once.
 
 pub mod baseline;
+mod cancel;
 #[cfg(feature = "cargo")]
 pub mod cargo;
 pub mod case;

@@ -28,7 +28,7 @@ pub fn probe() -> &'static HostInfo {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/sys"));
         let meter = jouletrace::energy::select(MeterChoice::Auto, &root, DEFAULT_WATTS_PER_CORE)
-            .map(|s| s.record())
+            .map(|s| jouletrace::results::MeterRecord::of(&s))
             .map_err(|u| match u.remedy {
                 Some(r) => format!("{:?}: {} ({r})", u.backend, u.reason),
                 None => format!("{:?}: {}", u.backend, u.reason),

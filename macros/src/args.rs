@@ -243,27 +243,20 @@ fn example(key: &str) -> &'static str {
     }
 }
 
-/// `"500ms"`, `"5s"`, `"2m"` → milliseconds.
+/// `"500ms"`, `"5s"`, `"1m 30s"` → milliseconds: the grammar of every duration in JouleTrace's
+/// configuration (`humantime`, as `timeout = "1m 30s"` in `[package.metadata.joule]`), so a
+/// value means the same in an attribute and in a manifest.
 pub(crate) fn parse_timeout(text: &str) -> Result<u64, String> {
-    let hint = "write a whole number and a unit: \"500ms\", \"5s\" or \"2m\"";
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let factor = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        _ => return Err(format!("invalid timeout \"{text}\": {hint}")),
-    };
-    let n: u64 = number
-        .parse()
+    let hint = "write a duration such as \"100ms\", \"2s\" or \"1m 30s\"";
+    let d = humantime::parse_duration(text.trim())
         .map_err(|_| format!("invalid timeout \"{text}\": {hint}"))?;
-    if n == 0 {
+    let ms = u64::try_from(d.as_millis()).map_err(|_| format!("timeout \"{text}\" is too long"))?;
+    if ms == 0 {
         return Err(format!(
             "timeout \"{text}\" would stop every run at once; {hint}"
         ));
     }
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("timeout \"{text}\" is too long"))
+    Ok(ms)
 }
 
 /// Problem names become part of test names (`sort::std_sort`) and of a type name, so they keep
@@ -559,10 +552,15 @@ mod tests {
         assert_eq!(parse_timeout("500ms"), Ok(500));
         assert_eq!(parse_timeout("5s"), Ok(5_000));
         assert_eq!(parse_timeout("2m"), Ok(120_000));
-        assert!(parse_timeout("5").is_err());
-        assert!(parse_timeout("5 s").is_err());
-        assert!(parse_timeout("1.5s").is_err());
+        // The configuration's grammar: compound durations too.
+        assert_eq!(parse_timeout("1m 30s"), Ok(90_000));
+        assert!(parse_timeout("5").is_err(), "a unit is required");
+        assert!(parse_timeout("soon").is_err());
         assert!(parse_timeout("0s").is_err());
+        assert!(
+            parse_timeout("100us").is_err(),
+            "below a millisecond is zero"
+        );
         assert!(parse_timeout("s").is_err());
         assert!(parse_timeout("99999999999999999999m").is_err());
     }

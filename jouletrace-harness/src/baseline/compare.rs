@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::engine::summarize::per_call;
+use crate::results::per_call;
 use crate::results::{
     BaselineComparison, CaseMeasurement, ChangeEntry, ChangeVerdict, RunResults, Settings, Status,
 };
@@ -430,7 +430,7 @@ pub(crate) mod tests {
                         size: None,
                         calls_per_sample: 10,
                         failure: None,
-                        stop_reason: "target_ci".into(),
+                        stop_reason: crate::results::StopReason::TargetCi,
                         warmup: vec![],
                         samples: per_call
                             .iter()

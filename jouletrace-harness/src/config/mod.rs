@@ -18,18 +18,8 @@ pub use partition::{Partition, PartitionError, PartitionKind};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::energy::Backend;
+pub use crate::energy::MeterChoice;
 use crate::registry::CandidateOptions;
-
-/// Which meter to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum MeterChoice {
-    /// perf, then powercap, then the estimate (with a warning).
-    #[default]
-    Auto,
-    /// Exactly this backend; a run whose forced meter is unavailable fails (exit status 2).
-    Forced(Backend),
-}
 
 /// Which CPUs workers may use.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

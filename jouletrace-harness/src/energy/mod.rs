@@ -300,14 +300,16 @@ impl Unavailable {
         self.remedy = Some(remedy.into());
         self
     }
+}
 
-    pub fn to_rejected(&self) -> crate::results::RejectedMeter {
-        crate::results::RejectedMeter {
-            backend: self.backend,
-            reason: self.reason.clone(),
-            remedy: self.remedy.clone(),
-        }
-    }
+/// Which meter a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MeterChoice {
+    /// perf, then powercap, then the estimate (with a warning).
+    #[default]
+    Auto,
+    /// Exactly this backend; a run whose forced meter is unavailable fails (exit status 2).
+    Forced(Backend),
 }
 
 /// Opens the meter a [`MeterSpec`] describes. Used inside worker processes: the orchestrator has

@@ -8,12 +8,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::MeterChoice;
 use crate::energy::{
-    Backend, Meter, MeterInfo, MeterSpec, Provenance, Unavailable, estimate, msr, nvml, perf,
-    powercap, probe_advances,
+    Backend, Meter, MeterChoice, MeterInfo, MeterSpec, Provenance, Unavailable, estimate, msr,
+    nvml, perf, powercap, probe_advances,
 };
-use crate::results::MeterRecord;
 use crate::sysfs::Sysfs;
 use crate::units::Watts;
 
@@ -30,22 +28,6 @@ pub struct Selection {
     /// Backends tried before this one, with why they were not used.
     pub rejected: Vec<Unavailable>,
     pub warnings: Vec<String>,
-}
-
-impl Selection {
-    /// The meter as the results file records it.
-    pub fn record(&self) -> MeterRecord {
-        MeterRecord {
-            backend: self.info.backend,
-            provenance: self.info.provenance,
-            estimated: self.info.is_estimated(),
-            domains: self.info.domains.clone(),
-            primary_domain: self.info.primary.clone(),
-            estimate_watts_per_core: self.info.estimate_watts_per_core,
-            rejected: self.rejected.iter().map(Unavailable::to_rejected).collect(),
-            warnings: self.warnings.clone(),
-        }
-    }
 }
 
 /// Opens one backend against a sysfs root, for selection or diagnosis.
@@ -218,7 +200,7 @@ mod tests {
         assert!(sel.rejected[0].reason.contains("did not advance"));
         assert!(sel.warnings[0].contains("cargo joule doctor"));
         assert!(sel.warnings[0].contains("ESTIMATED"));
-        let record = sel.record();
+        let record = crate::results::MeterRecord::of(&sel);
         assert!(record.estimated);
         assert_eq!(record.primary_domain, "cpu-estimate");
         assert_eq!(record.rejected.len(), 2);

@@ -725,7 +725,7 @@ mod tests {
     /// power follows this process's CPU time, and the ordinary selection picking it.
     #[test]
     fn mirrored_host_selects_a_simulated_package() {
-        use crate::config::MeterChoice;
+        use crate::energy::MeterChoice;
         let dir = tempfile::tempdir().unwrap();
         let m = FakeMachine::mirror_host(dir.path()).unwrap();
         let host = crate::topology::Topology::read(&Sysfs::default()).unwrap();

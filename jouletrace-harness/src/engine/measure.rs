@@ -13,7 +13,7 @@ use super::{Event, Lane, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
 use crate::protocol::{Metering, Request, Response, SampleReport};
-use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
+use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status, StopReason};
 use crate::units::Joules;
 
 /// Memory the fresh inputs of one batch may take, at most.
@@ -42,7 +42,7 @@ pub fn measure(
         size: job.case.size,
         calls_per_sample: 0,
         failure: None,
-        stop_reason: "failed".into(),
+        stop_reason: StopReason::Failed,
         warmup: Vec::new(),
         samples: Vec::new(),
         stats: None,
@@ -68,7 +68,7 @@ pub fn measure(
             memory_limit_mb: eff.memory_limit_mb,
         }));
         if matches!(e, crate::pool::WorkerError::Cancelled) {
-            m.stop_reason = "interrupted".into();
+            m.stop_reason = StopReason::Interrupted;
         }
     };
     let mut worker = match Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10))) {
@@ -181,7 +181,7 @@ pub fn measure(
     let mut done = 0;
     let reason = loop {
         if cx.cancel.is_cancelled() {
-            break "interrupted";
+            break StopReason::Interrupted;
         }
         let warm = m.warmup.len() < eff.warmup as usize;
         if !warm {
@@ -189,14 +189,14 @@ pub fn measure(
             if n >= eff.min_trials.max(2) {
                 let values = super::summarize::per_call(&m.samples, &primary, true);
                 if super::summarize::within_target(&values, config) {
-                    break "target_ci";
+                    break StopReason::TargetCi;
                 }
             }
             if n >= config.max_trials.max(eff.min_trials) {
-                break "max_trials";
+                break StopReason::MaxTrials;
             }
             if n >= eff.min_trials && started.elapsed() >= config.time_budget {
-                break "time_budget";
+                break StopReason::TimeBudget;
             }
         }
         let answer = match window_meter.as_mut() {
@@ -211,12 +211,16 @@ pub fn measure(
             Ok(Response::Sampled(report)) => to_sample(&report, lane, cx),
             Ok(other) => {
                 m.failure = Some(*unexpected(other));
-                break "failed";
+                break StopReason::Failed;
             }
             Err(f) => {
                 let interrupted = f.kind == Status::NotRun;
                 m.failure = Some(*f);
-                break if interrupted { "interrupted" } else { "failed" };
+                break if interrupted {
+                    StopReason::Interrupted
+                } else {
+                    StopReason::Failed
+                };
             }
         };
         done += 1;
@@ -232,10 +236,8 @@ pub fn measure(
             m.samples.push(sample);
         }
     };
-    m.stop_reason = reason.into();
-    if reason == "interrupted" && m.failure.is_none() {
-        // Samples so far are kept; the measurement is simply short.
-    }
+    // Interrupted: the samples so far are kept; the measurement is simply short.
+    m.stop_reason = reason;
     worker.shutdown();
     m
 }

@@ -18,7 +18,7 @@ pub fn select(config: &RunConfig, sysfs_root: &Path) -> Result<Selection, Engine
     let sel = energy::select(config.meter, sysfs_root, config.estimate_watts_per_core)
         .map_err(EngineError::MeterUnavailable)?;
     Ok(Selection {
-        record: sel.record(),
+        record: MeterRecord::of(&sel),
         spec: sel.spec,
         info: sel.info,
     })

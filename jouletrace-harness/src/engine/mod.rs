@@ -19,7 +19,6 @@
 //! `docs/process-model.md` and `docs/measurement.md`.
 
 mod assemble;
-mod cancel;
 mod check;
 mod context;
 mod environment;
@@ -40,8 +39,8 @@ mod slots;
 pub mod summarize;
 mod target;
 
+pub use crate::cancel::CancelToken;
 pub use crate::registry::CandidateDescriptor;
-pub use cancel::CancelToken;
 pub use context::{RunContext, built_with_rustc, git_commit, rustc_version};
 pub use error::{EngineError, ListingError, LockError};
 pub use observer::{Event, NullObserver, Observer};

@@ -3,7 +3,8 @@
 
 use crate::config::RunConfig;
 use crate::results::{
-    CaseMeasurement, CaseRanking, CaseStats, Estimate, MeterRecord, ProblemResult, Sample, Status,
+    CaseFlag, CaseMeasurement, CaseRanking, CaseStats, Estimate, MeterRecord, ProblemResult,
+    Sample, Status,
 };
 use crate::stats::{self, BootstrapOptions, Summary};
 use crate::units::{Joules, Watts};
@@ -19,19 +20,10 @@ fn options(config: &RunConfig) -> BootstrapOptions {
     )
 }
 
-fn energy(s: &Sample, domain: &str, net: bool) -> Option<f64> {
-    s.energy
-        .iter()
-        .find(|e| e.domain == domain)
-        .map(|e| if net { e.net.get() } else { e.gross.get() })
-}
+pub use crate::results::per_call;
 
-/// Energy per call of each sample in `domain`, net of idle or gross.
-pub fn per_call(samples: &[Sample], domain: &str, net: bool) -> Vec<f64> {
-    samples
-        .iter()
-        .filter_map(|s| energy(s, domain, net).map(|e| e / s.calls as f64))
-        .collect()
+fn energy(s: &Sample, domain: &str, net: bool) -> Option<f64> {
+    s.energy_in(domain, net)
 }
 
 /// Whether the confidence interval of the median energy per call is within the run's target.
@@ -99,13 +91,13 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
     };
     let mut flags = Vec::new();
     if estimated {
-        flags.push("estimated".to_owned());
+        flags.push(CaseFlag::Estimated);
     }
     if p_net.point < 0.0 {
-        flags.push("negative_net_power".to_owned());
+        flags.push(CaseFlag::NegativeNetPower);
     }
     if p_net.point > IMPLAUSIBLE_NET_W {
-        flags.push("net_power_above_plausible".to_owned());
+        flags.push(CaseFlag::NetPowerAbovePlausible);
     }
     m.stats = Some(CaseStats {
         domain: domain.to_owned(),

@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 
 use super::capture::{Capture, drain};
 use super::sandbox::{Running, SandboxSpec};
-use crate::engine::CancelToken;
+use crate::cancel::CancelToken;
 use crate::protocol::{
     HostInfo, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response,
 };

@@ -691,7 +691,7 @@ fn case_view(
                     s.samples.to_string()
                 },
                 cv: format!("{:.1}%", s.cv * 100.0),
-                flags: s.flags.clone(),
+                flags: s.flags.iter().map(|f| f.to_string()).collect(),
                 ..base
             }
         })

@@ -47,7 +47,8 @@ pub struct RunInfo {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub finished_at: Option<String>,
-    /// `false` when the run was interrupted or a binary died: the file holds what was gathered.
+    /// `false` when the run was interrupted: the file holds what was gathered. (A worker that
+    /// dies is its candidate's failure, not an incomplete run.)
     pub complete: bool,
     /// Why the run is incomplete (`interrupted by SIGINT`, …).
     #[serde(default)]
@@ -168,7 +169,7 @@ pub struct Environment {
     pub rustc: Option<String>,
     /// CPUs that ran workers.
     pub worker_cpus: Vec<u32>,
-    /// The CPU the orchestrator was pinned to, if any.
+    /// The CPU the orchestrator was pinned to: always `None` today (it is not pinned).
     pub orchestrator_cpu: Option<u32>,
     /// The isolation workers ran under (absent in files written before the sandbox existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +374,51 @@ pub struct Failure {
     pub limit: Option<String>,
 }
 
+impl Sample {
+    /// This sample's energy in `domain`, net of idle or gross, in joules.
+    pub fn energy_in(&self, domain: &str, net: bool) -> Option<f64> {
+        self.energy
+            .iter()
+            .find(|e| e.domain == domain)
+            .map(|e| if net { e.net.get() } else { e.gross.get() })
+    }
+}
+
+/// Energy per call of each sample in `domain`, net of idle or gross, in joules (samples without
+/// that domain are left out).
+pub fn per_call(samples: &[Sample], domain: &str, net: bool) -> Vec<f64> {
+    samples
+        .iter()
+        .filter_map(|s| s.energy_in(domain, net).map(|e| e / s.calls as f64))
+        .collect()
+}
+
+impl MeterRecord {
+    /// The meter a run selected, as the results file records it.
+    pub fn of(sel: &crate::energy::Selection) -> MeterRecord {
+        MeterRecord {
+            backend: sel.info.backend,
+            provenance: sel.info.provenance,
+            estimated: sel.info.is_estimated(),
+            domains: sel.info.domains.clone(),
+            primary_domain: sel.info.primary.clone(),
+            estimate_watts_per_core: sel.info.estimate_watts_per_core,
+            rejected: sel.rejected.iter().map(RejectedMeter::from).collect(),
+            warnings: sel.warnings.clone(),
+        }
+    }
+}
+
+impl From<&crate::energy::Unavailable> for RejectedMeter {
+    fn from(u: &crate::energy::Unavailable) -> RejectedMeter {
+        RejectedMeter {
+            backend: u.backend,
+            reason: u.reason.clone(),
+            remedy: u.remedy.clone(),
+        }
+    }
+}
+
 impl CheckRecord {
     /// The record of a check that did not run (`not_run`, `ignored`): no worker, no output.
     pub fn without_worker(status: Status) -> CheckRecord {
@@ -421,8 +467,8 @@ pub struct CaseMeasurement {
     pub calls_per_sample: u64,
     /// `None` when the measurement completed; otherwise why it stopped short.
     pub failure: Option<Failure>,
-    /// Why trials stopped: `target_ci`, `max_trials`, `time_budget`, `interrupted`, `failed`.
-    pub stop_reason: String,
+    /// Why trials stopped.
+    pub stop_reason: StopReason,
     pub warmup: Vec<Sample>,
     pub samples: Vec<Sample>,
     pub stats: Option<CaseStats>,
@@ -489,9 +535,71 @@ pub struct CaseStats {
     pub cv: f64,
     pub outliers: u32,
     pub samples: u32,
-    /// Plain flags a reader must see: `negative_net_power`, `net_power_above_tdp`, `estimated`…
+    /// Plain flags a reader must see.
     #[serde(default)]
-    pub flags: Vec<String>,
+    pub flags: Vec<CaseFlag>,
+}
+
+/// Why a measurement stopped taking samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The interval of the median energy per call reached `target_ci`.
+    TargetCi,
+    /// `max_trials` samples were taken.
+    MaxTrials,
+    /// The case's `time_budget` was spent (after at least `trials` samples).
+    TimeBudget,
+    /// The run was interrupted; the samples so far are kept.
+    Interrupted,
+    /// The worker failed (see `failure`).
+    Failed,
+}
+
+/// Something about a case's statistics a reader must not miss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseFlag {
+    /// The energy is the estimate meter's, not a measurement.
+    Estimated,
+    /// Idle subtraction left the median net power below zero: the idle power drifted up.
+    NegativeNetPower,
+    /// The median net power is above what one core can plausibly draw (500 W).
+    NetPowerAbovePlausible,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::TargetCi => "target_ci",
+            StopReason::MaxTrials => "max_trials",
+            StopReason::TimeBudget => "time_budget",
+            StopReason::Interrupted => "interrupted",
+            StopReason::Failed => "failed",
+        }
+    }
+}
+
+impl CaseFlag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseFlag::Estimated => "estimated",
+            CaseFlag::NegativeNetPower => "negative_net_power",
+            CaseFlag::NetPowerAbovePlausible => "net_power_above_plausible",
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for CaseFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 use jouletrace::prelude::*;
 
-#[joule_bench(cases = [(2, 4)], timeout = "5 seconds")]
+#[joule_bench(cases = [(2, 4)], timeout = "soon")]
 fn square(x: i32) -> i32 {
     x * x
 }

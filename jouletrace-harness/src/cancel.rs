@@ -1,3 +1,6 @@
+//! The cancel token: shared vocabulary of the engine and the pool (re-exported as
+//! `engine::CancelToken`), kept below both so that the pool need not know the engine.
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
