@@ -1,6 +1,6 @@
 //! The HTML report: one self-contained file, readable offline.
 //!
-//! The page is `templates/report.html.tera` (embedded at compile time) rendered with a view
+//! The page is `jouletrace-harness/templates/report.html.tera` (embedded at compile time) rendered with a view
 //! model built here: every number is formatted and every chart laid out in Rust, so the template
 //! only places strings. Inline CSS and inline SVG, no scripts, fonts or images from anywhere: the
 //! file makes no network request. All text from the results — candidate names, the `Debug`
@@ -14,8 +14,8 @@ use super::view::{self, CaseTable};
 use super::{Format, ReportError};
 use crate::results::{ChangeEntry, ChangeVerdict, ProblemResult, RunResults, Status};
 
-const TEMPLATE: &str = include_str!("../../../templates/report.html.tera");
-const CHARTS: &str = include_str!("../../../templates/charts.html.tera");
+const TEMPLATE: &str = include_str!("../../templates/report.html.tera");
+const CHARTS: &str = include_str!("../../templates/charts.html.tera");
 /// Names end in `.html` so tera escapes every `{{ }}` by default.
 const TEMPLATE_NAME: &str = "report.html";
 const CHARTS_NAME: &str = "charts.html";
