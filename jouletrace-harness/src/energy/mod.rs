@@ -39,6 +39,9 @@ pub mod perf;
 pub mod powercap;
 mod probe;
 mod select;
+/// Fake sysfs trees, MSRs and RAPL counters for tests (feature `test-support`): not part of the
+/// API users measure with.
+#[cfg(any(test, feature = "test-support"))]
 pub mod simulate;
 
 pub use probe::{probe_advances, spin_on};
