@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::engine::summarize::per_call;
+use crate::engine::summarize::{per_call, used_samples};
 use crate::results::{
     BaselineComparison, CaseMeasurement, ChangeEntry, ChangeVerdict, RunResults, Settings, Status,
 };
@@ -105,10 +105,13 @@ pub fn incompatibilities(old: &RunResults, new: &RunResults) -> Vec<String> {
 
 /// Energy per call of each sample of `m` in its primary domain (the package its worker ran on,
 /// else the run's): net (idle-subtracted) when `net`, else gross.
+///
+/// Samples flagged for background activity are left out as in the run's own statistics.
 pub fn energy_per_call(results: &RunResults, m: &CaseMeasurement, net: bool) -> Vec<f64> {
+    let (samples, _) = used_samples(m, results.settings.min_trials);
     match (&m.primary_domain, &results.meter) {
-        (Some(domain), _) => per_call(&m.samples, domain, net),
-        (None, Some(meter)) => per_call(&m.samples, &meter.primary_domain, net),
+        (Some(domain), _) => per_call(&samples, domain, net),
+        (None, Some(meter)) => per_call(&samples, &meter.primary_domain, net),
         (None, None) => Vec::new(),
     }
 }
@@ -444,6 +447,9 @@ pub(crate) mod tests {
                                     net: Joules(e * 9.0),
                                 }],
                                 outlier: false,
+                                process: 0,
+                                background: None,
+                                background_activity: false,
                             })
                             .collect(),
                         stats: None,

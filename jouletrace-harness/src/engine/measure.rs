@@ -6,12 +6,14 @@
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use super::background;
 use super::idle::IdleTable;
 use super::{Event, Lane, MeasureJob, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
 use crate::protocol::{Request, Response, SampleReport};
 use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
+use crate::sysfs::Procfs;
 use crate::units::Joules;
 
 /// Memory the fresh inputs of one batch may take, at most.
@@ -135,6 +137,11 @@ pub fn measure(
         }
     };
     m.calls_per_sample = calls;
+    let watch = background::Watch::new(
+        Procfs::from_env(),
+        background::worker_scope(cx.meter.primary_for(lane.cpu), lane.cpu),
+        Some(worker.pid),
+    );
     let planned = eff.warmup + eff.min_trials;
     let _ = events.send(Event::MeasureStarted {
         candidate: id.clone(),
@@ -149,9 +156,19 @@ pub fn measure(
         }
         let warm = m.warmup.len() < eff.warmup as usize;
         if !warm {
-            let n = m.samples.len() as u32;
+            // Samples flagged for background activity are re-taken: they do not count.
+            let quiet: Vec<Sample> = m
+                .samples
+                .iter()
+                .filter(|s| !s.background_activity)
+                .cloned()
+                .collect();
+            let n = quiet.len() as u32;
+            if m.samples.len() as u32 - n > config.max_trials.max(eff.min_trials) {
+                break "background_activity";
+            }
             if n >= eff.min_trials.max(2) {
-                let values = super::summarize::per_call(&m.samples, &primary, true);
+                let values = super::summarize::per_call(&quiet, &primary, true);
                 if super::summarize::within_target(&values, config) {
                     break "target_ci";
                 }
@@ -163,8 +180,11 @@ pub fn measure(
                 break "time_budget";
             }
         }
-        let sample = match ask(&mut worker, Request::Sample { calls, batch }, "sampling") {
-            Ok(Response::Sampled(report)) => to_sample(&report, lane, cx),
+        let mark = watch.mark();
+        let answer = ask(&mut worker, Request::Sample { calls, batch }, "sampling");
+        let reading = mark.and_then(|a| watch.since(&a));
+        let sample = match answer {
+            Ok(Response::Sampled(report)) => to_sample(&report, lane, cx, reading),
             Ok(other) => {
                 m.failure = Some(*unexpected(other));
                 break "failed";
@@ -196,7 +216,12 @@ pub fn measure(
     m
 }
 
-fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
+fn to_sample(
+    r: &SampleReport,
+    lane: &Lane,
+    cx: &MeasureContext<'_>,
+    reading: Option<background::Reading>,
+) -> Sample {
     let measured = Duration::from_nanos(r.measured_ns);
     Sample {
         calls: r.calls,
@@ -219,6 +244,9 @@ fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
             })
             .collect(),
         outlier: false,
+        process: 0,
+        background: reading.map(|r| r.load),
+        background_activity: reading.is_some_and(|r| r.flagged),
     }
 }
 

@@ -8,10 +8,12 @@
 //!
 //! One file per step: [`run`](run()) orchestrates; `check` and `measure` drive one worker each;
 //! `meter` chooses the meter and the lanes its domains allow; `idle` keeps the idle baseline;
+//! `background` watches for other work beside every window;
 //! `gates` warns about frequency scaling and waits for cooling; `summarize` turns samples into
 //! statistics and rankings; `lock` is the machine-wide measurement lock. The design notes are
 //! `docs/process-model.md` and `docs/measurement.md`.
 
+pub mod background;
 mod cancel;
 mod check;
 mod environment;

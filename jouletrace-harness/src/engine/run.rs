@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    CancelToken, CandidateDescriptor, EngineError, Observer, Target, check, environment, gates,
-    idle, lock, measure, meter, parallel, slots, summarize,
+    CancelToken, CandidateDescriptor, EngineError, Observer, Target, background, check,
+    environment, gates, idle, lock, measure, meter, parallel, slots, summarize,
 };
 use crate::config::RunConfig;
 use crate::energy::monotonic_ns;
@@ -421,6 +421,15 @@ pub fn run(
             selection.as_ref().map(|s| &s.record),
             config,
         );
+    }
+
+    // How busy the machine was, in the environment and, when it mattered, in the warnings.
+    environment.background = background::summarize(&problems, &idle.all());
+    if let (Some(sel), Some(bg)) = (&mut selection, &environment.background) {
+        for w in background::warnings(bg) {
+            observer.note(&w);
+            sel.record.warnings.push(w);
+        }
     }
 
     let results = RunResults {

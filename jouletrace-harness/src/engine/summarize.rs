@@ -1,6 +1,7 @@
 //! From raw samples to the statistics and rankings in the results (all arithmetic is in
 //! [`crate::stats`]; this module only picks the series and records what it found).
 
+use super::background;
 use crate::config::RunConfig;
 use crate::results::{
     CaseMeasurement, CaseRanking, CaseStats, Estimate, MeterRecord, ProblemResult, Sample, Status,
@@ -64,29 +65,35 @@ fn map<T>(e: Estimate<f64>, f: impl Fn(f64) -> T) -> Estimate<T> {
     }
 }
 
+/// The samples of `m` its statistics, ranking and baseline comparison use: the quiet ones while
+/// at least `min_trials` remain (see [`background`]), and whether flagged ones had to be used.
+pub fn used_samples(m: &CaseMeasurement, min_trials: u32) -> (Vec<Sample>, bool) {
+    background::usable(&m.samples, min_trials)
+}
+
 /// Statistics of one measured case; flags outliers on the samples themselves.
 pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &RunConfig) {
-    let net = per_call(&m.samples, domain, true);
-    if net.len() != m.samples.len() || net.len() < 2 {
+    let (used, unreliable) = used_samples(m, config.min_trials);
+    let net = per_call(&used, domain, true);
+    if net.len() != used.len() || net.len() < 2 {
         return;
     }
     if let Ok(classes) = stats::tukey(&net) {
-        for (s, c) in m.samples.iter_mut().zip(&classes) {
-            s.outlier = c.is_outlier();
+        let mut classes = classes.iter();
+        for s in m.samples.iter_mut() {
+            s.outlier = false;
+            if unreliable || !s.background_activity {
+                s.outlier = classes.next().is_some_and(|c| c.is_outlier());
+            }
         }
     }
-    let gross = per_call(&m.samples, domain, false);
+    let gross = per_call(&used, domain, false);
     let power = |net: bool| -> Vec<f64> {
-        m.samples
-            .iter()
+        used.iter()
             .filter_map(|s| energy(s, domain, net).map(|e| e / s.measured_s))
             .collect()
     };
-    let time: Vec<f64> = m
-        .samples
-        .iter()
-        .map(|s| s.measured_s / s.calls as f64)
-        .collect();
+    let time: Vec<f64> = used.iter().map(|s| s.measured_s / s.calls as f64).collect();
     let (Some(e_net), Some(e_gross), Some(p_gross), Some(p_net), Some(t), Ok(summary)) = (
         ci(&net, config),
         ci(&gross, config),
@@ -107,6 +114,12 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
     if p_net.point > IMPLAUSIBLE_NET_W {
         flags.push("net_power_above_plausible".to_owned());
     }
+    if m.samples.iter().any(|s| s.background_activity) {
+        flags.push("background_activity".to_owned());
+    }
+    if unreliable {
+        flags.push("unreliable".to_owned());
+    }
     m.stats = Some(CaseStats {
         domain: domain.to_owned(),
         energy_per_call_j: map(e_gross, Joules),
@@ -119,7 +132,7 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
         mad_energy_per_call_j: Joules(summary.mad),
         cv: summary.cv.unwrap_or(0.0),
         outliers: m.samples.iter().filter(|s| s.outlier).count() as u32,
-        samples: m.samples.len() as u32,
+        samples: used.len() as u32,
         flags,
     });
 }
@@ -156,7 +169,8 @@ pub fn problem(
                         .iter()
                         .find(|m| m.case == case.id && m.failure.is_none() && m.stats.is_some())?;
                     let d = m.primary_domain.as_deref().unwrap_or(domain);
-                    Some((c.name.clone(), per_call(&m.samples, d, net)))
+                    let (used, _) = used_samples(m, config.min_trials);
+                    Some((c.name.clone(), per_call(&used, d, net)))
                 })
                 .collect()
         };

@@ -46,6 +46,8 @@ struct Page {
     /// Idle-subtracted figures mean something only when idle power was measured.
     show_net: bool,
     estimate_warning: Option<String>,
+    /// How busy the machine was (`None` when not observed).
+    background: Option<String>,
     rejected_meters: Vec<Fact>,
     incomplete: Option<String>,
     meter_label: String,
@@ -413,6 +415,7 @@ impl Page {
             est_suffix,
             show_net: !results.idle.is_empty(),
             estimate_warning: view::estimate_warning(results),
+            background: view::background_line(results),
             rejected_meters,
             incomplete: (!results.run.complete).then(|| {
                 results

@@ -176,6 +176,18 @@ impl Format for Terminal {
         if let Some(warning) = view::estimate_warning(results) {
             let _ = writeln!(out, "{}", self.paint(Style::BoldYellow, &warning));
         }
+        if let Some(line) = view::background_line(results) {
+            let busy = results
+                .environment
+                .background
+                .as_ref()
+                .is_some_and(|b| b.unreliable_cases > 0 || !b.idle_quiet);
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(if busy { Style::BoldYellow } else { Style::Dim }, &line)
+            );
+        }
         if !results.run.complete {
             let reason = results
                 .run
@@ -305,7 +317,11 @@ impl Terminal {
                         Cell::right(num::watts(s.power_w.point)),
                         Cell::right(num::seconds(s.time_per_call_s.point)),
                         Cell::right(row.ratio.map(num::ratio).unwrap_or_else(|| "–".into())),
-                        Cell::left("passed").styled(Style::Green),
+                        if view::unreliable(s) {
+                            Cell::left("UNRELIABLE: busy machine").styled(Style::BoldYellow)
+                        } else {
+                            Cell::left("passed").styled(Style::Green)
+                        },
                     ]);
                 }
                 None => rows.push(vec![

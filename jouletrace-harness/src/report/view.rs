@@ -38,6 +38,34 @@ pub fn estimate_warning(results: &RunResults) -> Option<String> {
     ))
 }
 
+/// How busy the machine was while measuring, in one line; `None` when it was not observed.
+pub fn background_line(results: &RunResults) -> Option<String> {
+    let b = results.environment.background.as_ref()?;
+    let mut line = format!(
+        "machine load beside measured windows: median {:.0}%, max {:.0}% of the meter scope's CPU \
+         time; {} of {} samples flagged background_activity and re-taken",
+        b.median_foreign_share * 100.0,
+        b.max_foreign_share * 100.0,
+        b.flagged,
+        b.samples
+    );
+    if b.unreliable_cases > 0 {
+        line.push_str(&format!(
+            "; {} measurement(s) UNRELIABLE (too few quiet samples)",
+            b.unreliable_cases
+        ));
+    }
+    if !b.idle_quiet {
+        line.push_str("; idle power measured beside other work (too high)");
+    }
+    Some(line)
+}
+
+/// Whether a case's statistics had to include samples taken beside other work.
+pub fn unreliable(stats: &crate::results::CaseStats) -> bool {
+    stats.flags.iter().any(|f| f == "unreliable")
+}
+
 /// A candidate named by a ranking or baseline entry: the entries use the candidate's `id`
 /// (`problem::name`); a bare `name` is accepted too.
 pub fn find_candidate<'a>(problem: &'a ProblemResult, key: &str) -> Option<&'a CandidateResult> {
