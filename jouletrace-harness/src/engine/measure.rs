@@ -168,7 +168,7 @@ pub fn measure(
                 break "background_activity";
             }
             if n >= eff.min_trials.max(2) {
-                let values = super::summarize::per_call(&quiet, &primary, true);
+                let values = super::summarize::per_call_grouped(&quiet, &primary, true);
                 if super::summarize::within_target(&values, config) {
                     break "target_ci";
                 }

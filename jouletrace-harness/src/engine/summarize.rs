@@ -35,9 +35,29 @@ pub fn per_call(samples: &[Sample], domain: &str, net: bool) -> Vec<f64> {
         .collect()
 }
 
-/// Whether the confidence interval of the median energy per call is within the run's target.
-pub fn within_target(values: &[f64], config: &RunConfig) -> bool {
-    stats::median_ci(values, &options(config))
+/// Energy per call of each sample in `domain`, grouped by the worker process that took it
+/// (ascending process index; processes without a value are left out).
+pub fn per_call_grouped(samples: &[Sample], domain: &str, net: bool) -> Vec<Vec<f64>> {
+    grouped(samples, |s| {
+        energy(s, domain, net).map(|e| e / s.calls as f64)
+    })
+}
+
+/// Any per-sample figure, grouped by process.
+fn grouped(samples: &[Sample], value: impl Fn(&Sample) -> Option<f64>) -> Vec<Vec<f64>> {
+    let mut groups: std::collections::BTreeMap<u32, Vec<f64>> = Default::default();
+    for s in samples {
+        if let Some(v) = value(s) {
+            groups.entry(s.process).or_default().push(v);
+        }
+    }
+    groups.into_values().collect()
+}
+
+/// Whether the confidence interval of the median energy per call (over processes, see
+/// [`stats::hierarchical`]) is within the run's target.
+pub fn within_target(values: &[Vec<f64>], config: &RunConfig) -> bool {
+    stats::grouped_median_ci(values, &options(config))
         .ok()
         .filter(|e| e.point > 0.0)
         .and_then(|e| {
@@ -53,8 +73,8 @@ pub fn within_target(values: &[f64], config: &RunConfig) -> bool {
         .is_some_and(|w| w <= config.target_ci)
 }
 
-fn ci(values: &[f64], config: &RunConfig) -> Option<Estimate<f64>> {
-    stats::median_ci(values, &options(config)).ok()
+fn ci(values: &[Vec<f64>], config: &RunConfig) -> Option<Estimate<f64>> {
+    stats::grouped_median_ci(values, &options(config)).ok()
 }
 
 fn map<T>(e: Estimate<f64>, f: impl Fn(f64) -> T) -> Estimate<T> {
@@ -87,15 +107,12 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
             }
         }
     }
-    let gross = per_call(&used, domain, false);
-    let power = |net: bool| -> Vec<f64> {
-        used.iter()
-            .filter_map(|s| energy(s, domain, net).map(|e| e / s.measured_s))
-            .collect()
-    };
-    let time: Vec<f64> = used.iter().map(|s| s.measured_s / s.calls as f64).collect();
+    let gross = per_call_grouped(&used, domain, false);
+    let power = |net: bool| grouped(&used, |s| energy(s, domain, net).map(|e| e / s.measured_s));
+    let time = grouped(&used, |s| Some(s.measured_s / s.calls as f64));
+    let net_groups = per_call_grouped(&used, domain, true);
     let (Some(e_net), Some(e_gross), Some(p_gross), Some(p_net), Some(t), Ok(summary)) = (
-        ci(&net, config),
+        ci(&net_groups, config),
         ci(&gross, config),
         ci(&power(false), config),
         ci(&power(true), config),
@@ -133,6 +150,7 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
         cv: summary.cv.unwrap_or(0.0),
         outliers: m.samples.iter().filter(|s| s.outlier).count() as u32,
         samples: used.len() as u32,
+        processes: net_groups.len() as u32,
         flags,
     });
 }
@@ -159,7 +177,7 @@ pub fn problem(
     for case in p.cases.iter().filter(|c| c.measured) {
         // Rank on net energy; if an idle subtraction left a median at or below zero, the ratios
         // would be meaningless, so fall back to gross (the stats flags say why).
-        let series = |net: bool| -> Vec<(String, Vec<f64>)> {
+        let series = |net: bool| -> Vec<(String, Vec<Vec<f64>>)> {
             p.candidates
                 .iter()
                 .filter(|c| c.status == Status::Passed)
@@ -170,7 +188,7 @@ pub fn problem(
                         .find(|m| m.case == case.id && m.failure.is_none() && m.stats.is_some())?;
                     let d = m.primary_domain.as_deref().unwrap_or(domain);
                     let (used, _) = used_samples(m, config.min_trials);
-                    Some((c.name.clone(), per_call(&used, d, net)))
+                    Some((c.name.clone(), per_call_grouped(&used, d, net)))
                 })
                 .collect()
         };
@@ -178,8 +196,8 @@ pub fn problem(
         if net.is_empty() {
             continue;
         }
-        let ranked = stats::rank(&net, &options(config))
-            .or_else(|_| stats::rank(&series(false), &options(config)));
+        let ranked = stats::rank_grouped(&net, &options(config))
+            .or_else(|_| stats::rank_grouped(&series(false), &options(config)));
         if let Ok(entries) = ranked {
             p.rankings.push(CaseRanking {
                 case: case.id.clone(),

@@ -276,6 +276,9 @@ impl Format for Terminal {
                 }
             }
         }
+        if let Some(note) = view::interval_note(results) {
+            let _ = writeln!(out, "\n{}", self.paint(Style::Dim, &note));
+        }
         self.baseline(&mut out, results, &level);
         Ok(out)
     }

@@ -403,10 +403,21 @@ pub struct CaseStats {
     /// Coefficient of variation of energy per call.
     pub cv: f64,
     pub outliers: u32,
+    /// Samples the statistics use (flagged `background_activity` ones left out while enough
+    /// quiet ones exist).
     pub samples: u32,
+    /// Fresh worker processes those samples came from: the unit the intervals resample
+    /// ("95% CI over 3 processes × 15 samples"). 1 in files written before processes were
+    /// spread.
+    #[serde(default = "one")]
+    pub processes: u32,
     /// Plain flags a reader must see: `negative_net_power`, `net_power_above_tdp`, `estimated`…
     #[serde(default)]
     pub flags: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
