@@ -466,6 +466,12 @@ pub struct ChangeEntry {
     #[serde(default)]
     pub change: Option<Estimate<f64>>,
     pub threshold: f64,
+    /// The run-to-run noise the data show for this entry (relative, like `change`): how far
+    /// one worker process's median strays from another's, combined over both sides at the
+    /// confidence level. A verdict needs the change beyond both `threshold` and this. `None`
+    /// when neither side has two processes (then it cannot be seen inside a run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
     pub verdict: ChangeVerdict,
     /// Why the entry is `missing` ("not in the baseline", "not measured in this run:
     /// wrong_answer", "removed"…); `None` for a compared entry.

@@ -147,7 +147,7 @@ pub fn small_cluster_factor(clusters: usize, level: f64) -> f64 {
 
 /// The standard normal quantile, by bisection on the upper tail (exact to ~1e-12; called a
 /// few times per interval).
-fn normal_quantile(p: f64) -> f64 {
+pub fn normal_quantile(p: f64) -> f64 {
     let (mut lo, mut hi) = (-40.0_f64, 40.0_f64);
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
