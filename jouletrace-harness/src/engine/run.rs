@@ -267,6 +267,15 @@ pub fn run(
                 case: c.clone(),
             })
             .collect();
+        // The candidates of one case are measured together, interleaved (see measure.rs).
+        let mut groups: BTreeMap<(String, String), Vec<MeasureJob<'_>>> = BTreeMap::new();
+        for j in jobs {
+            groups
+                .entry((j.job.descriptor.problem.clone(), j.case.id.clone()))
+                .or_default()
+                .push(j);
+        }
+        let jobs: Vec<Vec<MeasureJob<'_>>> = groups.into_values().collect();
         if !jobs.is_empty() {
             let _lock = lock::acquire(&config.lock_path, config.wait_for_lock, observer)?;
             let lanes = meter::lanes(&slots, sel);
@@ -337,9 +346,14 @@ pub fn run(
                     if let Some(t) = &thermal {
                         t.settle(config.settle_timeout, cancel);
                     }
-                    let m = measure::measure(&job, lane, &cx, tx);
-                    set_lane_drift(lane, measure::net_went_negative(&m));
-                    let _ = tx.send(Event::MeasureFinished(job.index, Box::new(m)));
+                    let measured = measure::measure_case(&job, lane, &cx, tx);
+                    set_lane_drift(
+                        lane,
+                        measured.iter().any(|(_, m)| measure::net_went_negative(m)),
+                    );
+                    for (index, m) in measured {
+                        let _ = tx.send(Event::MeasureFinished(index, Box::new(m)));
+                    }
                 },
                 |event| match event {
                     Event::MeasureStarted {
