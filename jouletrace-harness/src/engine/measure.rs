@@ -60,6 +60,32 @@ impl Spread {
     }
 }
 
+/// The units of work of the measuring phase: the candidates of each case (of one problem)
+/// together, to be interleaved by [`measure_case`]. Where several lanes may measure at once (their
+/// scopes do not overlap, e.g. the estimate's per-process lanes), a case's candidates are dealt
+/// round-robin into one unit per lane: they then run at the same time on different lanes, which
+/// exposes them to the same drifts as interleaving does, and no lane idles.
+pub fn case_groups<'a>(jobs: Vec<MeasureJob<'a>>, lanes: usize) -> Vec<Vec<MeasureJob<'a>>> {
+    let mut by_case: std::collections::BTreeMap<(String, String), Vec<MeasureJob<'a>>> =
+        Default::default();
+    for j in jobs {
+        by_case
+            .entry((j.job.descriptor.problem.clone(), j.case.id.clone()))
+            .or_default()
+            .push(j);
+    }
+    let mut units = Vec::new();
+    for group in by_case.into_values() {
+        let n = group.len().min(lanes.max(1));
+        let mut split: Vec<Vec<MeasureJob<'a>>> = (0..n).map(|_| Vec::new()).collect();
+        for (i, j) in group.into_iter().enumerate() {
+            split[i % n].push(j);
+        }
+        units.extend(split);
+    }
+    units
+}
+
 /// Measures the candidates of one case, interleaved: round after round, each candidate that
 /// is not finished gets a fresh worker process that warms up and takes a block of samples, so
 /// slow drifts of the machine hit every candidate alike and each candidate's samples come from

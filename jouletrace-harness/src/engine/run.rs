@@ -267,18 +267,11 @@ pub fn run(
                 case: c.clone(),
             })
             .collect();
-        // The candidates of one case are measured together, interleaved (see measure.rs).
-        let mut groups: BTreeMap<(String, String), Vec<MeasureJob<'_>>> = BTreeMap::new();
-        for j in jobs {
-            groups
-                .entry((j.job.descriptor.problem.clone(), j.case.id.clone()))
-                .or_default()
-                .push(j);
-        }
-        let jobs: Vec<Vec<MeasureJob<'_>>> = groups.into_values().collect();
         if !jobs.is_empty() {
             let _lock = lock::acquire(&config.lock_path, config.wait_for_lock, observer)?;
             let lanes = meter::lanes(&slots, sel);
+            // The candidates of one case are measured together, interleaved (see measure.rs).
+            let jobs = measure::case_groups(jobs, lanes.len());
             // Lanes whose last measurement saw negative net power: their idle is re-taken.
             let drift = std::sync::Mutex::new(std::collections::BTreeSet::new());
             let lane_drift = |lane: &Lane| drift.lock().expect("drift").contains(&lane.cpu);
