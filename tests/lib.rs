@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
+use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::{Activity, FakeMachine, SimConfig, SimulatedPowercap};
+use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 
 fn stat_field(pid: &str, n: usize) -> Option<String> {
@@ -15,27 +17,7 @@ fn stat_field(pid: &str, n: usize) -> Option<String> {
     rest.split(' ').nth(n - 3).map(str::to_owned)
 }
 
-/// A process's CPU time, all threads, through its CPU-time clock: unlike `/proc/PID/schedstat`,
-/// which lags a running task by up to a scheduler tick, the clock includes the slice in flight,
-/// exactly as the worker's own `CLOCK_PROCESS_CPUTIME_ID` does.
-fn cpu_time_ns(pid: i32) -> Option<u64> {
-    let mut clock: libc::clockid_t = 0;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: both out-pointers are valid; a vanished pid makes the calls fail, not misbehave.
-    unsafe {
-        if libc::clock_getcpuclockid(pid, &mut clock) != 0
-            || libc::clock_gettime(clock, &mut ts) != 0
-        {
-            return None;
-        }
-    }
-    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
-/// Cumulative CPU time of the children of `parent` (the engine's workers), keeping the time of
+/// Cumulative CPU time of the descendants of `parent` (the engine's workers), keeping the time of
 /// workers that have exited.
 pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
     let mut seen: HashMap<i32, u64> = HashMap::new();
@@ -47,18 +29,31 @@ pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Sen
         // new worker prepares and calibrates for longer than this before its first window.
         if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
             last_scan = Instant::now();
-            children = std::fs::read_dir("/proc")
+            // Every descendant, not only children: a sandboxed worker is a grandchild of its
+            // reaper (pool/sandbox: reaper → namespace init → program).
+            let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
                 .into_iter()
                 .flatten()
                 .flatten()
                 .filter_map(|e| e.file_name().to_str().map(str::to_owned))
                 .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-                .filter(|p| stat_field(p, 4).is_some_and(|pp| pp == parent.to_string()))
-                .filter_map(|p| p.parse().ok())
+                .filter_map(|p| Some((p.parse().ok()?, stat_field(&p, 4)?.parse().ok()?)))
                 .collect();
+            children.clear();
+            let mut frontier = vec![parent];
+            while let Some(up) = frontier.pop() {
+                for &(pid, ppid) in &parents {
+                    if ppid == up && !children.contains(&pid) {
+                        children.push(pid);
+                        frontier.push(pid);
+                    }
+                }
+            }
         }
         for &pid in &children {
-            if let Some(ns) = cpu_time_ns(pid) {
+            // Through its CPU-time clock: unlike `/proc/PID/schedstat`, which lags a running task
+            // by up to a scheduler tick, the clock includes the slice in flight.
+            if let Ok(ns) = jouletrace::energy::process_cpu_ns_of(pid as u32) {
                 seen.insert(pid, ns);
             }
         }
@@ -66,16 +61,15 @@ pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Sen
     }
 }
 
-/// Starts a simulated RAPL package on `machine`'s `intel-rapl:0` zone: `idle` watts all the time
-/// plus `busy` watts per CPU-second that `activity` reports. The simulator's thread runs on CPU 0
-/// (at real-time priority where allowed, so that other load cannot delay its updates); the
-/// returned CPU list (`JOULETRACE_CORES` syntax) is every other CPU, for the workers.
-pub fn simulated_package(
+/// Starts a simulated RAPL package on `machine`'s `intel-rapl:0` zone, charging `idle` always plus
+/// `busy` per CPU-second that `activity` reports; answers the simulator and the CPUs left for
+/// workers (all usable CPUs but the simulator's, or CPU 0 alone on a one-CPU machine).
+pub fn simulate_package(
     machine: &FakeMachine,
-    idle: f64,
-    busy: f64,
+    idle: Watts,
+    busy: Watts,
     activity: impl FnMut() -> Duration + Send + 'static,
-) -> (SimulatedPowercap, String) {
+) -> (SimulatedPowercap, Vec<u32>) {
     // Real RAPL is updated by hardware; our stand-in is a thread, which must not queue behind
     // the worker it accounts for. It gets CPU 0 (threads inherit their creator's affinity);
     // the workers get the other CPUs.
@@ -91,8 +85,8 @@ pub fn simulated_package(
     let sim = SimulatedPowercap::start(
         machine.zone_dir("intel-rapl:0"),
         SimConfig {
-            idle: Watts(idle),
-            busy_per_cpu: Watts(busy),
+            idle,
+            busy_per_cpu: busy,
             activity: Activity::Custom(Box::new(activity)),
             tick: Duration::from_micros(250),
             ..SimConfig::default()
@@ -105,24 +99,105 @@ pub fn simulated_package(
         unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal) };
     }
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all).unwrap();
-    let workers = (1..nix::sched::CpuSet::count())
+    let mut workers: Vec<u32> = (1..nix::sched::CpuSet::count())
         .filter(|&c| all.is_set(c).unwrap_or(false))
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-
-    let workers = if workers.is_empty() {
-        "0".into()
-    } else {
-        workers
-    };
+        .map(|c| c as u32)
+        .collect();
+    if workers.is_empty() {
+        workers.push(0);
+    }
     (sim, workers)
 }
 
+/// The simulated-RAPL proof, on the results of a run measured under [`simulate_package`]: a
+/// powercap measurement (not an estimate) of package 0; an idle baseline within 2% of `idle_w`;
+/// each sample of `candidate` charged `busy` W per CPU-second of its worker, net of idle, within
+/// 10% per sample and 1% over all samples; no two measured windows overlapping. On a machine busy
+/// with other work the simulator's own thread is delayed like everything else: samples (and the
+/// idle window) the engine flagged `background_activity` are exempt from the exact figures, and
+/// the run must then have flagged and warned instead.
+pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w: f64, busy: f64) {
+    let meter = r.meter.as_ref().unwrap();
+    assert_eq!(meter.backend, Backend::Powercap);
+    assert!(!meter.estimated, "a powercap reading is a measurement");
+    assert_eq!(meter.primary_domain, "package-0");
+
+    // The idle baseline found the idle power.
+    let idle = r
+        .idle
+        .iter()
+        .find(|i| i.domain == "package-0")
+        .expect("idle measured");
+    assert!(
+        (idle.power.get() - idle_w).abs() / idle_w < 0.02 || idle.background_activity,
+        "idle {} W, simulated {idle_w} W",
+        idle.power.get()
+    );
+
+    // Net energy is the busy share only: busy watts per CPU-second of the worker.
+    let c = r.candidates().find(|c| c.name == candidate).unwrap();
+    assert_eq!(c.status, Status::Passed, "{:?}", c.check.failure);
+    let (mut net, mut put_in, mut quiet) = (0.0, 0.0, 0);
+    for m in &c.measurements {
+        assert!(m.failure.is_none(), "{:?}", m.failure);
+        let stats = m.stats.as_ref().expect("statistics");
+        assert!(stats.processes >= 2, "samples spread over processes");
+        if m.samples.iter().any(|s| s.background_activity) {
+            assert!(
+                stats.flags.iter().any(|f| f == "background_activity"),
+                "{:?}",
+                stats.flags
+            );
+        }
+        for s in m.samples.iter().filter(|s| !s.background_activity) {
+            quiet += 1;
+            let e = s.energy.iter().find(|e| e.domain == "package-0").unwrap();
+            let expected = busy * s.cpu_time_s;
+            assert!(
+                // One sample scatters by a few percent: the simulated counter is a user-space
+                // thread, and its updates land a little before or after the worker's reads.
+                // Hardware updates do not wait for a scheduler; the 1% bound below is on the sum.
+                (e.net.get() - expected).abs() / expected < 0.10,
+                "sample: net {} J, put in {expected} J",
+                e.net.get()
+            );
+            assert!(e.gross.get() > e.net.get(), "gross includes the idle share");
+            net += e.net.get();
+            put_in += expected;
+        }
+    }
+    if quiet >= 10 {
+        assert!(
+            (net - put_in).abs() / put_in < 0.01,
+            "over all quiet samples: net {net} J, put in {put_in} J"
+        );
+    } else {
+        assert_flagged_busy(r);
+        assert!(
+            meter
+                .warnings
+                .iter()
+                .any(|w| w.contains("background activity")),
+            "{:?}",
+            meter.warnings
+        );
+    }
+
+    // One package, one lane: no two measured windows overlap.
+    let mut windows: Vec<(f64, f64)> = r
+        .candidates()
+        .flat_map(|c| &c.measurements)
+        .flat_map(|m| m.warmup.iter().chain(&m.samples))
+        .map(|s| (s.window_start_s, s.window_end_s))
+        .collect();
+    windows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in windows.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "windows overlap: {pair:?}");
+    }
+}
+
 /// Asserts that `r` observed background activity and flagged samples for it; its account.
-pub fn assert_flagged_busy(
-    r: &jouletrace::results::RunResults,
-) -> &jouletrace::results::BackgroundSummary {
+pub fn assert_flagged_busy(r: &RunResults) -> &jouletrace::results::BackgroundSummary {
     let bg = r
         .environment
         .background

@@ -29,18 +29,18 @@ use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, Target};
 use jouletrace::results::{ChangeVerdict, RunResults};
-use jouletrace_tests::{assert_flagged_busy, simulated_package, worker_cpu_time};
+use jouletrace::units::Watts;
+use jouletrace_tests::{assert_flagged_busy, simulate_package, worker_cpu_time};
 
 /// One engine run at a time in this binary: the simulated package charges every child of this
 /// process, and the load test must not load another test's workers.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn target() -> Target {
-    Target {
-        binary: PathBuf::from(env!("CARGO_BIN_EXE_calibration_bench")),
-        label: "calibration_bench".into(),
-        cwd: None,
-    }
+    Target::bench(
+        PathBuf::from(env!("CARGO_BIN_EXE_calibration_bench")),
+        "calibration_bench",
+    )
 }
 
 fn config(lock: &std::path::Path, full: bool) -> RunConfig {
@@ -217,8 +217,7 @@ fn simulated_runs(n: usize, full: bool) {
     let tree = tempfile::tempdir().unwrap();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     let me = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(std::process::id() as i32));
-    let (sim, workers) = simulated_package(&machine, 4.0, 20.0, worker_cpu_time(me));
-    let cpus: Vec<u32> = workers.split(',').filter_map(|c| c.parse().ok()).collect();
+    let (sim, cpus) = simulate_package(&machine, Watts(4.0), Watts(20.0), worker_cpu_time(me));
     let dir = tempfile::tempdir().unwrap();
     let config = RunConfig {
         meter: MeterChoice::Forced(Backend::Powercap),

@@ -24,14 +24,14 @@ pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
 
     let mut all: Vec<(String, String)> = Vec::new();
     for t in &targets {
-        let mut cmd = Command::new(&t.binary);
+        let mut cmd = Command::new(&t.program);
         cmd.arg("--list");
         if let Some(cwd) = &t.cwd {
             cmd.current_dir(cwd);
         }
         let output = cmd
             .output()
-            .with_context(|| format!("cannot run {} --list", t.binary.display()))
+            .with_context(|| format!("cannot run {} --list", t.program.display()))
             .map_err(Failure::usage)?;
         if !output.status.success() {
             return Err(Failure::usage(anyhow::anyhow!(

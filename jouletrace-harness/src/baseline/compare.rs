@@ -536,6 +536,7 @@ pub(crate) mod tests {
                     failure: None,
                     stdout: Captured::default(),
                     stderr: Captured::default(),
+                    verdicts: Vec::new(),
                 },
                 measurements: if per_call.is_empty() {
                     vec![]
@@ -556,6 +557,7 @@ pub(crate) mod tests {
                                 window_start_s: 0.0,
                                 window_end_s: 0.1,
                                 measured_s: 0.1,
+                                metered_s: None,
                                 cpu_time_s: 0.1,
                                 energy: vec![SampleEnergy {
                                     domain: domain.into(),
@@ -589,6 +591,7 @@ pub(crate) mod tests {
                 command_line: vec![],
                 binaries: vec![],
                 skipped_binaries: Vec::new(),
+                hosts: Vec::new(),
                 monotonic_origin_ns: 0,
                 partition: None,
             },

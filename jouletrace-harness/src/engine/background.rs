@@ -382,6 +382,7 @@ mod tests {
             window_start_s: 0.0,
             window_end_s: 0.1,
             measured_s: 0.1,
+            metered_s: None,
             cpu_time_s: 0.1,
             energy: vec![],
             outlier: false,

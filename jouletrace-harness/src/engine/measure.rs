@@ -13,7 +13,7 @@ use super::idle::IdleTable;
 use super::{Event, Lane, MeasureJob, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
-use crate::protocol::{Request, Response, SampleReport};
+use crate::protocol::{Metering, Request, Response, SampleReport};
 use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
 use crate::sysfs::Procfs;
 use crate::units::Joules;
@@ -255,22 +255,28 @@ impl<'a> Candidate<'a> {
         };
         let mut worker = Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10)))
             .map_err(|e| Box::new(classified(&e, "")))?;
-        let ask =
-            |worker: &mut Worker, req: Request, what: &str| -> Result<Response, Box<Failure>> {
-                match worker.request(&req, eff.timeout, Some(cx.cancel)) {
-                    Ok(Response::Error { message }) => Err(Box::new(Failure::new(
-                        Status::ProtocolError,
-                        Some(case),
-                        format!("{what}: {message}"),
-                    ))),
-                    Ok(r) => Ok(r),
-                    Err(e) => {
-                        let mut f = classified(&e, &worker.output().1.text);
-                        f.message = format!("{what}: {}", f.message);
-                        Err(Box::new(f))
-                    }
+        let judge = |worker: &mut Worker,
+                     answer: Result<Response, crate::pool::WorkerError>,
+                     what: &str|
+         -> Result<Response, Box<Failure>> {
+            match answer {
+                Ok(Response::Error { message }) => Err(Box::new(Failure::new(
+                    Status::ProtocolError,
+                    Some(case),
+                    format!("{what}: {message}"),
+                ))),
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    let mut f = classified(&e, &worker.output().1.text);
+                    f.message = format!("{what}: {}", f.message);
+                    Err(Box::new(f))
                 }
-            };
+            }
+        };
+        let ask = |worker: &mut Worker, req: Request, what: &str| {
+            let answer = worker.request(&req, eff.timeout, Some(cx.cancel));
+            judge(worker, answer, what)
+        };
         // An answer of the wrong kind is the worker breaking the protocol.
         let unexpected = |other: Response| {
             Box::new(Failure::new(
@@ -279,18 +285,38 @@ impl<'a> Candidate<'a> {
                 format!("unexpected {other:?}"),
             ))
         };
+        // A host metered from the orchestrator never gets a meter to open: ours reads around its
+        // windows (see `host.rs`).
+        let spec = cx.meter.spec_for(lane.cpu);
+        let from_outside = worker.metering() == Metering::Orchestrator;
         let result = (|| {
             let input_bytes = match ask(
                 &mut worker,
                 Request::Prepare {
                     candidate: id.clone(),
                     case: case.clone(),
-                    meter: Some(cx.meter.spec_for(lane.cpu)),
+                    meter: (!from_outside).then(|| spec.clone()),
+                    overhead: false,
                 },
                 "preparing",
             )? {
                 Response::Prepared { input_bytes } => input_bytes,
                 other => return Err(unexpected(other)),
+            };
+            let mut window_meter = if from_outside {
+                Some(
+                    super::host::WindowMeter::open(&spec, worker.program_pid()).map_err(
+                        |message| {
+                            Box::new(Failure::new(
+                                Status::ProtocolError,
+                                Some(case),
+                                format!("preparing: {message}"),
+                            ))
+                        },
+                    )?,
+                )
+            } else {
+                None
             };
             let (calls, batch) = match self.calibrated {
                 Some(c) => c,
@@ -339,7 +365,20 @@ impl<'a> Candidate<'a> {
                     break;
                 }
                 let mark = watch.mark();
-                let answer = ask(&mut worker, Request::Sample { calls, batch }, "sampling")?;
+                let answer = match window_meter.as_mut() {
+                    Some(wm) => {
+                        let answer = super::host::sample(
+                            &mut worker,
+                            wm,
+                            calls,
+                            batch,
+                            eff.timeout,
+                            cx.cancel,
+                        );
+                        judge(&mut worker, answer, "sampling")
+                    }
+                    None => ask(&mut worker, Request::Sample { calls, batch }, "sampling"),
+                }?;
                 let reading = mark.and_then(|a| watch.since(&a));
                 let report = match answer {
                     Response::Sampled(report) => report,
@@ -380,6 +419,8 @@ fn to_sample(
     reading: Option<background::Reading>,
 ) -> Sample {
     let measured = Duration::from_nanos(r.measured_ns);
+    // Idle power is charged over the time the energy covers (longer when metered from outside).
+    let metered = r.metered_ns.map_or(measured, Duration::from_nanos);
     Sample {
         calls: r.calls,
         cpu: lane.cpu,
@@ -387,6 +428,7 @@ fn to_sample(
         window_start_s: clock_s(r.window_start_ns, cx.origin_ns),
         window_end_s: clock_s(r.window_end_ns, cx.origin_ns),
         measured_s: measured.as_secs_f64(),
+        metered_s: Some(metered.as_secs_f64()),
         cpu_time_s: r.cpu_ns as f64 * 1e-9,
         energy: r
             .energy
@@ -397,7 +439,7 @@ fn to_sample(
                 net: d.energy
                     - cx.idle
                         .power(&d.domain)
-                        .map_or(Joules::ZERO, |w| w * measured),
+                        .map_or(Joules::ZERO, |w| w * metered),
             })
             .collect(),
         outlier: false,

@@ -37,6 +37,7 @@ pub fn probe_environment_with(sys: &Sysfs, proc: &Procfs) -> Environment {
         worker_cpus: Vec::new(),
         orchestrator_cpu: None,
         background: None,
+        sandbox: None,
     }
 }
 

@@ -188,6 +188,23 @@ impl Format for Terminal {
                 self.paint(if busy { Style::BoldYellow } else { Style::Dim }, &line)
             );
         }
+        if let Some(sb) = results
+            .environment
+            .sandbox
+            .as_ref()
+            .filter(|sb| sb.level != "off")
+        {
+            let style = if sb.level == "full" {
+                Style::Dim
+            } else {
+                Style::BoldYellow
+            };
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(style, &format!("sandbox {}", sb.summary()))
+            );
+        }
         if !results.run.complete {
             let reason = results
                 .run
