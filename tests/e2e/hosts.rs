@@ -16,7 +16,6 @@ use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, Target};
 use jouletrace::job::Job;
 use jouletrace::protocol::Metering;
-use jouletrace::registry::runtime;
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, worker_cpu_time};
@@ -146,7 +145,7 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
 
     // The host lists exactly the job's candidates, in the compiled candidates' shape.
     let listing = engine::describe(&target, &config).unwrap();
-    assert_eq!(listing.candidates, runtime::descriptors(&job));
+    assert_eq!(listing.candidates, job.descriptors());
     let host = listing.host.expect("a v2 host announces itself");
     assert_eq!(
         (host.language.as_str(), host.metering),

@@ -419,6 +419,7 @@ pub fn run(
             failure: None,
             stdout: Default::default(),
             stderr: Default::default(),
+            verdicts: Vec::new(),
         });
         let mut ms = std::mem::take(&mut measurements[i]);
         ms.sort_by(|a, b| {
