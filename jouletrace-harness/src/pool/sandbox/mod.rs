@@ -643,6 +643,8 @@ impl SandboxSpec {
             pid_namespace: pid_ns && (root || userns),
             mount_proc,
             drop_to: drop_uid.then_some((uid, gid)),
+            userns_after_drop: (drop_uid && probe.userns.ok())
+                .then(|| child::UserMap::new(uid, gid)),
             landlock,
             proc_rights: rules::read_bits(probe.landlock_abi),
             seccomp,
