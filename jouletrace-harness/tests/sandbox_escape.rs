@@ -46,7 +46,8 @@ impl Run {
 }
 
 fn work_root() -> PathBuf {
-    std::env::temp_dir().join(format!("jouletrace-sandbox-test-{}", std::process::id()))
+    // Shared by every run of these tests: each worker's directory in it is unique and removed.
+    std::env::temp_dir().join("jouletrace-sandbox-test")
 }
 
 fn sandbox() -> Arc<Sandbox> {
@@ -161,7 +162,13 @@ fn the_worker_runs_unprivileged_in_its_own_directory() {
          open('scratch.txt', 'w').write('mine')\n\
          say('wrote_own_dir', open('scratch.txt').read())\n\
          say('home', os.environ.get('HOME'))\n\
-         say('secret_env', os.environ.get('JOULETRACE_TEST_SECRET', 'absent'))",
+         say('secret_env', os.environ.get('JOULETRACE_TEST_SECRET', 'absent'))\n\
+         for line in open('/proc/self/cgroup'):\n\
+         \x20   _, ctl, path = line.strip().split(':', 2)\n\
+         \x20   if ctl == 'memory':\n\
+         \x20       say('tree_memory', open('/sys/fs/cgroup/memory' + path + '/memory.limit_in_bytes').read().strip())\n\
+         \x20   if ctl == 'pids':\n\
+         \x20       say('tree_pids', open('/sys/fs/cgroup/pids' + path + '/pids.max').read().strip())",
         Duration::from_secs(10),
     );
     let cwd = r.workdir_seen.clone().unwrap();
@@ -178,6 +185,14 @@ fn the_worker_runs_unprivileged_in_its_own_directory() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         assert_eq!(r.said("uid"), "65534", "root's workers run as nobody");
+    }
+    if active(Layer::Cgroup) {
+        assert_eq!(
+            r.said("tree_memory"),
+            (1024u64 << 20).to_string(),
+            "the memory limit bounds the whole process tree"
+        );
+        assert_eq!(r.said("tree_pids"), MAX_PROCESSES.to_string());
     }
     assert!(
         !Path::new(&cwd).exists(),

@@ -483,10 +483,14 @@ impl SandboxSpec {
     /// environment, and a `pre_exec` step that applies every layer. Call it last, after every
     /// other `pre_exec` (it forks the PID-namespace reaper, and what runs after it runs in the
     /// worker only). The returned [`Running`] must live as long as the worker.
+    ///
+    /// `memory_limit_mb` (the pool's RLIMIT_AS, per process) also bounds the worker's whole
+    /// process tree through its memory cgroup, when there is one.
     pub fn apply(
         &self,
         command: &mut Command,
         cwd: Option<&Path>,
+        memory_limit_mb: Option<u64>,
     ) -> Result<Running, SandboxError> {
         let sb = &self.sandbox;
         let policy = &sb.policy;
@@ -602,7 +606,11 @@ impl SandboxSpec {
             None
         };
         let cgroup = if probe.cgroup.ok() {
-            rules::Cgroup::create(policy.max_processes, None).ok()
+            rules::Cgroup::create(
+                policy.max_processes,
+                memory_limit_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
+            )
+            .ok()
         } else {
             None
         };
