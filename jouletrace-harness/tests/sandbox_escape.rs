@@ -91,6 +91,7 @@ fn spawn_script(body: &str) -> (Worker, tempfile::TempDir) {
     let source = format!(
         "#!{PYTHON}\nimport os, sys, json\n\
          os.write(3, (json.dumps({{'response': 'hello', 'protocol': {PROTOCOL_VERSION}, 'pid': os.getpid()}}) + '\\n').encode())\n\
+         sys.stdin.readline()  # the orchestrator's hello: read before anything can exit\n\
          def say(k, v):\n    print(f'{{k}}: {{v}}', flush=True)\n\
          say('cwd', os.getcwd())\n{body}\n"
     );
