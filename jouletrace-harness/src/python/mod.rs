@@ -78,31 +78,11 @@ pub struct Interpreter {
 impl Interpreter {
     /// `explicit`, else `$JOULETRACE_PYTHON`, else `python3` on `PATH`; asks it for its path and
     /// version, so results name the interpreter that actually ran.
-    ///
-    /// Hosts run in the sandbox, as an unprivileged user when JouleTrace is root: when no
-    /// interpreter was named and `python3` on `PATH` is one that user cannot execute (pyenv's
-    /// under `/root`), the system's `/usr/bin/python3` is used instead if the sandbox can run it.
-    /// A named interpreter is never replaced; if the sandbox cannot run it, starting the host
-    /// fails with a message naming the path (never a weaker sandbox).
     pub fn find(explicit: Option<&Path>) -> Result<Interpreter, PythonError> {
-        let named = explicit
+        let program = explicit
             .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os(PYTHON_ENV).map(PathBuf::from));
-        let found = Interpreter::probe(named.clone().unwrap_or_else(|| PathBuf::from("python3")))?;
-        let policy = crate::pool::sandbox::SandboxPolicy::default();
-        if named.is_none() && crate::pool::sandbox::runnable(&policy, &found.path).is_err() {
-            let system = Path::new("/usr/bin/python3");
-            if let Ok(sys) = Interpreter::probe(system.to_path_buf())
-                && crate::pool::sandbox::runnable(&policy, &sys.path).is_ok()
-            {
-                return Ok(sys);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Asks `program` for its real path, version and implementation.
-    fn probe(program: PathBuf) -> Result<Interpreter, PythonError> {
+            .or_else(|| std::env::var_os(PYTHON_ENV).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("python3"));
         let name = program.display().to_string();
         let out = Command::new(&program)
             .args([
