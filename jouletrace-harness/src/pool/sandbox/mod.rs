@@ -358,7 +358,7 @@ impl Sandbox {
         let applies_to = match self.policy.mode {
             SandboxMode::Off => "none",
             SandboxMode::Auto if any_untrusted => "untrusted targets",
-            SandboxMode::Auto => "none (bench binaries are trusted under auto)",
+            SandboxMode::Auto => "none: bench binaries are trusted under auto",
             SandboxMode::On | SandboxMode::Strict => "all workers",
         };
         let off = applies_to.starts_with("none");
