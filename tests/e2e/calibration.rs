@@ -24,10 +24,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jouletrace::baseline::{CompareOptions, compare};
-use jouletrace::config::{CoreSelection, MeterChoice, RunConfig};
+use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
-use jouletrace::engine::{self, CancelToken, NullObserver, Target};
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
 use jouletrace::results::{ChangeVerdict, RunResults};
 use jouletrace::units::Watts;
 use jouletrace_tests::{assert_flagged_busy, simulate_package, worker_cpu_time};
@@ -43,7 +43,23 @@ fn target() -> Target {
     )
 }
 
-fn config(lock: &std::path::Path, full: bool) -> RunConfig {
+/// Where a run of these tests takes its lock and reads sysfs.
+fn context(lock: &std::path::Path, sysfs: Option<&std::path::Path>) -> RunContext {
+    let host = HostConfig {
+        lock_path: lock.to_owned(),
+        ..HostConfig::default()
+    };
+    let host = match sysfs {
+        Some(root) => HostConfig {
+            sysfs_root: root.to_owned(),
+            ..host
+        },
+        None => host,
+    };
+    RunContext::new(&host)
+}
+
+fn config(full: bool) -> RunConfig {
     RunConfig {
         meter: MeterChoice::Forced(Backend::Estimate),
         min_sample_time: Duration::from_millis(if full { 100 } else { 20 }),
@@ -51,13 +67,19 @@ fn config(lock: &std::path::Path, full: bool) -> RunConfig {
         max_trials: if full { 30 } else { 12 },
         time_budget: Duration::from_secs(if full { 10 } else { 2 }),
         idle_window: Duration::from_millis(100),
-        lock_path: lock.to_owned(),
         ..RunConfig::default()
     }
 }
 
-fn run(config: &RunConfig) -> RunResults {
-    engine::run(&[target()], config, &mut NullObserver, &CancelToken::new()).expect("engine run")
+fn run(config: &RunConfig, context: &RunContext) -> RunResults {
+    engine::run(
+        &[target()],
+        config,
+        context,
+        &mut NullObserver,
+        &CancelToken::new(),
+    )
+    .expect("engine run")
 }
 
 /// What the calibration found.
@@ -198,8 +220,8 @@ fn assert_calibrated(c: &Calibration, runs: &[RunResults]) {
 fn estimate_runs(n: usize, full: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&dir.path().join("lock"), full);
-    let runs: Vec<RunResults> = (0..n).map(|_| run(&config)).collect();
+    let (config, context) = (config(full), context(&dir.path().join("lock"), None));
+    let runs: Vec<RunResults> = (0..n).map(|_| run(&config, &context)).collect();
     for r in &runs {
         assert!(r.is_estimated());
         for cand in r.candidates() {
@@ -221,11 +243,11 @@ fn simulated_runs(n: usize, full: bool) {
     let dir = tempfile::tempdir().unwrap();
     let config = RunConfig {
         meter: MeterChoice::Forced(Backend::Powercap),
-        sysfs_root: tree.path().to_owned(),
         cores: CoreSelection::List(cpus),
-        ..config(&dir.path().join("lock"), full)
+        ..config(full)
     };
-    let runs: Vec<RunResults> = (0..n).map(|_| run(&config)).collect();
+    let context = context(&dir.path().join("lock"), Some(tree.path()));
+    let runs: Vec<RunResults> = (0..n).map(|_| run(&config, &context)).collect();
     sim.stop();
     for r in &runs {
         assert!(!r.is_estimated());
@@ -300,8 +322,8 @@ impl Drop for Load {
 fn a_background_load_is_flagged_and_never_yields_a_tight_interval_on_contaminated_data() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&dir.path().join("lock"), false);
-    let quiet = run(&config);
+    let (config, context) = (config(false), context(&dir.path().join("lock"), None));
+    let quiet = run(&config, &context);
     let cpus: Vec<usize> = quiet
         .environment
         .worker_cpus
@@ -310,7 +332,7 @@ fn a_background_load_is_flagged_and_never_yields_a_tight_interval_on_contaminate
         .collect();
     let loaded = {
         let _load = Load::start(&cpus, Duration::from_secs(120));
-        run(&config)
+        run(&config, &context)
     };
     assert_flagged_busy(&loaded);
     let meter = loaded.meter.as_ref().unwrap();

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::background;
 use super::idle::IdleTable;
-use super::{Event, Lane, MeasureJob, clock_s};
+use super::parallel::Msg;
+use super::plan::MeasureJob;
+use super::{Event, Lane, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
 use crate::protocol::{Metering, Request, Response, SampleReport};
@@ -99,16 +101,16 @@ pub fn measure_case(
     group: &[MeasureJob],
     lane: &Lane,
     cx: &MeasureContext<'_>,
-    events: &Sender<Event>,
+    events: &Sender<Msg>,
 ) -> Vec<(usize, CaseMeasurement)> {
     let mut states: Vec<Candidate<'_>> =
         group.iter().map(|j| Candidate::new(j, lane, cx)).collect();
     for st in &states {
-        let _ = events.send(Event::MeasureStarted {
+        let _ = events.send(Msg::Event(Event::MeasureStarted {
             candidate: st.job.job.descriptor.id.clone(),
             case: st.job.case.id.clone(),
             planned: (st.eff.warmup + st.spread.per_process) * st.spread.processes,
-        });
+        }));
     }
     loop {
         let mut any = false;
@@ -219,7 +221,7 @@ impl<'a> Candidate<'a> {
 
     /// One fresh worker: prepare (and calibrate, the first time), warm up, take a block of
     /// samples, shut down; then decide whether the measurement is over.
-    fn one_process(&mut self, lane: &Lane, cx: &MeasureContext<'_>, events: &Sender<Event>) {
+    fn one_process(&mut self, lane: &Lane, cx: &MeasureContext<'_>, events: &Sender<Msg>) {
         let started = Instant::now();
         let outcome = self.run_process(lane, cx, events);
         self.spent += started.elapsed();
@@ -234,7 +236,7 @@ impl<'a> Candidate<'a> {
         &mut self,
         lane: &Lane,
         cx: &MeasureContext<'_>,
-        events: &Sender<Event>,
+        events: &Sender<Msg>,
     ) -> Result<(), Box<Failure>> {
         let config = cx.config;
         let eff = &self.eff;
@@ -387,12 +389,12 @@ impl<'a> Candidate<'a> {
                 let mut sample = to_sample(&report, lane, cx, reading);
                 sample.process = self.processes;
                 self.done += 1;
-                let _ = events.send(Event::Sample {
+                let _ = events.send(Msg::Event(Event::Sample {
                     candidate: id.clone(),
                     case: case.clone(),
                     sample: Box::new(sample.clone()),
                     done: self.done,
-                });
+                }));
                 if warming {
                     warm += 1;
                     self.m.warmup.push(sample);
