@@ -24,24 +24,25 @@ use crate::units::Joules;
 /// Samples of the twin: enough for a median, few enough to cost little next to the candidate's.
 const OVERHEAD_SAMPLES: usize = 5;
 
+/// How the candidate's samples were taken: the twin is sampled the same way.
+pub(crate) struct Plan<'a> {
+    pub candidate: &'a str,
+    pub calls: u64,
+    pub batch: u64,
+    pub timeout: Duration,
+    pub lane: &'a super::Lane,
+}
+
 /// Measures the twin of `m`'s candidate in `worker` and subtracts its energy per call from `m`'s
-/// samples. On any failure `m` is left as it was, with the reason in its `loop_overhead`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site, all of the measurement's state"
-)]
+/// samples. On any failure the samples are left as they were, with the reason recorded.
 pub(crate) fn measure_and_subtract(
     worker: &mut Worker,
     meter: &mut WindowMeter,
     m: &mut CaseMeasurement,
-    candidate: &str,
-    calls: u64,
-    batch: u64,
-    timeout: Duration,
-    lane: &super::Lane,
+    plan: &Plan<'_>,
     cx: &MeasureContext<'_>,
 ) {
-    let twin = twin_samples(worker, meter, m, candidate, calls, batch, timeout, lane, cx);
+    let twin = twin_samples(worker, meter, &m.case, plan, cx);
     m.loop_overhead = Some(match twin {
         Ok(samples) => subtract(m, samples),
         Err(reason) => LoopOverhead {
@@ -53,33 +54,35 @@ pub(crate) fn measure_and_subtract(
     });
 }
 
-#[expect(clippy::too_many_arguments, reason = "as measure_and_subtract")]
 fn twin_samples(
     worker: &mut Worker,
     meter: &mut WindowMeter,
-    m: &CaseMeasurement,
-    candidate: &str,
-    calls: u64,
-    batch: u64,
-    timeout: Duration,
-    lane: &super::Lane,
+    case: &str,
+    plan: &Plan<'_>,
     cx: &MeasureContext<'_>,
 ) -> Result<Vec<Sample>, String> {
     let prepare = Request::Prepare {
-        candidate: candidate.to_owned(),
-        case: m.case.clone(),
+        candidate: plan.candidate.to_owned(),
+        case: case.to_owned(),
         meter: None,
         overhead: true,
     };
-    match worker.request(&prepare, timeout, Some(cx.cancel)) {
+    match worker.request(&prepare, plan.timeout, Some(cx.cancel)) {
         Ok(Response::Prepared { .. }) => {}
         Ok(other) => return Err(format!("preparing the empty twin: {other:?}")),
         Err(e) => return Err(format!("preparing the empty twin: {e}")),
     }
     let mut samples = Vec::with_capacity(OVERHEAD_SAMPLES);
     for _ in 0..OVERHEAD_SAMPLES {
-        match host::sample(worker, meter, calls, batch, timeout, cx.cancel) {
-            Ok(Response::Sampled(report)) => samples.push(to_sample(&report, lane, cx)),
+        match host::sample(
+            worker,
+            meter,
+            plan.calls,
+            plan.batch,
+            plan.timeout,
+            cx.cancel,
+        ) {
+            Ok(Response::Sampled(report)) => samples.push(to_sample(&report, plan.lane, cx)),
             Ok(other) => return Err(format!("sampling the empty twin: {other:?}")),
             Err(e) => return Err(format!("sampling the empty twin: {e}")),
         }
