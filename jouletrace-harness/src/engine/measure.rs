@@ -231,18 +231,14 @@ pub fn measure(
         && !m.samples.is_empty()
         && reason != "interrupted"
     {
-        let timeout = eff.timeout;
-        super::overhead::measure_and_subtract(
-            &mut worker,
-            wm,
-            &mut m,
-            id,
+        let plan = super::overhead::Plan {
+            candidate: id,
             calls,
             batch,
-            timeout,
+            timeout: eff.timeout,
             lane,
-            cx,
-        );
+        };
+        super::overhead::measure_and_subtract(&mut worker, wm, &mut m, &plan, cx);
     }
     if reason == "interrupted" && m.failure.is_none() {
         // Samples so far are kept; the measurement is simply short.
