@@ -6,12 +6,11 @@
 //! This is the simulated twin of a real RAPL run: the same engine, powercap meter and worker
 //! protocol, with sysfs pointed at a fake tree (`JOULETRACE_SYSFS_ROOT`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::{Activity, FakeMachine, SimConfig, SimulatedPowercap};
@@ -21,69 +20,20 @@ use jouletrace::units::Watts;
 const IDLE: f64 = 4.0;
 const BUSY: f64 = 20.0;
 
-fn stat_field(pid: &str, n: usize) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(n - 3).map(str::to_owned)
+/// A fake sysfs tree whose RAPL package counter charges IDLE watts plus BUSY watts per
+/// CPU-second of the children of `parent`; `workers` lists the CPUs left for the engine.
+struct Sim {
+    tree: tempfile::TempDir,
+    sim: SimulatedPowercap,
+    workers: String,
 }
 
-/// A process's CPU time, all threads, through its CPU-time clock: unlike `/proc/PID/schedstat`,
-/// which lags a running task by up to a scheduler tick, the clock includes the slice in flight,
-/// exactly as the worker's own `CLOCK_PROCESS_CPUTIME_ID` does.
-fn cpu_time_ns(pid: i32) -> Option<u64> {
-    let mut clock: libc::clockid_t = 0;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: both out-pointers are valid; a vanished pid makes the calls fail, not misbehave.
-    unsafe {
-        if libc::clock_getcpuclockid(pid, &mut clock) != 0
-            || libc::clock_gettime(clock, &mut ts) != 0
-        {
-            return None;
-        }
-    }
-    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
+/// The two simulated runs share the machine's CPUs and would count each other's workers.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Cumulative CPU time of the children of `parent` (the engine's workers), keeping the time of
-/// workers that have exited.
-fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
-    let mut seen: HashMap<i32, u64> = HashMap::new();
-    let mut children: Vec<i32> = Vec::new();
-    let mut last_scan = Instant::now() - Duration::from_secs(1);
-    move || {
-        let parent = parent.load(Ordering::SeqCst);
-        // Scanning /proc costs milliseconds, which would delay the simulated counter's updates; a
-        // new worker prepares and calibrates for longer than this before its first window.
-        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
-            last_scan = Instant::now();
-            children = std::fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-                .filter(|p| stat_field(p, 4).is_some_and(|pp| pp == parent.to_string()))
-                .filter_map(|p| p.parse().ok())
-                .collect();
-        }
-        for &pid in &children {
-            if let Some(ns) = cpu_time_ns(pid) {
-                seen.insert(pid, ns);
-            }
-        }
-        Duration::from_nanos(seen.values().sum())
-    }
-}
-
-#[test]
-fn the_engine_recovers_simulated_energy_and_removes_idle() {
+fn start_sim(parent: Arc<AtomicI32>) -> Sim {
     let tree = tempfile::tempdir().unwrap();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
-    let parent = Arc::new(AtomicI32::new(0));
     // Real RAPL is updated by hardware; our stand-in is a thread, which must not queue behind
     // the worker it accounts for. It gets CPU 0 (threads inherit their creator's affinity);
     // the workers get the other CPUs.
@@ -101,7 +51,7 @@ fn the_engine_recovers_simulated_energy_and_removes_idle() {
         SimConfig {
             idle: Watts(IDLE),
             busy_per_cpu: Watts(BUSY),
-            activity: Activity::Custom(Box::new(worker_cpu_time(parent.clone()))),
+            activity: Activity::ChildrenOf(parent),
             tick: Duration::from_micros(250),
             ..SimConfig::default()
         },
@@ -118,6 +68,19 @@ fn the_engine_recovers_simulated_energy_and_removes_idle() {
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(",");
+    let workers = if workers.is_empty() {
+        "0".into()
+    } else {
+        workers
+    };
+    Sim { tree, sim, workers }
+}
+
+#[test]
+fn the_engine_recovers_simulated_energy_and_removes_idle() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let parent = Arc::new(AtomicI32::new(0));
+    let Sim { tree, sim, workers } = start_sim(parent.clone());
 
     let target = tempfile::tempdir().unwrap();
     let mut child = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_manual_registration")))
@@ -125,14 +88,7 @@ fn the_engine_recovers_simulated_energy_and_removes_idle() {
         .env("CARGO_TARGET_DIR", target.path())
         .env("JOULETRACE_SYSFS_ROOT", tree.path())
         .env("JOULETRACE_METER", "powercap")
-        .env(
-            "JOULETRACE_CORES",
-            if workers.is_empty() {
-                "0".into()
-            } else {
-                workers
-            },
-        )
+        .env("JOULETRACE_CORES", workers)
         .env("JOULETRACE_MIN_SAMPLE_TIME", "250ms")
         .env("JOULETRACE_TRIALS", "10")
         .env("JOULETRACE_IDLE_WINDOW", "1s")
@@ -201,4 +157,83 @@ fn the_engine_recovers_simulated_energy_and_removes_idle() {
     for pair in windows.windows(2) {
         assert!(pair[0].1 <= pair[1].0, "windows overlap: {pair:?}");
     }
+}
+
+/// The same proof with a Python target, metered from the orchestrator: the engine reads the
+/// simulated counter around each batch the host announces, and the loop overhead it subtracts
+/// is itself measured energy.
+#[test]
+fn a_python_target_recovers_simulated_energy_too() {
+    use jouletrace::config::{CoreSelection, MeterChoice, RunConfig};
+    use jouletrace::engine::{self, CancelToken, NullObserver};
+    use jouletrace::job::{Job, MeasureRequest};
+    use jouletrace::python::{HostFiles, Interpreter};
+
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // The engine runs in this process: its workers are our children.
+    let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
+    let Sim { tree, sim, workers } = start_sim(parent);
+    let body = r#"{"candidate_code": "def solve(n):\n    return sum(i * i for i in range(n))\n",
+        "candidate_id": "squares", "problem_name": "squares",
+        "test_cases": [{"test_id": "n20000", "inputs": [20000], "expected_output": 2666466670000}]}"#;
+    let job = Job::from_requests(vec![MeasureRequest::parse(body.as_bytes()).unwrap()]).unwrap();
+    let python = Interpreter::find(None).expect("python3 for the Python simulated run");
+    let files = HostFiles::write(&job).unwrap();
+    let config = RunConfig {
+        meter: MeterChoice::Forced(Backend::Powercap),
+        sysfs_root: tree.path().to_owned(),
+        cores: CoreSelection::List(workers.split(',').map(|c| c.parse().unwrap()).collect()),
+        min_sample_time: Duration::from_millis(250),
+        min_trials: 10,
+        idle_window: Duration::from_secs(1),
+        settle_timeout: Duration::from_millis(1),
+        lock_path: tree.path().join("lock"),
+        ..RunConfig::default()
+    };
+    let r = engine::run(
+        &[files.target(&python, "python")],
+        &config,
+        &mut NullObserver,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    sim.stop();
+
+    let meter = r.meter.as_ref().unwrap();
+    assert_eq!(meter.backend, Backend::Powercap);
+    assert!(!meter.estimated);
+    assert_eq!(r.run.hosts[0].host.language, "python");
+    let c = r.candidates().next().unwrap();
+    assert_eq!(c.status, Status::Passed, "{:?}", c.check.failure);
+    let m = &c.measurements[0];
+    assert!(m.failure.is_none(), "{:?}", m.failure);
+    let overhead = m.loop_overhead.as_ref().unwrap();
+    let per_call = overhead
+        .energy_per_call
+        .iter()
+        .find(|e| e.domain == "package-0")
+        .expect("the loop overhead was measured on the package")
+        .energy
+        .get();
+    // Each sample's net energy plus the overhead taken off is what its worker burnt: BUSY watts
+    // per CPU-second, read from the orchestrator's side of every window. (The twin's own
+    // windows are far shorter than a tick of the simulated counter, so they are not judged
+    // one by one.)
+    let (mut net, mut put_in) = (0.0, 0.0);
+    for s in &m.samples {
+        let e = s.energy.iter().find(|e| e.domain == "package-0").unwrap();
+        let taken_off = per_call * s.calls as f64;
+        let expected = BUSY * s.cpu_time_s;
+        assert!(
+            (e.net.get() + taken_off - expected).abs() / expected < 0.10,
+            "sample: net {} J (+{taken_off} J overhead), put in {expected} J",
+            e.net.get()
+        );
+        net += e.net.get() + taken_off;
+        put_in += expected;
+    }
+    assert!(
+        (net - put_in).abs() / put_in < 0.01,
+        "over all samples: net {net} J, put in {put_in} J"
+    );
 }
