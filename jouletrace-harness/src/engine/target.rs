@@ -1,4 +1,4 @@
-//! What a run is given: programs that speak the worker protocol, and the candidates they describe.
+//! What a run is given: programs that speak the worker protocol.
 //!
 //! A [`Target`] is a program with arguments, environment and working directory. Today's bench
 //! binaries are one kind ([`TargetKind::Bench`]: the binary re-executed with
@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::pool::WorkerCommand;
 use crate::protocol::WORKER_ARG;
-use crate::registry::{CandidateOptions, CaseInfo};
+
+/// Names the job file in a language host's environment.
+pub const JOB_ENV: &str = "JOULETRACE_JOB";
 
 /// A program whose candidates take part in a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,6 +78,20 @@ impl Target {
         }
     }
 
+    /// A language host given a job file: `program args… job_file`, with `JOULETRACE_JOB` naming
+    /// the file as well (docs/protocol.md, "Runtime candidates").
+    pub fn for_job(
+        program: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+        job_file: &std::path::Path,
+        label: impl Into<String>,
+    ) -> Target {
+        let job = job_file.display().to_string();
+        let mut t = Target::host(program, args, label).with_env(JOB_ENV, job.clone());
+        t.args.push(job);
+        t
+    }
+
     /// Runs its workers in `dir`.
     pub fn with_cwd(mut self, dir: impl Into<PathBuf>) -> Target {
         self.cwd = Some(dir.into());
@@ -107,21 +123,9 @@ impl Target {
             memory_limit_mb: None,
             isolate_network: false,
             capture_limit,
+            sandbox: None,
         }
     }
-}
-
-/// A candidate as a worker describes it: the one registry shape that compile-time
-/// (`#[joule_bench]`) and runtime (job file) candidates share.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CandidateDescriptor {
-    pub id: String,
-    pub problem: String,
-    pub name: String,
-    /// `file:line` for compiled candidates; `job:<candidate id>` for runtime ones.
-    pub location: String,
-    pub options: CandidateOptions,
-    pub cases: Vec<CaseInfo>,
 }
 
 #[cfg(test)]
@@ -146,6 +150,9 @@ mod tests {
             .with_env("PYTHONHASHSEED", "0");
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), t);
+        let j = Target::for_job("python3", ["host.py"], "/tmp/j.json".as_ref(), "j");
+        assert_eq!(j.args, ["host.py", "/tmp/j.json"]);
+        assert_eq!(j.env[JOB_ENV], "/tmp/j.json");
         let minimal: Target = serde_json::from_str(
             r#"{"program": "/usr/bin/python3", "label": "x", "kind": "host"}"#,
         )
