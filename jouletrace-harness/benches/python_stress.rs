@@ -75,8 +75,6 @@ fn main() {
         .map(|(i, n)| request(i, n))
         .collect();
     let job = Job::from_requests(requests).expect("a valid job");
-    let python = Interpreter::find(None).expect("a Python interpreter");
-    let files = HostFiles::write(&job).expect("the host's files");
     let config = RunConfig {
         max_trials,
         min_trials: 1,
@@ -84,6 +82,12 @@ fn main() {
         time_budget: Duration::from_secs(5),
         ..RunConfig::default()
     };
+    let chosen = Interpreter::find_runnable(None, &config.sandbox).expect("a Python interpreter");
+    if let Some(note) = &chosen.note {
+        eprintln!("note: {note}");
+    }
+    let python = chosen.interpreter;
+    let files = HostFiles::write(&job).expect("the host's files");
     let start = Instant::now();
     let r = engine::run(
         &[files.target(&python, "stress")],
