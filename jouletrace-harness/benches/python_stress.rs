@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use jouletrace::config::RunConfig;
-use jouletrace::engine::{self, CancelToken, NullObserver};
+use jouletrace::config::{HostConfig, RunConfig};
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext};
 use jouletrace::job::{Job, MeasureRequest};
 use jouletrace::python::{HostFiles, Interpreter};
 
@@ -89,9 +89,11 @@ fn main() {
     let python = chosen.interpreter;
     let files = HostFiles::write(&job).expect("the host's files");
     let start = Instant::now();
+    let context = RunContext::new(&HostConfig::default());
     let r = engine::run(
         &[files.target(&python, "stress")],
         &config,
+        &context,
         &mut NullObserver,
         &CancelToken::new(),
     )
