@@ -64,13 +64,25 @@ pub struct AgentStatus {
     pub jobs_done: AtomicU64,
     /// Wakes idle slots when a job is submitted, instead of waiting out their poll interval.
     pub wake: Notify,
+    // fleet: graceful drain (SIGTERM on `agent`): slots take no new job once this is set, and
+    // the leases in hand are known so a drain that runs out of time can hand them back.
+    pub draining: std::sync::atomic::AtomicBool,
+    pub held: std::sync::Mutex<Vec<Lease>>,
 }
 
 /// The agent's id: host and pid, so two agents on one machine stay apart.
 pub fn agent_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
+    // fleet: `agent --name` (JOULETRACE_AGENT_NAME) names the host when its hostname does not
+    // (containers, or two agents standing in for two hosts on one machine).
+    let host = std::env::var("JOULETRACE_AGENT_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "localhost".into());
     format!("{host}:{}", std::process::id())
 }
 
@@ -139,6 +151,10 @@ async fn housekeeping(state: Arc<AppState>) {
 async fn slot_loop(state: Arc<AppState>, slot: usize) {
     let owner = format!("{}#{slot}", state.agent.id);
     loop {
+        // fleet: a draining agent takes no more jobs.
+        if state.agent.draining.load(Ordering::SeqCst) {
+            return;
+        }
         let q = state.queue.clone();
         let ttl = state.config.lease_ttl;
         let o = owner.clone();
@@ -147,7 +163,10 @@ async fn slot_loop(state: Arc<AppState>, slot: usize) {
                 let id = lease.job.id;
                 state.agent.busy.fetch_add(1, Ordering::SeqCst);
                 let span = tracing::info_span!("job", task_id = %id, attempt = lease.attempt);
+                // fleet: the lease in hand, for a drain that has to hand it back.
+                held(&state).push(lease.clone());
                 run_job(&state, lease).instrument(span).await;
+                held(&state).retain(|l| l.job.id != id);
                 state.agent.busy.fetch_sub(1, Ordering::SeqCst);
                 state.agent.jobs_done.fetch_add(1, Ordering::SeqCst);
             }
@@ -166,6 +185,11 @@ async fn slot_loop(state: Arc<AppState>, slot: usize) {
             }
         }
     }
+}
+
+// fleet: the leases this process's slots hold.
+pub fn held(state: &AppState) -> std::sync::MutexGuard<'_, Vec<Lease>> {
+    state.agent.held.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Starts a worker process for `spec`.
@@ -321,7 +345,7 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
         );
         return;
     }
-    let outcome = match result {
+    let mut outcome = match result {
         Ok(Some(o)) => o,
         Ok(None) | Err(_) => {
             state.metrics.worker_restarts.inc();
@@ -332,6 +356,8 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
             return;
         }
     };
+    // fleet: every result names its agent, host and host class.
+    crate::fleet::stamp(&mut outcome.body, state);
     let kind = outcome.kind();
     let finished = Finished {
         state: outcome.state,

@@ -34,6 +34,10 @@ pub enum Command {
     /// Started by the agent for every job; not meant to be run by hand.
     #[command(hide = true)]
     Worker(WorkerArgs),
+    // fleet: one measuring agent per host, for a fleet sharing a Redis queue (issue 15).
+    /// Run a measuring agent only (no HTTP): leases jobs from a shared Redis queue, runs them on
+    /// this host's cores, registers the host with a heartbeat; drains on SIGTERM.
+    Agent(Box<crate::fleet::command::AgentArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +79,14 @@ pub struct ServeArgs {
     /// Time limit of one HTTP request (a `/validate` included).
     #[arg(long, env = "JOULETRACE_REQUEST_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    // fleet: the queue backend (issue 15).
+    /// The queue: the embedded SQLite file in the data directory (default), or a Redis shared
+    /// by a fleet of API nodes and agents: `redis://[:password@]host:6379/0`.
+    #[arg(long = "queue", env = "JOULETRACE_QUEUE", hide_env_values = true)]
+    pub queue: Option<String>,
+    /// Prefix of every Redis key (several services can share one Redis).
+    #[arg(long, env = "JOULETRACE_QUEUE_NAMESPACE", default_value = "jouletrace")]
+    pub queue_namespace: String,
     /// Serve only; run no measuring agent in this process.
     #[arg(long, env = "JOULETRACE_NO_AGENT")]
     pub no_agent: bool,
@@ -120,6 +132,49 @@ pub struct ServerConfig {
     pub agent_slots: usize,
     pub cors_origins: Vec<String>,
     pub keys: KeyStore,
+    // fleet
+    pub queue: QueueBackend,
+}
+
+// fleet: which queue backend (issue 15).
+/// Where jobs and results live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueBackend {
+    /// The embedded SQLite file in the data directory: one process, no external service.
+    Embedded,
+    /// A Redis shared by any number of API nodes and agents.
+    Redis { url: String, namespace: String },
+}
+
+impl QueueBackend {
+    /// `None` or `sqlite` is the embedded queue; `redis://`, `rediss://`, `redis+unix://` and
+    /// `unix://` URLs are Redis.
+    pub fn parse(url: Option<&str>, namespace: &str) -> Result<QueueBackend, ConfigError> {
+        match url.map(str::trim) {
+            None | Some("") | Some("sqlite") | Some("embedded") => Ok(QueueBackend::Embedded),
+            Some(u)
+                if ["redis://", "rediss://", "redis+unix://", "unix://"]
+                    .iter()
+                    .any(|s| u.starts_with(s)) =>
+            {
+                if namespace.is_empty() || namespace.contains(char::is_whitespace) {
+                    return Err(ConfigError::QueueNamespace(namespace.to_owned()));
+                }
+                Ok(QueueBackend::Redis {
+                    url: u.to_owned(),
+                    namespace: namespace.to_owned(),
+                })
+            }
+            Some(u) => Err(ConfigError::QueueUrl(crate::queue::redact_url(u))),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueueBackend::Embedded => "sqlite",
+            QueueBackend::Redis { .. } => "redis",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +192,14 @@ pub enum ConfigError {
     Keys(#[from] KeyError),
     #[error("--agent-slots must be at least 1")]
     NoSlots,
+    // fleet
+    #[error(
+        "--queue / JOULETRACE_QUEUE: `{0}` is not a queue: give `redis://host:6379/0` (or \
+         rediss://, unix://) for a fleet, or leave it unset for the embedded queue"
+    )]
+    QueueUrl(String),
+    #[error("--queue-namespace: `{0}` must be non-empty and without spaces")]
+    QueueNamespace(String),
 }
 
 impl ServeArgs {
@@ -166,6 +229,7 @@ impl ServeArgs {
         if self.agent_slots == 0 {
             return Err(ConfigError::NoSlots);
         }
+        let queue = QueueBackend::parse(self.queue.as_deref(), &self.queue_namespace)?;
         Ok(ServerConfig {
             listen: self.listen,
             data_dir,
@@ -181,6 +245,7 @@ impl ServeArgs {
             agent_slots: self.agent_slots,
             cors_origins: self.cors_origins,
             keys,
+            queue,
         })
     }
 }

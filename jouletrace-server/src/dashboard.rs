@@ -250,11 +250,8 @@ async fn overview(State(state): State<Arc<AppState>>) -> Result<Html<String>, Ap
             .partial_cmp(&a.finished_at.map(|t| t.0))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let agents: Vec<Value> = if state.agent.slots > 0 {
-        vec![agent_json(&state)]
-    } else {
-        vec![]
-    };
+    // fleet: the fleet's registered agents when the queue is shared.
+    let agents = crate::fleet::agents_json(&state).await?;
     let page = state.dashboard.render(
         "dashboard.html",
         &json!({

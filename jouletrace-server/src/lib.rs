@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
+pub mod fleet;
 pub mod host;
 pub mod metrics;
 pub mod outcome;
@@ -24,28 +25,41 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::ServerConfig;
-use crate::queue::{Queue, SqliteQueue};
 use crate::state::AppState;
 
 /// Opens the queue in the data directory, starts the agent (unless disabled) and serves until
 /// SIGINT/SIGTERM.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let db = config.data_dir.join("queue.sqlite3");
-    let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&db)?);
+    // fleet: the embedded queue in the data directory, or a shared Redis (`--queue`).
+    let (queue, redis) = fleet::command::open_queue(&config).await?;
+    let db = match &config.queue {
+        config::QueueBackend::Embedded => {
+            config.data_dir.join("queue.sqlite3").display().to_string()
+        }
+        config::QueueBackend::Redis { .. } => redis.as_ref().map_or_else(String::new, |r| {
+            format!("redis://{} ({})", r.server(), r.namespace())
+        }),
+    };
     tokio::task::spawn_blocking(host::probe).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(config, queue);
+    if let Some(r) = redis {
+        let _ = state
+            .fleet
+            .registry
+            .set(Arc::new(fleet::RedisRegistry::new(r)));
+    }
     if state.config.agent {
         agent::spawn(state.clone());
+        // fleet: with a shared queue, this process's agent registers like any other.
+        tokio::spawn(fleet::heartbeat_loop(state.clone()));
     }
     tracing::info!(
         %addr,
-        data = %db.display(),
+        data = %db,
         agent_slots = state.agent.slots,
         keys = !state.config.keys.is_empty(),
         "jouletrace-server listening"

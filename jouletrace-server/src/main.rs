@@ -27,6 +27,11 @@ fn main() -> anyhow::Result<()> {
             println!("{id} sha256:{}", jouletrace_server::auth::hash_key(key));
             Ok(())
         }
+        // fleet: `jouletrace-server agent` (issue 15).
+        Command::Agent(args) => {
+            init_tracing();
+            jouletrace_server::fleet::command::main(*args)
+        }
         Command::Worker(args) => {
             init_tracing();
             jouletrace_server::worker::main(args.validate_only)

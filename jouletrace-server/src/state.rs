@@ -22,6 +22,8 @@ pub struct AppState {
     pub validators: Semaphore,
     pub started: Instant,
     pub dashboard: crate::dashboard::Templates,
+    // fleet: registry and host identity (issue 15).
+    pub fleet: crate::fleet::FleetState,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             validators: Semaphore::new(2),
             started: Instant::now(),
             dashboard: crate::dashboard::Templates::new(),
+            fleet: crate::fleet::FleetState::default(),
             config,
         })
     }

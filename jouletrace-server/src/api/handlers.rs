@@ -469,12 +469,21 @@ pub fn batch_body(batch: JobId, jobs: &[JobRecord]) -> Value {
             .as_str()
             .unwrap_or("(no problem_name)")
             .to_owned();
-        let class = format!(
-            "{} / {} / {}",
-            t["meter"]["backend"].as_str().unwrap_or("unknown meter"),
-            t["provenance"].as_str().unwrap_or("unknown"),
-            t["host"]["cpu_model"].as_str().unwrap_or("unknown CPU"),
-        );
+        // fleet: results carry their host class (CPU model + meter + frequency settings); ranked
+        // only within one. Older results without it fall back to meter / provenance / CPU.
+        let class = match t["host_class"]["label"].as_str() {
+            Some(label) => format!(
+                "{} [{}]",
+                label,
+                t["host_class"]["id"].as_str().unwrap_or("?")
+            ),
+            None => format!(
+                "{} / {} / {}",
+                t["meter"]["backend"].as_str().unwrap_or("unknown meter"),
+                t["provenance"].as_str().unwrap_or("unknown"),
+                t["host"]["cpu_model"].as_str().unwrap_or("unknown CPU"),
+            ),
+        };
         groups.entry(problem).or_default().entry(class).or_default().push(json!({
             "task_id": t["task_id"],
             "candidate_id": t["candidate_id"],
@@ -629,13 +638,15 @@ pub async fn health(State(state): St) -> Json<Value> {
         "energy_meter_provenance": meter.map(|m| json!(m.provenance)),
         "energy_meter_unavailable_reason": host.meter.as_ref().err(),
         "celery_worker_count": state.agent.slots,
-        "redis_connected": false,
-        "queue_backend": "sqlite",
+        // fleet: the backend in use; Redis is connected when the queue just answered.
+        "redis_connected": state.config.queue != crate::config::QueueBackend::Embedded && status != "unhealthy",
+        "queue_backend": state.config.queue.kind(),
         "active_tasks": state.agent.busy.load(std::sync::atomic::Ordering::SeqCst),
         "completed_tasks_24h": done24,
         "average_measurement_time_seconds": avg,
         "queue": queue,
-        "agents": [crate::dashboard::agent_json(&state)],
+        // fleet: every registered agent of the fleet (or this process's own).
+        "agents": crate::fleet::agents_json(&state).await.unwrap_or_default(),
         "uptime_seconds": state.started.elapsed().as_secs_f64(),
     }))
 }

@@ -1,7 +1,7 @@
 //! The job queue: durable, at-least-once, one result per job.
 //!
 //! [`Queue`] is the interface every backend implements: the embedded [`SqliteQueue`] (the
-//! default: no external service) and, later, a Redis one for many hosts. One conformance suite
+//! default: no external service) and [`RedisQueue`] for many hosts. One conformance suite
 //! ([`conformance`]) states what a backend must do and runs against each of them, the way
 //! nextest runs one test list against several runners.
 //!
@@ -15,6 +15,8 @@
 //! heartbeat, to kill its workers. Finished jobs are deleted `purge` after the retention TTL.
 
 pub mod conformance;
+// fleet: the Redis backend (issue 15), in its own file.
+mod redis;
 mod sqlite;
 
 use std::fmt;
@@ -24,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use self::redis::{DEFAULT_RESULT_TTL, RedisQueue, redact_url};
 pub use sqlite::SqliteQueue;
 
 /// A job's id: a UUID, shown hyphenated (the predecessor's task ids were Celery UUIDs).
@@ -278,6 +281,13 @@ pub enum QueueError {
     },
     #[error("queue store {path}: {message}")]
     Corrupt { path: String, message: String },
+    // fleet: the Redis backend's errors (`server` is `host:port/db`, never the password).
+    #[error("redis queue at {server}: {source}")]
+    Redis {
+        server: String,
+        #[source]
+        source: ::redis::RedisError,
+    },
 }
 
 /// The queue's interface. Calls block (SQLite, or a Redis round trip): async callers wrap them
