@@ -85,6 +85,11 @@ fn assert_completed_shape(t: &Value, n_cases: usize) {
     assert_eq!(t["meter"]["estimated"], true);
     assert!(t["idle_power_watts"].is_array());
     assert!(t["sandbox_level"].is_string());
+    assert_ne!(
+        t["sandbox_level"], "unknown",
+        "the engine records its sandbox level"
+    );
+    assert!(t["sandbox"]["layers"].is_array());
     assert!(t["host"]["logical_cpus"].as_u64().unwrap() >= 1);
     let cases = t["per_test_case"].as_array().unwrap();
     assert_eq!(cases.len(), n_cases);
