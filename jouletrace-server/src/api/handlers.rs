@@ -565,7 +565,7 @@ pub async fn validate(
         .acquire()
         .await
         .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?;
-    let mut child = crate::agent::start_worker(true)
+    let mut child = crate::agent::start_worker(true, None)
         .map_err(|e| ApiError::Internal(format!("cannot start a validation worker: {e}")))?;
     // The job's own limits bound each test case; this bounds the whole call.
     let limit =
