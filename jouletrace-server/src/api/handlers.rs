@@ -619,9 +619,14 @@ pub async fn health(State(state): St) -> Json<Value> {
     let (status, queue, done24, avg) = match stats {
         Ok(Ok((counts, (n, avg)))) => {
             state.metrics.set_depth(&counts);
-            let status = match (state.agent.slots > 0, meter.is_some()) {
-                (true, true) => "healthy",
-                (true, false) | (false, _) => "degraded",
+            // As the predecessor: healthy needs an agent and a meter that measures; an
+            // estimate-only host answers, but its figures are estimates, so it is degraded.
+            let measuring =
+                meter.is_some_and(|m| m.provenance == jouletrace::energy::Provenance::Measured);
+            let status = if state.agent.slots > 0 && measuring {
+                "healthy"
+            } else {
+                "degraded"
             };
             (status, json!(counts), json!(n), json!(avg))
         }
