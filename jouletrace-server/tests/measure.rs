@@ -112,6 +112,7 @@ fn assert_completed_shape(t: &Value, n_cases: usize) {
 #[test]
 fn readme_request_and_the_eight_squares_complete_with_every_field() {
     if !python_available() {
+        assert!(std::env::var_os("CI").is_none(), "CI machines have python3");
         eprintln!("skipped: no python3 on PATH");
         return;
     }
