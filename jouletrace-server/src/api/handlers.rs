@@ -27,6 +27,16 @@ use crate::queue::{CancelOutcome, JobId, JobKind, JobRecord, JobState, NewJob, U
 use crate::spec::{self, Admitted};
 use crate::state::AppState;
 
+/// This HTTP request's id (the `x-request-id` header and the logs' `request_id`), as the
+/// predecessor answered a fresh request id on submission.
+fn http_request_id() -> String {
+    super::error::REQUEST_ID
+        .try_with(Clone::clone)
+        .ok()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 type St = State<Arc<AppState>>;
@@ -170,7 +180,7 @@ pub async fn measure(
     tracing::info!(task_id = %id, test_cases = admitted.test_cases, "job queued");
     let body = json!({
         "task_id": id.to_string(),
-        "request_id": uuid::Uuid::new_v4().to_string(),
+        "request_id": http_request_id(),
         "status": "queued",
         "estimated_completion_seconds": estimate_seconds(
             admitted.test_cases, admitted.trials, admitted.warmup, ahead, state.agent.slots),
@@ -588,7 +598,7 @@ pub async fn validate(
         }
     };
     let mut body = json!({
-        "request_id": uuid::Uuid::new_v4().to_string(),
+        "request_id": http_request_id(),
         "validation": outcome.body.get("validation").cloned().unwrap_or(Value::Null),
         "processing_time_seconds": started.elapsed().as_secs_f64(),
     });
