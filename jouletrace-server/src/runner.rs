@@ -54,9 +54,9 @@ impl Observer for StageObserver<'_> {
         }
         match serde_json::to_value(event) {
             Ok(v) => self.reporter.event(v),
-            Err(e) => self
-                .reporter
-                .event(json!({"event": "warning", "message": format!("unserializable event: {e}")})),
+            Err(e) => self.reporter.event(
+                json!({"event": "warning", "message": format!("unserializable event: {e}")}),
+            ),
         }
     }
 }

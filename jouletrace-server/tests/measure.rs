@@ -140,12 +140,7 @@ fn readme_request_and_the_eight_squares_complete_with_every_field() {
     let (st, r) = s.get(&format!("/api/v1/tasks/{id}/results"));
     assert_eq!(st, 200);
     assert_eq!(r["meter"]["provenance"], "estimated");
-    let html = Server::client()
-        .get(s.url(&format!("/api/v1/tasks/{id}/report")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let html = s.text(&format!("/api/v1/tasks/{id}/report")).1;
     assert!(html.contains("<html") && html.to_lowercase().contains("estimated"));
 
     // The notebook's batch: eight squares, one problem, ranked.
@@ -179,13 +174,25 @@ fn readme_request_and_the_eight_squares_complete_with_every_field() {
             .contains("estimated")
     );
 
-    // The metrics count windows and energy by provenance, and the outcomes.
-    let prom = Server::client()
-        .get(s.url("/metrics"))
+    // The batch's report is the library's report of the eight results as one run.
+    let report = s.text(&format!("/api/v1/batches/{batch}/report")).1;
+    assert!(
+        report.contains("<table class=\"ranking\""),
+        "a ranking table"
+    );
+    assert!(
+        report.contains("square-29") && report.contains("square-2"),
+        "every candidate"
+    );
+    let page = Server::client()
+        .get(s.url(&format!("/dashboard/batches/{batch}")))
         .send()
-        .unwrap()
-        .text()
         .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().unwrap().contains("Ranking: squares"));
+
+    // The metrics count windows and energy by provenance, and the outcomes.
+    let prom = s.text("/metrics").1;
     assert!(
         prom.contains("jouletrace_energy_joules_total{provenance=\"estimated\"}"),
         "{prom}"

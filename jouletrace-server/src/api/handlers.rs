@@ -538,24 +538,60 @@ pub fn batch_body(batch: JobId, jobs: &[JobRecord]) -> Value {
     })
 }
 
-pub async fn get_batch(State(state): St, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id = task_id(&raw).map_err(|_| ApiError::NotFound(format!("no batch with id `{raw}`")))?;
+/// A batch's id and jobs, or 404 for a malformed or unknown id.
+async fn load_batch(state: &Arc<AppState>, raw: &str) -> Result<(JobId, Vec<JobRecord>), ApiError> {
+    let id = task_id(raw).map_err(|_| ApiError::NotFound(format!("no batch with id `{raw}`")))?;
     let q = state.queue.clone();
     let jobs = blocking(move || q.batch(id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no batch with id `{id}`")))?;
+    Ok((id, jobs))
+}
+
+pub async fn get_batch(State(state): St, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (id, jobs) = load_batch(&state, &raw).await?;
     Ok(Json(batch_body(id, &jobs)))
 }
 
+/// The batch's HTML report: the library's report (the renderer of `cargo joule`) of its tasks'
+/// results merged as shards of one run — one ranking per problem — when they can be merged
+/// (same meter and CPU, distinct candidate names); otherwise, or before any task has results,
+/// the batch's page with its rankings per comparable class.
 pub async fn batch_report(
     State(state): St,
     Path(raw): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let id = task_id(&raw).map_err(|_| ApiError::NotFound(format!("no batch with id `{raw}`")))?;
-    let q = state.queue.clone();
-    let jobs = blocking(move || q.batch(id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no batch with id `{id}`")))?;
+    let (id, jobs) = load_batch(&state, &raw).await?;
+    let shards: Vec<(String, jouletrace::results::RunResults)> = jobs
+        .iter()
+        .filter_map(|j| {
+            outcome_of(j)
+                .and_then(|o| o.results)
+                .map(|r| (format!("task {}", j.id), r))
+        })
+        .collect();
+    if !shards.is_empty() {
+        match jouletrace::engine::merge::merge(shards, false) {
+            Ok(merged) => {
+                return jouletrace::report::Html
+                    .render(&merged)
+                    .map(Html)
+                    .map_err(|e| ApiError::Internal(format!("report: {e}")));
+            }
+            Err(e) => {
+                tracing::info!(batch_id = %id, reason = %e, "batch results not mergeable; serving the batch page")
+            }
+        }
+    }
+    Ok(Html(state.dashboard.batch_page(&batch_body(id, &jobs))?))
+}
+
+/// The batch's page: counts, rankings per comparable class, links to every task.
+pub async fn batch_page(
+    State(state): St,
+    Path(raw): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let (id, jobs) = load_batch(&state, &raw).await?;
     Ok(Html(state.dashboard.batch_page(&batch_body(id, &jobs))?))
 }
 

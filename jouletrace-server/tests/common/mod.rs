@@ -89,6 +89,12 @@ impl Server {
         (status, r.json().unwrap_or(Value::Null))
     }
 
+    /// A page's status and text (HTML, SSE, Prometheus).
+    pub fn text(&self, path: &str) -> (u16, String) {
+        let r = Self::client().get(self.url(path)).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+
     /// Polls a task until it is completed, failed or cancelled.
     pub fn wait_task(&self, id: &str, limit: Duration) -> Value {
         let start = Instant::now();
