@@ -399,35 +399,44 @@ impl RedisQueue {
     }
 
     /// Runs `f` on a pooled connection. A connection that failed at the transport level is
-    /// dropped (the next call reconnects: Redis may have restarted); one that got a server
-    /// error is reused.
+    /// dropped; one that got a server error is reused. When a *pooled* connection turns out to
+    /// be dead (Redis restarted since it was last used), `f` runs once more on a fresh one: every
+    /// script is safe to repeat (a repeated submit adds a second stream entry that `lease`
+    /// skips, a repeated finish is refused, a lease lost in transit expires and runs again).
     pub fn with<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, RedisError>,
+        mut f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, QueueError> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let was_pooled = pooled.is_some();
         let mut con = match pooled {
             Some(c) => c,
             None => self.open().map_err(|e| self.err(e))?,
         };
-        match f(&mut con) {
+        let mut result = f(&mut con);
+        if was_pooled && result.as_ref().is_err_and(dead) {
+            con = self.open().map_err(|e| self.err(e))?;
+            result = f(&mut con);
+        }
+        match result {
             Ok(v) => {
-                self.idle
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(con);
+                self.give_back(con);
                 Ok(v)
             }
             Err(e) => {
-                if !(e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()) {
-                    self.idle
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(con);
+                if !dead(&e) {
+                    self.give_back(con);
                 }
                 Err(self.err(e))
             }
         }
+    }
+
+    fn give_back(&self, con: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(con);
     }
 
     fn open(&self) -> Result<Connection, RedisError> {
@@ -524,6 +533,11 @@ impl RedisQueue {
             .map(|h| self.record(h))
             .collect()
     }
+}
+
+/// A transport failure: the connection is unusable.
+fn dead(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()
 }
 
 /// A Redis URL with its password replaced, for error messages.
