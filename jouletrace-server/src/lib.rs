@@ -47,6 +47,9 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let state = AppState::new(config, queue);
     if let Some(r) = redis {
+        if state.config.agent {
+            fleet::listen_for_cancels(&state, &r);
+        }
         let _ = state
             .fleet
             .registry

@@ -226,3 +226,41 @@ fn sigterm_drains_the_job_in_hand_and_takes_no_more() {
         "gone at once"
     );
 }
+
+#[test]
+fn a_cancel_reaches_the_agent_running_the_job_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let q = redis.url();
+    let api1 = api(&dir.path().join("api"), &q);
+    // A 60 s lease is renewed every 20 s: without the cancel channel, the agent would hear of
+    // the cancel only then. The scripted job would take 4 × 10 s.
+    let env = [("JOULETRACE_SERVER_SCRIPTED_MS", "10000")];
+    let a = Agent::start(
+        &q,
+        "canceller",
+        "0",
+        dir.path(),
+        &["--lease-ttl", "60s"],
+        &env,
+    );
+    let (st, body) = api1.post("/api/v1/measure", &request(1));
+    assert_eq!(st, 202, "{body}");
+    let id = body["task_id"].as_str().unwrap().to_owned();
+    wait_until("job running", Duration::from_secs(20), || {
+        api1.get(&format!("/api/v1/tasks/{id}")).1["status"] == "running"
+    });
+    let r = Server::client()
+        .delete(api1.url(&format!("/api/v1/tasks/{id}")))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    wait_until("the agent stopped the job", Duration::from_secs(15), || {
+        a.log_text()
+            .contains("job cancelled; its worker was killed")
+    });
+    assert_eq!(
+        api1.get(&format!("/api/v1/tasks/{id}")).1["status"],
+        "cancelled"
+    );
+}

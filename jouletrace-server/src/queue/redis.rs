@@ -439,6 +439,37 @@ impl RedisQueue {
             .push(con);
     }
 
+    /// Calls `on` with the id of every job cancelled from now on (the `:cancel` channel), on a
+    /// thread of its own that reconnects after Redis restarts. Cancellation does not depend on
+    /// it (the running agent's heartbeat hears it anyway); it makes it immediate.
+    pub fn on_cancel(&self, on: impl Fn(JobId) + Send + 'static) {
+        let client = self.client.clone();
+        let channel = self.key("cancel");
+        std::thread::Builder::new()
+            .name("jouletrace-cancel".into())
+            .spawn(move || {
+                loop {
+                    let listened = (|| -> Result<(), RedisError> {
+                        let mut con = client.get_connection_with_timeout(Duration::from_secs(5))?;
+                        let mut sub = con.as_pubsub();
+                        sub.subscribe(&channel)?;
+                        loop {
+                            let msg = sub.get_message()?;
+                            let payload: String = msg.get_payload()?;
+                            if let Ok(id) = payload.parse() {
+                                on(id);
+                            }
+                        }
+                    })();
+                    if let Err(e) = listened {
+                        tracing::warn!(error = %e, "cancel channel lost; listening again in 1 s");
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+            .expect("spawn the cancel listener");
+    }
+
     fn open(&self) -> Result<Connection, RedisError> {
         let con = self
             .client
