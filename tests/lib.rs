@@ -17,7 +17,7 @@ fn stat_field(pid: &str, n: usize) -> Option<String> {
     rest.split(' ').nth(n - 3).map(str::to_owned)
 }
 
-/// Cumulative CPU time of the children of `parent` (the engine's workers), keeping the time of
+/// Cumulative CPU time of the descendants of `parent` (the engine's workers), keeping the time of
 /// workers that have exited.
 pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
     let mut seen: HashMap<i32, u64> = HashMap::new();
@@ -29,15 +29,26 @@ pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Sen
         // new worker prepares and calibrates for longer than this before its first window.
         if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
             last_scan = Instant::now();
-            children = std::fs::read_dir("/proc")
+            // Every descendant, not only children: a sandboxed worker is a grandchild of its
+            // reaper (pool/sandbox: reaper → namespace init → program).
+            let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
                 .into_iter()
                 .flatten()
                 .flatten()
                 .filter_map(|e| e.file_name().to_str().map(str::to_owned))
                 .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-                .filter(|p| stat_field(p, 4).is_some_and(|pp| pp == parent.to_string()))
-                .filter_map(|p| p.parse().ok())
+                .filter_map(|p| Some((p.parse().ok()?, stat_field(&p, 4)?.parse().ok()?)))
                 .collect();
+            children.clear();
+            let mut frontier = vec![parent];
+            while let Some(up) = frontier.pop() {
+                for &(pid, ppid) in &parents {
+                    if ppid == up && !children.contains(&pid) {
+                        children.push(pid);
+                        frontier.push(pid);
+                    }
+                }
+            }
         }
         for &pid in &children {
             // Through its CPU-time clock: unlike `/proc/PID/schedstat`, which lags a running task

@@ -287,7 +287,11 @@ pub fn from_results(results: RunResults, facts: &JobFacts, processing_time_s: f6
             "meter_type": meter.as_ref().map(|m| json!(m.backend)).unwrap_or(Value::Null),
             "cpu_model": results.environment.cpu_model,
             "measurement_core": cand.measurements.first().and_then(|m| m.samples.first()).map(|s| s.cpu).or(facts.cpu_core),
-            "thermal_controlled": facts.thermal_wait_seconds.is_some_and(|t| t > 0.0),
+            // The request's thermal wait is accepted but not slept: the engine's idle baseline
+            // and cooling gate replace it, so nothing here is "thermally controlled" as the
+            // predecessor meant it.
+            "thermal_controlled": false,
+            "thermal_wait_seconds_requested": facts.thermal_wait_seconds,
             "timestamp": results.run.started_at,
         }),
     );

@@ -16,7 +16,6 @@ use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, Target};
 use jouletrace::job::Job;
 use jouletrace::protocol::Metering;
-use jouletrace::registry::runtime;
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, worker_cpu_time};
@@ -27,12 +26,19 @@ use serde_json::{Value, json};
 static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn python() -> PathBuf {
-    std::env::var_os("PATH")
+    let on_path = std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .map(|d| d.join("python3"))
         .find(|p| p.is_file())
-        .expect("python3 on PATH (these tests need a Python 3 interpreter)")
+        .expect("python3 on PATH (these tests need a Python 3 interpreter)");
+    // Hosts run sandboxed, as an unprivileged user when the tests run as root: an interpreter
+    // that user cannot read (pyenv's under /root) is replaced by the system one.
+    let policy = jouletrace::pool::sandbox::SandboxPolicy::default();
+    match jouletrace::pool::sandbox::runnable(&policy, &on_path) {
+        Ok(()) => on_path,
+        Err(_) => PathBuf::from("/usr/bin/python3"),
+    }
 }
 
 fn mini_host() -> String {
@@ -139,7 +145,7 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
 
     // The host lists exactly the job's candidates, in the compiled candidates' shape.
     let listing = engine::describe(&target, &config).unwrap();
-    assert_eq!(listing.candidates, runtime::descriptors(&job));
+    assert_eq!(listing.candidates, job.descriptors());
     let host = listing.host.expect("a v2 host announces itself");
     assert_eq!(
         (host.language.as_str(), host.metering),

@@ -417,6 +417,7 @@ pub(crate) mod tests {
                     failure: None,
                     stdout: Captured::default(),
                     stderr: Captured::default(),
+                    verdicts: Vec::new(),
                 },
                 measurements: if per_call.is_empty() {
                     vec![]

@@ -30,10 +30,11 @@ mod slots;
 pub mod summarize;
 mod target;
 
+pub use crate::registry::CandidateDescriptor;
 pub use cancel::CancelToken;
 pub use error::EngineError;
 pub use observer::{NullObserver, Observer};
 pub use run::{Listing, describe, list, run};
-pub use target::{CandidateDescriptor, Target, TargetKind};
+pub use target::{Target, TargetKind};
 
 pub(crate) use run::{Event, Job, Lane, MeasureJob, Slot, clock_s};

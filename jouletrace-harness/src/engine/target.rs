@@ -1,4 +1,4 @@
-//! What a run is given: programs that speak the worker protocol, and the candidates they describe.
+//! What a run is given: programs that speak the worker protocol.
 //!
 //! A [`Target`] is a program with arguments, environment and working directory. Today's bench
 //! binaries are one kind ([`TargetKind::Bench`]: the binary re-executed with
@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::pool::WorkerCommand;
 use crate::protocol::WORKER_ARG;
-use crate::registry::{CandidateOptions, CaseInfo};
 
 /// Names the job file in a language host's environment.
 pub const JOB_ENV: &str = "JOULETRACE_JOB";
@@ -124,21 +123,9 @@ impl Target {
             memory_limit_mb: None,
             isolate_network: false,
             capture_limit,
+            sandbox: None,
         }
     }
-}
-
-/// A candidate as a worker describes it: the one registry shape that compile-time
-/// (`#[joule_bench]`) and runtime (job file) candidates share.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CandidateDescriptor {
-    pub id: String,
-    pub problem: String,
-    pub name: String,
-    /// `file:line` for compiled candidates; `job:<candidate id>` for runtime ones.
-    pub location: String,
-    pub options: CandidateOptions,
-    pub cases: Vec<CaseInfo>,
 }
 
 #[cfg(test)]

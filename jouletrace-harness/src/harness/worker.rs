@@ -7,11 +7,11 @@ use std::os::fd::FromRawFd;
 
 use super::meter::WorkerMeter;
 use crate::energy::{DomainEnergy, add_energies, monotonic_ns, process_cpu_ns};
-use crate::engine::CandidateDescriptor;
 use crate::protocol::{
     HostInfo, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response,
     SampleReport,
 };
+use crate::registry::CandidateDescriptor;
 use crate::registry::{CheckEvent, PreparedCase, Registry, WindowHooks};
 
 /// The memory probe clones at most this many inputs, and stops early past this many bytes.
@@ -130,6 +130,7 @@ pub fn worker_main() -> i32 {
                     Response::Checked {
                         outcome,
                         stray_threads,
+                        verdicts: None,
                     }
                 }
                 Err(e) => e,

@@ -37,5 +37,7 @@ mod validate;
 pub use request::{
     ComparisonMode, MeasureRequest, QuickValidationRequest, TestCaseRequest, limits,
 };
-pub use spec::{Comparison, JOB_PROTOCOL, Job, JobCandidate, JobCase, JobError, Language};
+pub use spec::{
+    Comparison, ComparisonError, JOB_PROTOCOL, Job, JobCandidate, JobCase, JobError, Language,
+};
 pub use validate::{FieldError, Loc, RequestErrors};

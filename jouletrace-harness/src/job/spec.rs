@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::request::{ComparisonMode, MeasureRequest, TestCaseRequest};
-use crate::registry::CandidateOptions;
+use crate::registry::{CandidateDescriptor, CandidateOptions, CaseInfo};
 
 /// The job file's format version; a host refuses another.
 pub const JOB_PROTOCOL: u32 = 2;
@@ -68,14 +68,38 @@ pub struct JobCase {
     pub family: Option<String>,
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// `false` for a case that is checked but never measured (an edge case worth checking,
+    /// rarely worth measuring), as [`Case::check_only`](crate::Case::check_only).
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub measured: bool,
 }
 
-/// How the host compares an output with the expected one.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    pub mode: ComparisonMode,
-    pub abs_tol: f64,
-    pub rel_tol: f64,
+fn yes() -> bool {
+    true
+}
+
+/// How the host compares an output with the expected one. On the wire, `mode` names the rule
+/// and the other fields are its parameters: `{"mode": "predecessor", "abs_tol": 1e-9,
+/// "rel_tol": 1e-9}`, `{"mode": "exact"}`, `{"mode": "custom", "code": "…", "entry": "check"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Comparison {
+    /// The predecessor's rule ([`ComparisonMode::Predecessor`]): type-strict, numbers within
+    /// `abs_tol` or `rel_tol`.
+    Predecessor { abs_tol: f64, rel_tol: f64 },
+    /// The predecessor's rule plus what JSON cannot express ([`ComparisonMode::Lenient`]).
+    Lenient { abs_tol: f64, rel_tol: f64 },
+    /// Equal values of equal types, no tolerance: `1` ≠ `1.0`, `True` ≠ `1`, a tuple ≠ a list;
+    /// NaN equals NaN.
+    Exact,
+    /// Float tolerance: any two numbers (ints and floats alike, at any depth) are equal within
+    /// `abs_tol` or `rel_tol` × the larger magnitude; any sequence equals a list element-wise;
+    /// everything else as in `exact`.
+    Tolerance { abs_tol: f64, rel_tol: f64 },
+    /// A validator in the candidate's language: `code` defines `entry`, called as
+    /// `entry(inputs, actual, expected)`; a true result accepts the output. It runs in the
+    /// candidate's worker, under the same limits.
+    Custom { code: String, entry: String },
 }
 
 impl Default for Comparison {
@@ -86,11 +110,46 @@ impl Default for Comparison {
 
 impl From<ComparisonMode> for Comparison {
     fn from(mode: ComparisonMode) -> Self {
-        Comparison {
-            mode,
-            abs_tol: PREDECESSOR_TOLERANCE,
-            rel_tol: PREDECESSOR_TOLERANCE,
+        let (abs_tol, rel_tol) = (PREDECESSOR_TOLERANCE, PREDECESSOR_TOLERANCE);
+        match mode {
+            ComparisonMode::Predecessor => Comparison::Predecessor { abs_tol, rel_tol },
+            ComparisonMode::Lenient => Comparison::Lenient { abs_tol, rel_tol },
         }
+    }
+}
+
+/// A comparison that cannot work, found before any host starts.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ComparisonError {
+    #[error("comparison {mode}: {field} must be a finite number ≥ 0, not {value}")]
+    Tolerance {
+        mode: &'static str,
+        field: &'static str,
+        value: f64,
+    },
+    #[error("comparison custom: `entry` must name the validator function `code` defines")]
+    NoEntry,
+}
+
+impl Comparison {
+    /// Checks the parameters: tolerances finite and non-negative, a custom rule's entry named.
+    pub fn validate(&self) -> Result<(), ComparisonError> {
+        let (mode, tolerances) = match self {
+            Comparison::Predecessor { abs_tol, rel_tol } => ("predecessor", [*abs_tol, *rel_tol]),
+            Comparison::Lenient { abs_tol, rel_tol } => ("lenient", [*abs_tol, *rel_tol]),
+            Comparison::Tolerance { abs_tol, rel_tol } => ("tolerance", [*abs_tol, *rel_tol]),
+            Comparison::Exact => return Ok(()),
+            Comparison::Custom { entry, .. } if entry.trim().is_empty() => {
+                return Err(ComparisonError::NoEntry);
+            }
+            Comparison::Custom { .. } => return Ok(()),
+        };
+        for (field, value) in ["abs_tol", "rel_tol"].into_iter().zip(tolerances) {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(ComparisonError::Tolerance { mode, field, value });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -111,6 +170,14 @@ pub enum JobError {
     },
     #[error("request {request} has a duplicate test_id {test_id:?}; case ids must be unique")]
     DuplicateCase { request: usize, test_id: String },
+    #[error("{}: {source}", candidate.as_deref().map_or("the job".to_owned(), |c| format!("candidate `{c}`")))]
+    Comparison {
+        /// The candidate whose own rule is wrong; `None` for the job's.
+        candidate: Option<String>,
+        source: ComparisonError,
+    },
+    #[error("candidate `{candidate}`: problem `{problem}` has no cases in the job")]
+    NoCases { candidate: String, problem: String },
 }
 
 impl Job {
@@ -199,9 +266,70 @@ impl Job {
         Ok(job)
     }
 
+    /// Checks what a host would otherwise fail on mid-run: every comparison's parameters, and
+    /// that every candidate's problem has cases.
+    pub fn validate(&self) -> Result<(), JobError> {
+        self.comparison
+            .validate()
+            .map_err(|source| JobError::Comparison {
+                candidate: None,
+                source,
+            })?;
+        for c in &self.candidates {
+            if let Some(rule) = &c.comparison {
+                rule.validate().map_err(|source| JobError::Comparison {
+                    candidate: Some(c.id.clone()),
+                    source,
+                })?;
+            }
+            if self.cases.get(&c.problem).is_none_or(Vec::is_empty) {
+                return Err(JobError::NoCases {
+                    candidate: c.id.clone(),
+                    problem: c.problem.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The descriptor a host must answer for `candidate` in `list`, in the shape compiled
+    /// (`#[joule_bench]`) candidates are described in: its problem's cases in file order,
+    /// its options as given, and its location (`job:<id>` when the job names none).
+    /// Everything downstream of listing works on descriptors, so runtime and compiled
+    /// candidates get the same checks, measurements and results records.
+    pub fn descriptor(&self, candidate: &JobCandidate) -> CandidateDescriptor {
+        CandidateDescriptor {
+            id: candidate.id.clone(),
+            problem: candidate.problem.clone(),
+            name: candidate.name.clone(),
+            location: if candidate.location.is_empty() {
+                format!("job:{}", candidate.id)
+            } else {
+                candidate.location.clone()
+            },
+            options: candidate.options,
+            cases: self
+                .cases
+                .get(&candidate.problem)
+                .into_iter()
+                .flatten()
+                .map(|c| CaseInfo {
+                    id: c.id.clone(),
+                    size: c.size,
+                    measured: c.measured,
+                })
+                .collect(),
+        }
+    }
+
+    /// Every candidate of the job, as its host lists them.
+    pub fn descriptors(&self) -> Vec<CandidateDescriptor> {
+        self.candidates.iter().map(|c| self.descriptor(c)).collect()
+    }
+
     /// The comparison rule of a candidate.
-    pub fn comparison_for(&self, candidate: &JobCandidate) -> Comparison {
-        candidate.comparison.unwrap_or(self.comparison)
+    pub fn comparison_for<'a>(&'a self, candidate: &'a JobCandidate) -> &'a Comparison {
+        candidate.comparison.as_ref().unwrap_or(&self.comparison)
     }
 
     /// The job as the host reads it.
@@ -234,6 +362,7 @@ impl From<&TestCaseRequest> for JobCase {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
             metadata: c.metadata.clone(),
+            measured: true,
         }
     }
 }
@@ -294,6 +423,57 @@ mod tests {
     }
 
     #[test]
+    fn comparisons_are_tagged_by_mode_and_checked() {
+        let wire = |c: &Comparison| serde_json::to_value(c).unwrap();
+        assert_eq!(
+            wire(&Comparison::default()),
+            serde_json::json!({"mode": "predecessor", "abs_tol": 1e-9, "rel_tol": 1e-9})
+        );
+        assert_eq!(
+            wire(&Comparison::Exact),
+            serde_json::json!({"mode": "exact"})
+        );
+        let custom: Comparison = serde_json::from_str(
+            r#"{"mode": "custom", "code": "def ok(i, a, e):\n    return a == e\n", "entry": "ok"}"#,
+        )
+        .unwrap();
+        assert!(matches!(&custom, Comparison::Custom { entry, .. } if entry == "ok"));
+        assert_eq!(custom.validate(), Ok(()));
+        let tol: Comparison =
+            serde_json::from_str(r#"{"mode": "tolerance", "abs_tol": 0.001, "rel_tol": 0}"#)
+                .unwrap();
+        assert_eq!(tol.validate(), Ok(()));
+        let bad = Comparison::Tolerance {
+            abs_tol: -1.0,
+            rel_tol: 0.0,
+        };
+        assert_eq!(
+            bad.clone().validate().unwrap_err().to_string(),
+            "comparison tolerance: abs_tol must be a finite number ≥ 0, not -1"
+        );
+        assert!(
+            serde_json::from_str::<Comparison>(r#"{"mode": "tolerance", "abs_tol": 0.1}"#).is_err(),
+            "a tolerance names both of its bounds"
+        );
+        let mut job = Job::from_requests(vec![request(Some("a"), Some("square"), 9)]).unwrap();
+        assert_eq!(job.validate(), Ok(()));
+        job.candidates[0].comparison = Some(bad);
+        assert_eq!(
+            job.validate().unwrap_err().to_string(),
+            "candidate `square::a`: comparison tolerance: abs_tol must be a finite number ≥ 0, not -1"
+        );
+        job.candidates[0].comparison = None;
+        job.cases.clear();
+        assert!(matches!(job.validate(), Err(JobError::NoCases { .. })));
+        let case: JobCase =
+            serde_json::from_str(r#"{"id": "e", "inputs": [], "expected": 0}"#).unwrap();
+        assert!(
+            case.measured,
+            "cases are measured unless they say otherwise"
+        );
+    }
+
+    #[test]
     fn a_shared_problem_needs_the_same_cases() {
         let err = Job::from_requests(vec![
             request(Some("a"), Some("square"), 9),
@@ -309,5 +489,53 @@ mod tests {
             }
         );
         assert_eq!(Job::from_requests(vec![]).unwrap_err(), JobError::Empty);
+    }
+
+    #[test]
+    fn a_request_becomes_the_descriptor_a_compiled_candidate_would_have() {
+        let body = br#"{"candidate_code": "def solve(x):\n    return x * x\n",
+            "test_cases": [{"test_id": "t1", "inputs": [3], "expected_output": 9,
+                            "metadata": {"size": 3}},
+                           {"test_id": "t2", "inputs": [4], "expected_output": 16}],
+            "candidate_id": "square", "problem_name": "sq", "timeout_seconds": 5}"#;
+        let job = Job::from_requests(vec![MeasureRequest::parse(body).unwrap()]).unwrap();
+        let d = job.descriptors();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].id.as_str(), d[0].problem.as_str()),
+            ("sq::square", "sq")
+        );
+        assert_eq!(d[0].location, "request 1");
+        assert_eq!(
+            d[0].cases,
+            [
+                CaseInfo {
+                    id: "t1".into(),
+                    size: Some(3),
+                    measured: true
+                },
+                CaseInfo {
+                    id: "t2".into(),
+                    size: None,
+                    measured: true
+                }
+            ]
+        );
+        assert_eq!(
+            d[0].options.timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        // The wire shape is the compiled candidates' (what a bench binary's `list` answers).
+        let wire = serde_json::to_value(&d[0]).unwrap();
+        let keys: Vec<&str> = wire
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["cases", "id", "location", "name", "options", "problem"]
+        );
     }
 }

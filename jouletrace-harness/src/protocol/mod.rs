@@ -29,9 +29,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::energy::{DomainEnergy, MeterSpec};
-use crate::engine::CandidateDescriptor;
+use crate::registry::CandidateDescriptor;
 use crate::registry::{CaseInfo, CheckOutcome};
-pub use crate::results::{HostInfo, Metering};
+pub use crate::results::{CaseVerdict, HostInfo, Metering, VerdictKind};
 
 pub const PROTOCOL_VERSION: u32 = 2;
 
@@ -116,6 +116,10 @@ pub enum Response {
         outcome: CheckOutcome,
         /// Threads the candidate left running after its calls returned.
         stray_threads: u32,
+        /// One verdict per case, from hosts that run every case (the outcome is then the first
+        /// failure); absent from workers that stop at the first failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verdicts: Option<Vec<CaseVerdict>>,
     },
     /// The case is ready; `input_bytes` estimates the memory one fresh input takes, so the
     /// orchestrator can bound batches.
@@ -257,6 +261,29 @@ mod tests {
         assert_eq!(
             prepare.to_line(),
             "{\"request\":\"prepare\",\"candidate\":\"p::c\",\"case\":\"a\",\"meter\":null}\n"
+        );
+        let checked: Response = serde_json::from_str(
+            r#"{"response":"checked","stray_threads":0,
+                "outcome":{"outcome":"wrong_answer","case":"t1","expected":"4","actual":"5",
+                           "validator":false},
+                "verdicts":[{"case":"t1","passed":false,"kind":"wrong_answer","expected":"4",
+                             "actual":"5"},{"case":"t2","passed":true},
+                            {"case":"t3","passed":false,"kind":"from_the_future"}]}"#,
+        )
+        .unwrap();
+        let Response::Checked {
+            verdicts: Some(v), ..
+        } = checked
+        else {
+            panic!("{checked:?}")
+        };
+        assert_eq!(
+            v.iter().map(|v| (v.passed, v.kind)).collect::<Vec<_>>(),
+            [
+                (false, Some(VerdictKind::WrongAnswer)),
+                (true, None),
+                (false, Some(VerdictKind::Other))
+            ]
         );
         let sampled: Response = serde_json::from_str(
             r#"{"response":"sampled","calls":4,"window_start_ns":1,"window_end_ns":9,

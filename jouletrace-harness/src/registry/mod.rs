@@ -9,14 +9,15 @@
 //! `use my_lib as _;`) makes the link explicit.
 //!
 //! Candidates that are data (a [`Job`](crate::job::Job) for a language host) are described in
-//! the same [`CandidateDescriptor`](crate::engine::CandidateDescriptor) shape by [`runtime`].
+//! the same [`CandidateDescriptor`] shape by [`Job::descriptors`](crate::job::Job::descriptors).
 
 mod compare;
+mod descriptor;
 mod entry;
-pub mod runtime;
 mod typed;
 
 pub use compare::ApproxEq;
+pub use descriptor::CandidateDescriptor;
 pub use entry::{CandidateEntry, CandidateOptions, ProblemEntry};
 pub use typed::{
     CaseInfo, CheckEvent, CheckOutcome, ErasedCandidate, Mismatch, PreparedCase, Typed,

@@ -137,6 +137,9 @@ pub struct Environment {
     pub worker_cpus: Vec<u32>,
     /// The CPU the orchestrator was pinned to, if any.
     pub orchestrator_cpu: Option<u32>,
+    /// The isolation workers ran under (absent in files written before the sandbox existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::pool::sandbox::SandboxLevel>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -274,6 +277,45 @@ pub struct CheckRecord {
     pub failure: Option<Failure>,
     pub stdout: Captured,
     pub stderr: Captured,
+    /// One verdict per case, from hosts that run every case even after a failure (the Python
+    /// host: the predecessor's `passed_tests` of `total_tests`); empty from workers that stop at
+    /// the first failure (Rust benches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<CaseVerdict>,
+}
+
+/// How one case of a check went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseVerdict {
+    pub case: String,
+    pub passed: bool,
+    /// Why it failed; `None` when it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<VerdictKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+}
+
+/// Why one case failed, as a host classifies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    WrongAnswer,
+    SyntaxError,
+    MissingFunction,
+    /// The candidate raised.
+    Exception,
+    /// Recursion too deep.
+    Recursion,
+    /// The candidate tried to end its process (`sys.exit`).
+    Exit,
+    /// A kind this version does not know (a newer host).
+    #[serde(other)]
+    Other,
 }
 
 /// Why a check or a measurement failed.
