@@ -221,16 +221,19 @@ pub fn start_worker(validate_only: bool) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
-/// Kills a worker's whole process group (the engine's own workers included).
-pub fn kill_group(child: &Child) {
-    if let Some(pid) = child.id() {
-        // The group id is the worker's pid (process_group(0)).
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
+/// Stops a worker: SIGTERM first, so the engine cancels its run and kills its own sandboxed
+/// workers (each in a process group of its own, out of reach of ours), then SIGKILL to the
+/// worker's group after a grace period.
+pub async fn stop_worker(pid: Option<u32>) {
+    let Some(pid) = pid else { return };
+    let pgid = nix::unistd::Pid::from_raw(pid as i32);
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM);
+    tokio::time::sleep(STOP_GRACE).await;
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
 }
+
+/// How long a worker has to cancel its engine run before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Feeds `spec` to a new worker and collects its lines until it exits; `on_line` sees each.
 pub async fn drive_worker(
@@ -294,13 +297,8 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
                     match status {
                         Ok(Ok(LeaseStatus::Held)) => {}
                         Ok(Ok(s)) => {
-                            tracing::warn!(status = ?s, "lease ended under the job: killing its worker");
-                            if let Some(pid) = pgid {
-                                let _ = nix::sys::signal::killpg(
-                                    nix::unistd::Pid::from_raw(pid as i32),
-                                    nix::sys::signal::Signal::SIGKILL,
-                                );
-                            }
+                            tracing::warn!(status = ?s, "lease ended under the job: stopping its worker");
+                            stop_worker(pgid).await;
                             return s;
                         }
                         Ok(Err(e)) => tracing::error!(error = %e, "heartbeat failed"),

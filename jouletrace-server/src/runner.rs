@@ -36,21 +36,27 @@ impl StageObserver<'_> {
 impl Observer for StageObserver<'_> {
     fn plan(&mut self, candidates: usize, measured_cases: usize) {
         self.cases = measured_cases as u32;
-        self.reporter.event(json!({"kind": "plan", "candidates": candidates, "measured_cases": measured_cases}));
+        self.reporter.event(
+            json!({"kind": "plan", "candidates": candidates, "measured_cases": measured_cases}),
+        );
     }
     fn note(&mut self, message: &str) {
-        self.reporter.event(json!({"kind": "note", "message": message}));
+        self.reporter
+            .event(json!({"kind": "note", "message": message}));
     }
     fn check_started(&mut self, candidate: &str) {
         self.reporter.progress("validation", 0.1);
-        self.reporter.event(json!({"kind": "check_started", "candidate": candidate}));
+        self.reporter
+            .event(json!({"kind": "check_started", "candidate": candidate}));
     }
     fn check_finished(&mut self, candidate: &str, record: &CheckRecord) {
         self.reporter.event(json!({"kind": "check_finished", "candidate": candidate, "status": record.status, "cases_passed": record.cases_passed}));
     }
     fn idle_measured(&mut self, record: &IdleRecord) {
         self.reporter.progress("energy_measurement", 0.4);
-        self.reporter.event(json!({"kind": "idle_measured", "domain": record.domain, "power_w": record.power.0}));
+        self.reporter.event(
+            json!({"kind": "idle_measured", "domain": record.domain, "power_w": record.power.0}),
+        );
     }
     fn measure_started(&mut self, candidate: &str, case: &str, planned_samples: u32) {
         self.measuring(0.0);
@@ -112,7 +118,11 @@ impl Runner for Engine {
         let facts = JobFacts {
             candidate_id: request.candidate_id.clone(),
             problem_name: request.problem_name.clone(),
-            test_ids: request.test_cases.iter().map(|t| t.test_id.clone()).collect(),
+            test_ids: request
+                .test_cases
+                .iter()
+                .map(|t| t.test_id.clone())
+                .collect(),
             cpu_core: request.cpu_core.map(|c| c as u32),
             thermal_wait_seconds: request.thermal_wait_seconds,
             sandbox_level: None,

@@ -580,7 +580,7 @@ pub async fn validate(
         }
         Ok(Err(e)) => return Err(ApiError::Internal(format!("validation worker: {e}"))),
         Err(_) => {
-            crate::agent::kill_group(&child);
+            crate::agent::stop_worker(child.id()).await;
             return Err(ApiError::Internal(format!(
                 "validation did not finish within {} s",
                 limit.as_secs()
