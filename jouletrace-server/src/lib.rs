@@ -56,6 +56,12 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             .set(Arc::new(fleet::RedisRegistry::new(r)));
     }
     if state.config.agent {
+        // fleet: the host identity (it probes the sandbox) before the first result needs it.
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || {
+            st.fleet.identity();
+        })
+        .await?;
         agent::spawn(state.clone());
         // fleet: with a shared queue, this process's agent registers like any other.
         tokio::spawn(fleet::heartbeat_loop(state.clone()));

@@ -264,3 +264,55 @@ fn a_cancel_reaches_the_agent_running_the_job_at_once() {
         "cancelled"
     );
 }
+
+#[test]
+fn the_engine_measures_through_the_fleet_and_names_host_and_class() {
+    if std::process::Command::new("python3")
+        .args(["-c", "pass"])
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        eprintln!("skipped: no python3 on PATH (the Python host needs one)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let q = redis.url();
+    let api1 = api(&dir.path().join("api"), &q);
+    // The real engine (the Python host, sandboxed checks, the estimate meter here), with short
+    // samples as the server's own measure test uses.
+    let env = [
+        ("JOULETRACE_SERVER_RUNNER", "engine"),
+        ("JOULETRACE_MIN_SAMPLE_TIME", "5ms"),
+        ("JOULETRACE_TIME_BUDGET", "1s"),
+        ("JOULETRACE_IDLE_WINDOW", "100ms"),
+    ];
+    let _a = Agent::start(&q, "engine-host", "0-1", dir.path(), &[], &env);
+    let (st, body) = api1.post("/api/v1/measure", &common::readme_request());
+    assert_eq!(st, 202, "{body}");
+    let t = api1.wait_task(body["task_id"].as_str().unwrap(), Duration::from_secs(180));
+    assert_eq!(t["status"], "completed", "{t}");
+    assert!(
+        t["agent_id"].as_str().unwrap().starts_with("engine-host:"),
+        "{t}"
+    );
+    let class = &t["host_class"];
+    assert!(class["id"].as_str().unwrap().starts_with("hc-"), "{t}");
+    // This machine has no readable RAPL: the class says the numbers are estimated.
+    let label = class["label"].as_str().unwrap();
+    assert!(
+        label.contains("estimated") || label.contains("measured"),
+        "{label}"
+    );
+    let ident = &t["host_identity"];
+    assert!(
+        ident["kernel"].is_string() && ident["meter"].is_string(),
+        "{ident}"
+    );
+    assert!(ident["sandbox_level"].is_string(), "{ident}");
+    let (_, health) = api1.get("/api/v1/health");
+    assert_eq!(
+        health["agents"][0]["host_class"], *class,
+        "health and result agree"
+    );
+}
