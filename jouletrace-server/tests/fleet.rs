@@ -66,7 +66,13 @@ fn two_api_nodes_two_agents_500_jobs_survive_kills_and_restarts() {
     let agent_args = ["--slots", "2", "--lease-ttl", "2s", "--max-attempts", "5"];
     let env = [("JOULETRACE_SERVER_SCRIPTED_MS", "5")];
     let mut a = Agent::start(&q, "host-a", "0", dir.path(), &agent_args, &env);
-    let b = Agent::start(&q, "host-b", "1", dir.path(), &agent_args, &env);
+    // One CPU each where there are two (a 1-CPU CI runner shares its one).
+    let cpu_b = if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        "1"
+    } else {
+        "0"
+    };
+    let b = Agent::start(&q, "host-b", cpu_b, dir.path(), &agent_args, &env);
 
     // Both hosts are listed, with their class, by either API node.
     wait_until("two agents registered", Duration::from_secs(10), || {

@@ -53,6 +53,9 @@ const GROUP: &str = "agents";
 /// the same retention).
 pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How long a call waits for a restarting Redis to finish loading its data.
+const LOADING_WAIT: Duration = Duration::from_secs(30);
+
 /// A Redis-backed [`Queue`].
 pub struct RedisQueue {
     client: Client,
@@ -416,6 +419,15 @@ impl RedisQueue {
         let mut result = f(&mut con);
         if was_pooled && result.as_ref().is_err_and(dead) {
             con = self.open().map_err(|e| self.err(e))?;
+            result = f(&mut con);
+        }
+        // A Redis that just restarted answers LOADING while it replays its append-only file:
+        // wait for it (bounded) rather than fail the caller. Nothing ran, so repeating is safe.
+        let deadline = std::time::Instant::now() + LOADING_WAIT;
+        while result.as_ref().is_err_and(|e| e.code() == Some("LOADING"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
             result = f(&mut con);
         }
         match result {
