@@ -322,3 +322,40 @@ fn the_engine_measures_through_the_fleet_and_names_host_and_class() {
         "health and result agree"
     );
 }
+
+#[test]
+fn serve_with_a_redis_queue_runs_its_own_agent_as_a_fleet_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let s = Server::start(
+        dir.path(),
+        &["--queue", &redis.url()],
+        &[
+            ("JOULETRACE_SERVER_RUNNER", "scripted"),
+            ("JOULETRACE_SERVER_SCRIPTED_MS", "1"),
+        ],
+    );
+    wait_until("its agent registered", Duration::from_secs(10), || {
+        s.get("/api/v1/health").1["agents"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1 && a[0]["host_class"]["id"].is_string())
+    });
+    let (st, body) = s.post("/api/v1/measure", &request(3));
+    assert_eq!(st, 202, "{body}");
+    let t = s.wait_task(body["task_id"].as_str().unwrap(), Duration::from_secs(30));
+    assert_eq!(t["status"], "completed", "{t}");
+    assert_eq!(
+        t["host_class"],
+        s.get("/api/v1/health").1["agents"][0]["host_class"]
+    );
+    // A bad queue URL is refused by name before anything starts.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jouletrace-server"))
+        .args(["serve", "--queue", "mysql://db/x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--queue"),
+        "{out:?}"
+    );
+}
