@@ -196,10 +196,14 @@ pub fn held(state: &AppState) -> std::sync::MutexGuard<'_, Vec<Lease>> {
 }
 
 /// Starts a worker process for `spec`.
-pub fn start_worker(validate_only: bool) -> std::io::Result<Child> {
+pub fn start_worker(validate_only: bool, task_id: Option<JobId>) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.arg("worker");
+    if let Some(id) = task_id {
+        // The worker's log lines carry the task id too.
+        cmd.env(TASK_ID_ENV, id.to_string());
+    }
     if validate_only {
         cmd.arg("--validate-only");
     }
@@ -220,6 +224,9 @@ pub fn start_worker(validate_only: bool) -> std::io::Result<Child> {
     }
     cmd.spawn()
 }
+
+/// The environment variable that tells a job worker its task id (for its log lines).
+pub const TASK_ID_ENV: &str = "JOULETRACE_TASK_ID";
 
 /// Stops a worker: SIGTERM first, so the engine cancels its run and kills its own sandboxed
 /// workers (each in a process group of its own, out of reach of ours), then SIGKILL to the
@@ -263,7 +270,7 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
     let started = Instant::now();
     let id = lease.job.id;
     tracing::info!("job started");
-    let mut child = match start_worker(false) {
+    let mut child = match start_worker(false, Some(id)) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot start a worker; the lease will expire and the job run again");

@@ -513,3 +513,26 @@ fn a_full_queue_answers_503_with_retry_after() {
         "{prom}"
     );
 }
+
+#[test]
+fn cors_is_off_unless_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let preflight = |s: &Server| {
+        Server::client()
+            .request(reqwest::Method::OPTIONS, s.url("/api/v1/measure"))
+            .header("origin", "http://localhost:3000")
+            .header("access-control-request-method", "POST")
+            .send()
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let off = scripted(&dir.path().join("a"), &["--no-agent"]);
+    assert_eq!(preflight(&off), None);
+    let on = scripted(
+        &dir.path().join("b"),
+        &["--no-agent", "--cors-origin", "http://localhost:3000"],
+    );
+    assert_eq!(preflight(&on).as_deref(), Some("http://localhost:3000"));
+}

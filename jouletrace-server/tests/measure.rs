@@ -112,6 +112,7 @@ fn assert_completed_shape(t: &Value, n_cases: usize) {
 #[test]
 fn readme_request_and_the_eight_squares_complete_with_every_field() {
     if !python_available() {
+        assert!(std::env::var_os("CI").is_none(), "CI machines have python3");
         eprintln!("skipped: no python3 on PATH");
         return;
     }
@@ -176,6 +177,35 @@ fn readme_request_and_the_eight_squares_complete_with_every_field() {
             .as_str()
             .unwrap()
             .contains("estimated")
+    );
+
+    // The metrics count windows and energy by provenance, and the outcomes.
+    let prom = Server::client()
+        .get(s.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        prom.contains("jouletrace_energy_joules_total{provenance=\"estimated\"}"),
+        "{prom}"
+    );
+    assert!(
+        !prom.contains("provenance=\"measured\""),
+        "nothing here is measured: {prom}"
+    );
+    assert!(
+        prom.contains("jouletrace_job_outcomes_total{outcome=\"completed\"} 9"),
+        "{prom}"
+    );
+    let windows: f64 = prom
+        .lines()
+        .find_map(|l| l.strip_prefix("jouletrace_windows_measured_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(
+        windows >= 9.0 * 2.0,
+        "at least one window per case: {windows}"
     );
 
     // /validate runs in a worker process and reports the failing case.

@@ -27,6 +27,16 @@ use crate::queue::{CancelOutcome, JobId, JobKind, JobRecord, JobState, NewJob, U
 use crate::spec::{self, Admitted};
 use crate::state::AppState;
 
+/// This HTTP request's id (the `x-request-id` header and the logs' `request_id`), as the
+/// predecessor answered a fresh request id on submission.
+fn http_request_id() -> String {
+    super::error::REQUEST_ID
+        .try_with(Clone::clone)
+        .ok()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 type St = State<Arc<AppState>>;
@@ -170,7 +180,7 @@ pub async fn measure(
     tracing::info!(task_id = %id, test_cases = admitted.test_cases, "job queued");
     let body = json!({
         "task_id": id.to_string(),
-        "request_id": uuid::Uuid::new_v4().to_string(),
+        "request_id": http_request_id(),
         "status": "queued",
         "estimated_completion_seconds": estimate_seconds(
             admitted.test_cases, admitted.trials, admitted.warmup, ahead, state.agent.slots),
@@ -565,7 +575,7 @@ pub async fn validate(
         .acquire()
         .await
         .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?;
-    let mut child = crate::agent::start_worker(true)
+    let mut child = crate::agent::start_worker(true, None)
         .map_err(|e| ApiError::Internal(format!("cannot start a validation worker: {e}")))?;
     // The job's own limits bound each test case; this bounds the whole call.
     let limit =
@@ -588,7 +598,7 @@ pub async fn validate(
         }
     };
     let mut body = json!({
-        "request_id": uuid::Uuid::new_v4().to_string(),
+        "request_id": http_request_id(),
         "validation": outcome.body.get("validation").cloned().unwrap_or(Value::Null),
         "processing_time_seconds": started.elapsed().as_secs_f64(),
     });
@@ -619,9 +629,14 @@ pub async fn health(State(state): St) -> Json<Value> {
     let (status, queue, done24, avg) = match stats {
         Ok(Ok((counts, (n, avg)))) => {
             state.metrics.set_depth(&counts);
-            let status = match (state.agent.slots > 0, meter.is_some()) {
-                (true, true) => "healthy",
-                (true, false) | (false, _) => "degraded",
+            // As the predecessor: healthy needs an agent and a meter that measures; an
+            // estimate-only host answers, but its figures are estimates, so it is degraded.
+            let measuring =
+                meter.is_some_and(|m| m.provenance == jouletrace::energy::Provenance::Measured);
+            let status = if state.agent.slots > 0 && measuring {
+                "healthy"
+            } else {
+                "degraded"
             };
             (status, json!(counts), json!(n), json!(avg))
         }
