@@ -130,6 +130,8 @@ pub fn measure_case(
         .into_iter()
         .map(|mut st| {
             st.m.stop_reason = st.stop.unwrap_or("failed").into();
+            // Interpreted hosts: the calling loop's cost, measured once, off every sample.
+            super::overhead::subtract(&mut st.m);
             (st.job.index, st.m)
         })
         .collect()
@@ -169,6 +171,7 @@ impl<'a> Candidate<'a> {
                 samples: Vec::new(),
                 stats: None,
                 primary_domain: Some(primary.clone()),
+                loop_overhead: None,
             },
             primary,
             calibrated: None,
@@ -407,6 +410,22 @@ impl<'a> Candidate<'a> {
                     self.m.samples.push(sample);
                 }
             }
+            // Interpreted hosts: once per candidate and case, in the process that just took
+            // samples, the empty twin with the same calls and batch (engine/overhead.rs).
+            if let Some(wm) = window_meter.as_mut()
+                && self.m.loop_overhead.is_none()
+                && !cx.cancel.is_cancelled()
+            {
+                let plan = super::overhead::Plan {
+                    candidate: id,
+                    calls,
+                    batch,
+                    timeout: eff.timeout,
+                    lane,
+                };
+                self.m.loop_overhead =
+                    Some(super::overhead::measure(&mut worker, wm, case, &plan, cx));
+            }
             Ok(())
         })();
         worker.shutdown();
@@ -414,7 +433,7 @@ impl<'a> Candidate<'a> {
     }
 }
 
-fn to_sample(
+pub(super) fn to_sample(
     r: &SampleReport,
     lane: &Lane,
     cx: &MeasureContext<'_>,

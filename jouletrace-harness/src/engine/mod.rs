@@ -33,6 +33,7 @@ mod measure;
 pub mod merge;
 mod meter;
 mod observer;
+mod overhead;
 mod parallel;
 mod plan;
 mod run;
