@@ -12,7 +12,7 @@ use super::lock::RunLock;
 use super::schedule::{self, Schedule};
 use super::{
     CancelToken, CandidateDescriptor, EngineError, Event, Observer, RunContext, Target, TargetKind,
-    check, environment, gates, meter, plan, slots,
+    background, check, environment, gates, meter, plan, slots,
 };
 use crate::config::RunConfig;
 use crate::energy::monotonic_ns;
@@ -87,6 +87,20 @@ pub fn run(
     } else {
         None
     };
+    // The one exception to "no energy counters": a sandboxed bench binary that meters itself
+    // (engine/measure.rs grants it its counter). Recorded, never silent.
+    if let (Some(sel), Some(level)) = (&selection, environment.sandbox.as_mut())
+        && sel.spec.backend != crate::energy::Backend::Estimate
+        && targets.iter().any(|t| t.kind == super::TargetKind::Bench)
+        && crate::pool::sandbox::spec_for(config, true, None, &[]).is_some()
+    {
+        level.notes.push(format!(
+            "measuring bench workers meter themselves ({}): they keep perf_event_open, read \
+             access to {} and the orchestrator's user",
+            sel.spec.backend,
+            sel.spec.sysfs_root.display()
+        ));
+    }
     if let Some(sel) = &mut selection {
         sel.record
             .warnings
@@ -154,6 +168,12 @@ pub fn run(
         config,
         context,
     );
+    // How busy the machine was: said aloud now, recorded by `assemble` in the results.
+    if let Some(bg) = &results.environment.background {
+        for message in background::warnings(bg) {
+            observer.event(&Event::Note { message });
+        }
+    }
     let failed = results
         .candidates()
         .filter(|c| c.status.is_failure())
