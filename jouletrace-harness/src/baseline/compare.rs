@@ -449,6 +449,7 @@ pub(crate) mod tests {
                             })
                             .collect(),
                         stats: None,
+                        loop_overhead: None,
                         primary_domain: None,
                     }]
                 },

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -409,6 +409,10 @@ pub enum Activity {
     /// CPU time of these processes, all their threads, from `/proc/PID/task/*/schedstat`
     /// (nanoseconds). Time of threads that have exited is kept.
     Pids(Vec<i32>),
+    /// CPU time of the children of the process whose pid is stored here (0: none yet), read
+    /// through their CPU-time clocks; children that have exited keep their last reading. For
+    /// an engine run in a child process: its workers are that process's children.
+    ChildrenOf(Arc<AtomicI32>),
     /// Any cumulative busy time (CPU-seconds), e.g. the workers' own accounting.
     Custom(Box<dyn FnMut() -> Duration + Send>),
 }
@@ -438,8 +442,64 @@ impl Activity {
                     Duration::from_nanos(seen.values().sum())
                 })
             }
+            Activity::ChildrenOf(parent) => Box::new(children_cpu_time(parent)),
             Activity::Custom(f) => f,
         }
+    }
+}
+
+/// The `(ppid)` field of `/proc/PID/stat`, after the command name (which may hold spaces).
+fn parent_of(pid: &str) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
+/// A process's CPU time, all threads, through its CPU-time clock: unlike `/proc/PID/schedstat`,
+/// which lags a running task by up to a scheduler tick, the clock includes the slice in flight.
+fn process_clock_ns(pid: i32) -> Option<u64> {
+    let mut clock: libc::clockid_t = 0;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: both out-pointers are valid; a vanished pid makes the calls fail, not misbehave.
+    unsafe {
+        if libc::clock_getcpuclockid(pid, &mut clock) != 0
+            || libc::clock_gettime(clock, &mut ts) != 0
+        {
+            return None;
+        }
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+fn children_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
+    let mut seen: HashMap<i32, u64> = HashMap::new();
+    let mut children: Vec<i32> = Vec::new();
+    let mut last_scan = Instant::now() - Duration::from_secs(1);
+    move || {
+        let parent = parent.load(Ordering::SeqCst);
+        // Scanning /proc costs milliseconds, which would delay the counter's updates; a new
+        // worker prepares and calibrates for longer than this before its first window.
+        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
+            last_scan = Instant::now();
+            children = fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                .filter(|p| parent_of(p) == Some(parent))
+                .filter_map(|p| p.parse().ok())
+                .collect();
+        }
+        for &pid in &children {
+            if let Some(ns) = process_clock_ns(pid) {
+                seen.insert(pid, ns);
+            }
+        }
+        Duration::from_nanos(seen.values().sum())
     }
 }
 

@@ -45,6 +45,7 @@ pub fn measure(
         samples: Vec::new(),
         stats: None,
         primary_domain: Some(primary.clone()),
+        loop_overhead: None,
     };
     let cmd = job
         .job
@@ -224,6 +225,21 @@ pub fn measure(
         }
     };
     m.stop_reason = reason.into();
+    // Interpreted hosts: measure the calling loop on the candidate's empty twin and subtract it.
+    if let Some(wm) = window_meter.as_mut()
+        && m.failure.is_none()
+        && !m.samples.is_empty()
+        && reason != "interrupted"
+    {
+        let plan = super::overhead::Plan {
+            candidate: id,
+            calls,
+            batch,
+            timeout: eff.timeout,
+            lane,
+        };
+        super::overhead::measure_and_subtract(&mut worker, wm, &mut m, &plan, cx);
+    }
     if reason == "interrupted" && m.failure.is_none() {
         // Samples so far are kept; the measurement is simply short.
     }
@@ -231,7 +247,7 @@ pub fn measure(
     m
 }
 
-fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
+pub(super) fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
     let measured = Duration::from_nanos(r.measured_ns);
     // Idle power is charged over the time the energy covers (longer when metered from outside).
     let metered = r.metered_ns.map_or(measured, Duration::from_nanos);

@@ -24,6 +24,7 @@ mod lock;
 mod measure;
 mod meter;
 mod observer;
+mod overhead;
 mod parallel;
 mod run;
 mod slots;

@@ -368,6 +368,26 @@ pub struct CaseMeasurement {
     /// CPU the worker ran on (with several packages, that CPU's package).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_domain: Option<String>,
+    /// Interpreted hosts only: the calling loop's own cost, already taken off every sample's
+    /// `net_j` (see [`LoopOverhead`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_overhead: Option<LoopOverhead>,
+}
+
+/// What calling the candidate costs in an interpreted host, measured on an empty function with
+/// the candidate's parameters, called on the same inputs in the same loop, with the same calls
+/// per sample and meter. `energy_per_call` × a sample's calls has been subtracted from that
+/// sample's `net_j` in each domain; the figures and the twin's own samples are kept here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoopOverhead {
+    /// Median net energy per call of the empty twin, per domain.
+    pub energy_per_call: Vec<crate::energy::DomainEnergy>,
+    /// Median time per call of the empty twin (not subtracted from times).
+    pub time_per_call_s: Option<f64>,
+    pub samples: Vec<Sample>,
+    /// Why the overhead could not be measured (then nothing was subtracted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
