@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jouletrace::config::{CoreSelection, MeterChoice, RunConfig};
+use jouletrace::config::{MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, Target};
@@ -18,7 +18,7 @@ use jouletrace::job::Job;
 use jouletrace::protocol::Metering;
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
-use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package};
+use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, simulated_run_config};
 use serde_json::{Value, json};
 
 /// The simulated package charges the CPU time of every child of this process: every test here
@@ -254,16 +254,7 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
         )],
         json!([{"id": "n20000", "inputs": [n], "expected": (0..n).map(|i| i * i).sum::<u64>()}]),
     );
-    let config = RunConfig {
-        meter: MeterChoice::Forced(Backend::Powercap),
-        sysfs_root: tree.path().to_owned(),
-        cores: CoreSelection::List(workers),
-        min_sample_time: Duration::from_millis(250),
-        min_trials: 10,
-        max_trials: 10,
-        idle_window: Duration::from_secs(1),
-        ..quick_config(dir.path())
-    };
+    let config = simulated_run_config(tree.path(), workers);
     let r = run(&[host_target(&job, dir.path(), "python/sum")], &config);
     sim.stop();
 

@@ -10,13 +10,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Duration;
 
-use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::{FakeMachine, SimulatedPowercap};
 use jouletrace::results::RunResults;
 use jouletrace::units::Watts;
-use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package};
+use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, simulated_run_config};
 
 const IDLE: f64 = 4.0;
 const BUSY: f64 = 20.0;
@@ -80,7 +78,6 @@ fn the_engine_recovers_simulated_energy_and_removes_idle() {
 /// is itself measured energy.
 #[test]
 fn a_python_target_recovers_simulated_energy_too() {
-    use jouletrace::config::{CoreSelection, MeterChoice, RunConfig};
     use jouletrace::engine::{self, CancelToken, NullObserver};
     use jouletrace::job::{Job, MeasureRequest};
     use jouletrace::python::{HostFiles, Interpreter};
@@ -95,17 +92,7 @@ fn a_python_target_recovers_simulated_energy_too() {
     let job = Job::from_requests(vec![MeasureRequest::parse(body.as_bytes()).unwrap()]).unwrap();
     let python = Interpreter::find(None).expect("python3 for the Python simulated run");
     let files = HostFiles::write(&job).unwrap();
-    let config = RunConfig {
-        meter: MeterChoice::Forced(Backend::Powercap),
-        sysfs_root: tree.path().to_owned(),
-        cores: CoreSelection::List(workers),
-        min_sample_time: Duration::from_millis(250),
-        min_trials: 10,
-        idle_window: Duration::from_secs(1),
-        settle_timeout: Duration::from_millis(1),
-        lock_path: tree.path().join("lock"),
-        ..RunConfig::default()
-    };
+    let config = simulated_run_config(tree.path(), workers);
     let r = engine::run(
         &[files.target(&python, "python")],
         &config,
