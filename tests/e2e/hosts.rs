@@ -262,26 +262,45 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
 }
 
 #[test]
-fn a_host_window_outside_the_metered_one_is_a_protocol_error() {
+fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let job = one_square();
-    let target =
-        host_target(&job, dir.path(), "python/early").with_env("MINI_HOST_EARLY_CLOCK", "1");
-    let r = run(&[target], &quick_config(dir.path()));
-    let c = r.candidates().next().unwrap();
-    assert_eq!(c.status, Status::Passed, "checks are not metered");
-    let f = c.measurements[0]
-        .failure
-        .as_ref()
-        .expect("the measurement failed");
-    assert_eq!(f.kind, Status::ProtocolError);
-    assert!(
-        f.message.contains("does not lie inside the metered window"),
-        "{}",
-        f.message
+    for (misbehaviour, message) in [
+        // It starts its clock before the go: calls outside the metered window.
+        (
+            "MINI_HOST_EARLY_CLOCK",
+            "does not lie inside the metered window",
+        ),
+        // It claims more batches than the windows the orchestrator metered.
+        ("MINI_HOST_MISCOUNT", "windows closed"),
+    ] {
+        let target = host_target(&job, dir.path(), "python/rogue").with_env(misbehaviour, "1");
+        let r = run(&[target], &quick_config(dir.path()));
+        let c = r.candidates().next().unwrap();
+        assert_eq!(c.status, Status::Passed, "checks are not metered");
+        let m = &c.measurements[0];
+        let f = m.failure.as_ref().expect("the measurement failed");
+        assert_eq!(f.kind, Status::ProtocolError, "{misbehaviour}");
+        assert!(f.message.contains(message), "{misbehaviour}: {}", f.message);
+        assert!(
+            m.samples.is_empty() && m.warmup.is_empty(),
+            "no figure from a broken window"
+        );
+    }
+    // A host that cannot start is an error naming it, not a bench binary to skip.
+    let broken = Target::for_job(
+        python(),
+        [mini_host()],
+        &dir.path().join("missing.json"),
+        "x",
     );
-    assert!(c.measurements[0].samples.is_empty());
+    let e = engine::describe(&broken, &quick_config(dir.path())).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("did not start as a worker of protocol 2"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -296,37 +315,61 @@ fn both_sides_refuse_a_peer_of_another_version() {
 
     // A bench binary refuses an orchestrator whose first request is not a hello of its version
     // (a protocol 1 orchestrator starts with `list`): an error on fd 3, then exit status 2.
-    let bench = env!("CARGO_BIN_EXE_manual_registration");
     for first in [
         r#"{"request":"list"}"#,
         r#"{"request":"hello","protocol":1}"#,
     ] {
-        let answers = dir.path().join("answers");
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "printf '%s\\n' '{first}' | '{bench}' --jouletrace-worker 3>'{}'",
-                answers.display()
-            ))
-            .env("JOULETRACE_PROTOCOL_FD", "3")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{first}");
-        let answers = std::fs::read_to_string(&answers).unwrap();
-        let lines: Vec<Value> = answers
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (status, lines) = bench_worker_session(dir.path(), &[first]);
+        assert_eq!(status, Some(2), "{first}");
         assert_eq!(lines[0]["response"], "hello");
         assert_eq!(lines[0]["protocol"], 2);
-        assert_eq!(lines[1]["response"], "error", "{first}: {answers}");
-        assert!(
-            lines[1]["message"]
-                .as_str()
-                .unwrap()
-                .contains("speaks protocol 2"),
-            "{answers}"
-        );
+        assert_eq!(lines[1]["response"], "error", "{first}: {lines:?}");
+        let message = lines[1]["message"].as_str().unwrap();
+        assert!(message.contains("speaks protocol 2"), "{message}");
         assert_eq!(lines.len(), 2, "nothing after the refusal");
     }
+    // Greeted with its own version, it answers nothing to the hello and serves requests; it
+    // refuses to measure a calling loop, which is compiled into a Rust candidate.
+    let (status, lines) = bench_worker_session(
+        dir.path(),
+        &[
+            r#"{"request":"hello","protocol":2}"#,
+            r#"{"request":"prepare","candidate":"square::square","case":"two","meter":null,"overhead":true}"#,
+        ],
+    );
+    assert_eq!(status, Some(0), "end of input ends the session");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1]["response"], "error");
+    assert!(
+        lines[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("loop overhead")
+    );
+}
+
+/// Feeds `requests` to the bench binary started as a worker; answers its exit status and the
+/// responses it wrote on fd 3.
+fn bench_worker_session(dir: &Path, requests: &[&str]) -> (Option<i32>, Vec<Value>) {
+    let answers = dir.join("answers");
+    let input = dir.join("requests");
+    let text: String = requests.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&input, text).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --jouletrace-worker <'{}' 3>'{}'",
+            env!("CARGO_BIN_EXE_manual_registration"),
+            input.display(),
+            answers.display()
+        ))
+        .env("JOULETRACE_PROTOCOL_FD", "3")
+        .output()
+        .unwrap();
+    let lines = std::fs::read_to_string(&answers)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out.status.code(), lines)
 }

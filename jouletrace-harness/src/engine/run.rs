@@ -102,6 +102,11 @@ pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineEr
     };
     let timeout = std::time::Duration::from_secs(30);
     let mut worker = Worker::spawn(&cmd, timeout).map_err(|e| match e {
+        // A language host that fails to start is broken, never "not a bench" to skip quietly.
+        e if target.kind == super::TargetKind::Host => fail(format!(
+            "the host did not start as a worker of protocol {}: {e}",
+            crate::protocol::PROTOCOL_VERSION
+        )),
         crate::pool::WorkerError::Died { status } => EngineError::NotAHarness {
             binary: target.label.clone(),
             detail: format!(
