@@ -11,8 +11,8 @@ use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 
 /// Starts a simulated RAPL package on `machine`'s `intel-rapl:0` zone, charging `idle` always plus
-/// `busy` per CPU-second of the children of `parent` (the engine's workers); answers the simulator and the CPUs left for
-/// workers (all usable CPUs but the simulator's, or CPU 0 alone on a one-CPU machine).
+/// `busy` per CPU-second of the descendants of `parent` (the engine's workers, sandboxed or not);
+/// answers the simulator and the CPUs left for workers (all usable CPUs but the simulator's, or CPU 0 alone on a one-CPU machine).
 pub fn simulate_package(
     machine: &FakeMachine,
     idle: Watts,
@@ -36,7 +36,7 @@ pub fn simulate_package(
         SimConfig {
             idle,
             busy_per_cpu: busy,
-            activity: Activity::ChildrenOf(parent),
+            activity: Activity::DescendantsOf(parent),
             tick: Duration::from_micros(250),
             ..SimConfig::default()
         },

@@ -26,12 +26,19 @@ use serde_json::{Value, json};
 static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn python() -> PathBuf {
-    std::env::var_os("PATH")
+    let on_path = std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .map(|d| d.join("python3"))
         .find(|p| p.is_file())
-        .expect("python3 on PATH (these tests need a Python 3 interpreter)")
+        .expect("python3 on PATH (these tests need a Python 3 interpreter)");
+    // Hosts run sandboxed, as an unprivileged user when the tests run as root: an interpreter
+    // that user cannot read (pyenv's under /root) is replaced by the system one.
+    let policy = jouletrace::pool::sandbox::SandboxPolicy::default();
+    match jouletrace::pool::sandbox::runnable(&policy, &on_path) {
+        Ok(()) => on_path,
+        Err(_) => PathBuf::from("/usr/bin/python3"),
+    }
 }
 
 fn mini_host() -> String {

@@ -409,10 +409,10 @@ pub enum Activity {
     /// CPU time of these processes, all their threads, from `/proc/PID/task/*/schedstat`
     /// (nanoseconds). Time of threads that have exited is kept.
     Pids(Vec<i32>),
-    /// CPU time of the children of the process whose pid is stored here (0: none yet), read
-    /// through their CPU-time clocks; children that have exited keep their last reading. For
-    /// an engine run in a child process: its workers are that process's children.
-    ChildrenOf(Arc<AtomicI32>),
+    /// CPU time of the descendants of the process whose pid is stored here (0: none yet), read
+    /// through their CPU-time clocks; those that have exited keep their last reading. For an
+    /// engine run: its workers are that process's children, or grandchildren under the sandbox.
+    DescendantsOf(Arc<AtomicI32>),
     /// Any cumulative busy time (CPU-seconds), e.g. the workers' own accounting.
     Custom(Box<dyn FnMut() -> Duration + Send>),
 }
@@ -442,7 +442,7 @@ impl Activity {
                     Duration::from_nanos(seen.values().sum())
                 })
             }
-            Activity::ChildrenOf(parent) => Box::new(children_cpu_time(parent)),
+            Activity::DescendantsOf(parent) => Box::new(descendants_cpu_time(parent)),
             Activity::Custom(f) => f,
         }
     }
@@ -455,28 +455,9 @@ fn parent_of(pid: &str) -> Option<i32> {
     rest.split(' ').nth(1)?.parse().ok()
 }
 
-/// A process's CPU time, all threads, through its CPU-time clock: unlike `/proc/PID/schedstat`,
-/// which lags a running task by up to a scheduler tick, the clock includes the slice in flight.
-fn process_clock_ns(pid: i32) -> Option<u64> {
-    let mut clock: libc::clockid_t = 0;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: both out-pointers are valid; a vanished pid makes the calls fail, not misbehave.
-    unsafe {
-        if libc::clock_getcpuclockid(pid, &mut clock) != 0
-            || libc::clock_gettime(clock, &mut ts) != 0
-        {
-            return None;
-        }
-    }
-    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
-fn children_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
+fn descendants_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
     let mut seen: HashMap<i32, u64> = HashMap::new();
-    let mut children: Vec<i32> = Vec::new();
+    let mut descendants: Vec<i32> = Vec::new();
     let mut last_scan = Instant::now() - Duration::from_secs(1);
     move || {
         let parent = parent.load(Ordering::SeqCst);
@@ -484,18 +465,31 @@ fn children_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send 
         // worker prepares and calibrates for longer than this before its first window.
         if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
             last_scan = Instant::now();
-            children = fs::read_dir("/proc")
+            let parents: Vec<(i32, i32)> = fs::read_dir("/proc")
                 .into_iter()
                 .flatten()
                 .flatten()
                 .filter_map(|e| e.file_name().to_str().map(str::to_owned))
                 .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-                .filter(|p| parent_of(p) == Some(parent))
-                .filter_map(|p| p.parse().ok())
+                .filter_map(|p| Some((p.parse().ok()?, parent_of(&p)?)))
                 .collect();
+            // Every descendant, not only children: a sandboxed worker is a grandchild of its
+            // reaper (pool/sandbox: reaper → namespace init → program).
+            descendants.clear();
+            let mut frontier = vec![parent];
+            while let Some(up) = frontier.pop() {
+                for &(pid, ppid) in &parents {
+                    if ppid == up && !descendants.contains(&pid) {
+                        descendants.push(pid);
+                        frontier.push(pid);
+                    }
+                }
+            }
         }
-        for &pid in &children {
-            if let Some(ns) = process_clock_ns(pid) {
+        for &pid in &descendants {
+            // Through its CPU-time clock: unlike `/proc/PID/schedstat`, which lags a running
+            // task by up to a scheduler tick, the clock includes the slice in flight.
+            if let Ok(ns) = crate::energy::process_cpu_ns_of(pid as u32) {
                 seen.insert(pid, ns);
             }
         }

@@ -47,9 +47,16 @@ pub fn measure(
         primary_domain: Some(primary.clone()),
         loop_overhead: None,
     };
-    let cmd = job
+    let mut cmd = job
         .job
         .worker_command(Some(lane.cpu), config, eff.memory_limit_mb);
+    // A bench worker meters itself: under a sandbox it keeps access to its measured counter
+    // (the estimate meter needs none). Recorded in the run's sandbox notes.
+    if let Some(sb) = cmd.sandbox.as_mut()
+        && cx.meter.spec.backend != crate::energy::Backend::Estimate
+    {
+        sb.access.energy = Some(cx.meter.spec.sysfs_root.clone());
+    }
     let fail = |m: &mut CaseMeasurement, worker: Option<&Worker>, e: crate::pool::WorkerError| {
         let stderr = worker.map(|w| w.output().1.text).unwrap_or_default();
         m.failure = Some(classify(&Ending {
@@ -126,7 +133,7 @@ pub fn measure(
         other => Err(unexpected(other)),
     });
     let mut window_meter = match prepared.as_ref().ok().filter(|_| from_outside) {
-        Some(_) => match super::host::WindowMeter::open(&spec, worker.pid) {
+        Some(_) => match super::host::WindowMeter::open(&spec, worker.program_pid()) {
             Ok(w) => Some(w),
             Err(message) => {
                 m.failure = Some(Failure::new(

@@ -44,6 +44,7 @@ impl Job {
             cpu,
             memory_limit_mb,
             isolate_network: config.isolate_network,
+            sandbox: sandbox_for(&self.target, config),
             ..self.target.worker_command(config.capture_limit)
         }
     }
@@ -72,6 +73,17 @@ pub(crate) enum Event {
     MeasureFinished(usize, Box<CaseMeasurement>),
 }
 
+/// The sandbox of a target's workers: bench binaries built from the user's workspace are
+/// trusted, hosts of candidates given as data are not (pool/sandbox).
+fn sandbox_for(target: &Target, config: &RunConfig) -> Option<crate::pool::sandbox::SandboxSpec> {
+    crate::pool::sandbox::spec_for(
+        config,
+        target.kind == super::TargetKind::Bench,
+        target.cwd.as_deref(),
+        &target.args,
+    )
+}
+
 /// Seconds from `origin_ns` to `ns`, both on `CLOCK_MONOTONIC`.
 pub(crate) fn clock_s(ns: u64, origin_ns: u64) -> f64 {
     (ns as f64 - origin_ns as f64) * 1e-9
@@ -95,7 +107,10 @@ pub struct Listing {
 
 /// Asks a target which candidates it hosts, and what runs them.
 pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineError> {
-    let cmd = target.worker_command(config.capture_limit);
+    let cmd = WorkerCommand {
+        sandbox: sandbox_for(target, config),
+        ..target.worker_command(config.capture_limit)
+    };
     let fail = |message: String| EngineError::Listing {
         binary: target.command_line(),
         message,
@@ -145,6 +160,19 @@ pub fn run(
 ) -> Result<RunResults, EngineError> {
     let origin_ns = monotonic_ns();
     let started_at = now_rfc3339();
+    // A sandbox weaker than configured stops the run before any worker starts.
+    let sandbox = crate::pool::sandbox::Sandbox::probed(config.sandbox.clone());
+    sandbox.check()?;
+    let mut untrusted = false;
+    for t in targets {
+        let trusted = t.kind == super::TargetKind::Bench;
+        sandbox.applies(trusted, &t.label)?;
+        untrusted |= !trusted;
+    }
+    let sandbox_level = sandbox.level(untrusted);
+    if sandbox_level.level == "partial" {
+        observer.note(&format!("sandbox {}", sandbox_level.summary()));
+    }
     let mut all = Vec::new();
     let mut skipped = Vec::new();
     let mut hosts = Vec::new();
@@ -184,6 +212,7 @@ pub fn run(
     all.sort_by(|a, b| a.descriptor.id.cmp(&b.descriptor.id));
     let slots = slots::slots(config)?;
     let mut environment = environment::probe(config);
+    environment.sandbox = Some(sandbox_level);
     environment.worker_cpus = slots.iter().map(|s| s.cpu).collect();
     let mut selection = if config.measure {
         Some(meter::select(config)?)

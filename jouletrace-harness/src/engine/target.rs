@@ -123,6 +123,7 @@ impl Target {
             memory_limit_mb: None,
             isolate_network: false,
             capture_limit,
+            sandbox: None,
         }
     }
 }

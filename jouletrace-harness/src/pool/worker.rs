@@ -13,6 +13,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::capture::{Capture, drain};
+use super::sandbox::{Running, SandboxSpec};
 use crate::engine::CancelToken;
 use crate::protocol::{
     HostInfo, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response,
@@ -36,6 +37,8 @@ pub struct WorkerCommand {
     pub isolate_network: bool,
     /// Bytes kept of each of stdout and stderr.
     pub capture_limit: usize,
+    /// The operating-system sandbox ([`super::sandbox`]); `None` runs the worker as before.
+    pub sandbox: Option<SandboxSpec>,
 }
 
 /// How a request to a worker failed.
@@ -68,6 +71,7 @@ pub struct Worker {
     /// What the worker said runs its candidates (`None` from a host that did not say).
     pub host: Option<HostInfo>,
     status: Option<ExitStatus>,
+    sandbox: Option<Running>,
 }
 
 impl Worker {
@@ -91,7 +95,8 @@ impl Worker {
         let write_fd = resp_write.as_raw_fd();
         let cpu = cmd.cpu;
         let mem = cmd.memory_limit_mb;
-        let isolate = cmd.isolate_network;
+        // The sandbox makes its own network namespace.
+        let isolate = cmd.isolate_network && cmd.sandbox.is_none();
         // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
         // system calls (dup2, fcntl, sched_setaffinity, setrlimit, unshare); it allocates nothing.
         unsafe {
@@ -123,6 +128,15 @@ impl Worker {
                 Ok(())
             });
         }
+        // --- sandbox hook: last, because its pre_exec step may fork the pid-namespace reaper.
+        let sandbox = match &cmd.sandbox {
+            Some(spec) => Some(
+                spec.apply(&mut command, cmd.cwd.as_deref())
+                    .map_err(|e| WorkerError::Spawn(std::io::Error::other(e)))?,
+            ),
+            None => None,
+        };
+        // --- end of sandbox hook
         let mut child = command.spawn().map_err(WorkerError::Spawn)?;
         // The parent must not hold the write end, or the reader never sees end of file.
         drop(resp_write);
@@ -139,6 +153,7 @@ impl Worker {
             last_case: None,
             host: None,
             status: None,
+            sandbox,
         };
         match worker.receive(timeout, None)? {
             Response::Hello { protocol, host, .. } if protocol == PROTOCOL_VERSION => {
@@ -261,8 +276,11 @@ impl Worker {
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.status = Some(status);
-                // Whatever it left behind in its group goes too.
+                // Whatever it left behind in its group (and its cgroup) goes too.
                 let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+                if let Some(s) = self.sandbox.as_mut() {
+                    s.cleanup();
+                }
                 return Some(status);
             }
             if Instant::now() >= deadline {
@@ -279,6 +297,25 @@ impl Worker {
             let _ = self.child.kill();
             self.status = self.child.wait().ok();
         }
+        if let Some(s) = self.sandbox.as_mut() {
+            s.cleanup();
+        }
+    }
+
+    /// The pid of the program itself (read a CPU clock on this one): in a PID namespace
+    /// [`Worker::pid`] is the sandbox's reaper, the process group leader. Waits up to a second
+    /// for the program to be forked.
+    pub fn program_pid(&self) -> u32 {
+        let Some(s) = self.sandbox.as_ref() else {
+            return self.pid;
+        };
+        for _ in 0..200 {
+            if let Some(pid) = s.program_pid(self.pid) {
+                return pid;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.pid
     }
 
     /// Asks the worker to exit, and kills it if it does not within a second.

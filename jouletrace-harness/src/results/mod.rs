@@ -137,6 +137,9 @@ pub struct Environment {
     pub worker_cpus: Vec<u32>,
     /// The CPU the orchestrator was pinned to, if any.
     pub orchestrator_cpu: Option<u32>,
+    /// The isolation workers ran under (absent in files written before the sandbox existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::pool::sandbox::SandboxLevel>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
