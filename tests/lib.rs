@@ -1,8 +1,9 @@
 //! Helpers shared by the end-to-end tests.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI32;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
 
 use jouletrace::config::{CoreSelection, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
@@ -10,14 +11,65 @@ use jouletrace::energy::simulate::{Activity, FakeMachine, SimConfig, SimulatedPo
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 
+fn stat_field(pid: &str, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(n - 3).map(str::to_owned)
+}
+
+/// Cumulative CPU time of the descendants of `parent` (the engine's workers), keeping the time of
+/// workers that have exited.
+pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
+    let mut seen: HashMap<i32, u64> = HashMap::new();
+    let mut children: Vec<i32> = Vec::new();
+    let mut last_scan = Instant::now() - Duration::from_secs(1);
+    move || {
+        let parent = parent.load(Ordering::SeqCst);
+        // Scanning /proc costs milliseconds, which would delay the simulated counter's updates; a
+        // new worker prepares and calibrates for longer than this before its first window.
+        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
+            last_scan = Instant::now();
+            // Every descendant, not only children: a sandboxed worker is a grandchild of its
+            // reaper (pool/sandbox: reaper → namespace init → program).
+            let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                .filter_map(|p| Some((p.parse().ok()?, stat_field(&p, 4)?.parse().ok()?)))
+                .collect();
+            children.clear();
+            let mut frontier = vec![parent];
+            while let Some(up) = frontier.pop() {
+                for &(pid, ppid) in &parents {
+                    if ppid == up && !children.contains(&pid) {
+                        children.push(pid);
+                        frontier.push(pid);
+                    }
+                }
+            }
+        }
+        for &pid in &children {
+            // Through its CPU-time clock: unlike `/proc/PID/schedstat`, which lags a running task
+            // by up to a scheduler tick, the clock includes the slice in flight.
+            if let Ok(ns) = jouletrace::energy::process_cpu_ns_of(pid as u32) {
+                seen.insert(pid, ns);
+            }
+        }
+        Duration::from_nanos(seen.values().sum())
+    }
+}
+
 /// Starts a simulated RAPL package on `machine`'s `intel-rapl:0` zone, charging `idle` always plus
-/// `busy` per CPU-second of the descendants of `parent` (the engine's workers, sandboxed or not);
-/// answers the simulator and the CPUs left for workers (all usable CPUs but the simulator's, or CPU 0 alone on a one-CPU machine).
+/// `busy` per CPU-second that `activity` reports; answers the simulator and the CPUs left for
+/// workers (all usable CPUs but the simulator's, or CPU 0 alone on a one-CPU machine).
 pub fn simulate_package(
     machine: &FakeMachine,
     idle: Watts,
     busy: Watts,
-    parent: Arc<AtomicI32>,
+    activity: impl FnMut() -> Duration + Send + 'static,
 ) -> (SimulatedPowercap, Vec<u32>) {
     // Real RAPL is updated by hardware; our stand-in is a thread, which must not queue behind
     // the worker it accounts for. It gets CPU 0 (threads inherit their creator's affinity);
@@ -36,7 +88,7 @@ pub fn simulate_package(
         SimConfig {
             idle,
             busy_per_cpu: busy,
-            activity: Activity::DescendantsOf(parent),
+            activity: Activity::Custom(Box::new(activity)),
             tick: Duration::from_micros(250),
             ..SimConfig::default()
         },
@@ -78,9 +130,8 @@ pub fn simulated_run_config(sysfs_root: &std::path::Path, workers: Vec<u32>) -> 
 
 /// The simulated-RAPL proof, on the results of a run measured under [`simulate_package`]: a
 /// powercap measurement (not an estimate) of package 0; an idle baseline within 2% of `idle_w`;
-/// each sample of `candidate` charged `busy` W per CPU-second of its worker, net of idle (and of
-/// the loop overhead taken off, for an interpreted host), within 10% per sample and 1% over all
-/// samples; no two measured windows overlapping.
+/// each sample of `candidate` charged `busy` W per CPU-second of its worker, net of idle, within
+/// 10% per sample and 1% over all samples; no two measured windows overlapping.
 pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w: f64, busy: f64) {
     let meter = r.meter.as_ref().unwrap();
     assert_eq!(meter.backend, Backend::Powercap);
@@ -105,29 +156,26 @@ pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w:
     let (mut net, mut put_in) = (0.0, 0.0);
     for m in &c.measurements {
         assert!(m.failure.is_none(), "{:?}", m.failure);
-        // An interpreted host's calling loop, measured on the candidate's empty twin, was taken
-        // off each sample's net energy: what the worker burnt is the net plus that. (The twin's
-        // own windows are far shorter than a tick of the simulated counter: not judged here.)
-        let overhead_per_call = m.loop_overhead.as_ref().map_or(0.0, |o| {
-            o.energy_per_call
-                .iter()
-                .find(|e| e.domain == "package-0")
-                .expect("the loop overhead was measured on the package")
-                .energy
-                .get()
-        });
+        // An interpreted host's loop overhead (measured on an empty twin) was taken off each
+        // sample's net energy; the worker burnt it all the same, so it is added back here.
+        let overhead_per_call = m
+            .loop_overhead
+            .iter()
+            .flat_map(|o| &o.energy_per_call)
+            .find(|e| e.domain == "package-0")
+            .map_or(0.0, |e| e.energy.get());
         for s in &m.samples {
             let e = s.energy.iter().find(|e| e.domain == "package-0").unwrap();
-            let taken_off = overhead_per_call * s.calls as f64;
-            let burnt = e.net.get() + taken_off;
+            let burnt = e.net.get() + overhead_per_call * s.calls as f64;
             let expected = busy * s.cpu_time_s;
             assert!(
                 // One sample scatters by a few percent: the simulated counter is a user-space
                 // thread, and its updates land a little before or after the worker's reads.
                 // Hardware updates do not wait for a scheduler; the 1% bound below is on the sum.
                 (burnt - expected).abs() / expected < 0.10,
-                "sample: net {} J (+{taken_off} J loop overhead), put in {expected} J",
-                e.net.get()
+                "sample: net {} J + loop overhead {} J, put in {expected} J",
+                e.net.get(),
+                burnt - e.net.get()
             );
             assert!(e.gross.get() > e.net.get(), "gross includes the idle share");
             net += burnt;

@@ -14,11 +14,14 @@ use jouletrace::config::{MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, Target};
-use jouletrace::job::Job;
+use jouletrace::job::{Job, MeasureRequest};
 use jouletrace::protocol::Metering;
+use jouletrace::python::{HostFiles, Interpreter};
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
-use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, simulated_run_config};
+use jouletrace_tests::{
+    assert_recovers_simulated_energy, simulate_package, simulated_run_config, worker_cpu_time,
+};
 use serde_json::{Value, json};
 
 /// The simulated package charges the CPU time of every child of this process: every test here
@@ -250,7 +253,8 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     // The workers are this process's children.
     let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
-    let (sim, workers) = simulate_package(&machine, Watts(IDLE), Watts(BUSY), parent);
+    let (sim, workers) =
+        simulate_package(&machine, Watts(IDLE), Watts(BUSY), worker_cpu_time(parent));
 
     let n: u64 = 20_000;
     let job = job(
@@ -266,6 +270,38 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
     sim.stop();
 
     assert_recovers_simulated_energy(&r, "loop", IDLE, BUSY);
+}
+
+/// The same proof with the product's Python host (`jouletrace::python`), from a service request
+/// body: its loop overhead, measured on the candidate's empty twin, is taken off and added back.
+#[test]
+fn the_python_host_on_simulated_rapl_is_charged_the_energy_put_in() {
+    const IDLE: f64 = 4.0;
+    const BUSY: f64 = 20.0;
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tree = tempfile::tempdir().unwrap();
+    let machine = FakeMachine::mirror_host(tree.path()).unwrap();
+    let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
+    let (sim, workers) =
+        simulate_package(&machine, Watts(IDLE), Watts(BUSY), worker_cpu_time(parent));
+
+    let body = r#"{"candidate_code": "def solve(n):\n    return sum(i * i for i in range(n))\n",
+        "candidate_id": "squares", "problem_name": "squares",
+        "test_cases": [{"test_id": "n20000", "inputs": [20000], "expected_output": 2666466670000}]}"#;
+    let job = Job::from_requests(vec![MeasureRequest::parse(body.as_bytes()).unwrap()]).unwrap();
+    let interpreter = Interpreter::find(Some(&python())).unwrap();
+    let files = HostFiles::write(&job).unwrap();
+    let r = run(
+        &[files.target(&interpreter, "python/squares")],
+        &simulated_run_config(tree.path(), workers),
+    );
+    sim.stop();
+
+    assert_recovers_simulated_energy(&r, "squares", IDLE, BUSY);
+    let m = &r.candidates().next().unwrap().measurements[0];
+    let overhead = m.loop_overhead.as_ref().expect("the host's loop overhead");
+    assert!(overhead.unavailable.is_none(), "{:?}", overhead.unavailable);
+    assert_eq!(r.run.hosts[0].host.language, "python");
 }
 
 #[test]

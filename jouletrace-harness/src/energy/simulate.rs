@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -409,10 +409,6 @@ pub enum Activity {
     /// CPU time of these processes, all their threads, from `/proc/PID/task/*/schedstat`
     /// (nanoseconds). Time of threads that have exited is kept.
     Pids(Vec<i32>),
-    /// CPU time of the descendants of the process whose pid is stored here (0: none yet), read
-    /// through their CPU-time clocks; those that have exited keep their last reading. For an
-    /// engine run: its workers are that process's children, or grandchildren under the sandbox.
-    DescendantsOf(Arc<AtomicI32>),
     /// Any cumulative busy time (CPU-seconds), e.g. the workers' own accounting.
     Custom(Box<dyn FnMut() -> Duration + Send>),
 }
@@ -442,58 +438,8 @@ impl Activity {
                     Duration::from_nanos(seen.values().sum())
                 })
             }
-            Activity::DescendantsOf(parent) => Box::new(descendants_cpu_time(parent)),
             Activity::Custom(f) => f,
         }
-    }
-}
-
-/// The `(ppid)` field of `/proc/PID/stat`, after the command name (which may hold spaces).
-fn parent_of(pid: &str) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(1)?.parse().ok()
-}
-
-fn descendants_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
-    let mut seen: HashMap<i32, u64> = HashMap::new();
-    let mut descendants: Vec<i32> = Vec::new();
-    let mut last_scan = Instant::now() - Duration::from_secs(1);
-    move || {
-        let parent = parent.load(Ordering::SeqCst);
-        // Scanning /proc costs milliseconds, which would delay the counter's updates; a new
-        // worker prepares and calibrates for longer than this before its first window.
-        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
-            last_scan = Instant::now();
-            let parents: Vec<(i32, i32)> = fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-                .filter_map(|p| Some((p.parse().ok()?, parent_of(&p)?)))
-                .collect();
-            // Every descendant, not only children: a sandboxed worker is a grandchild of its
-            // reaper (pool/sandbox: reaper → namespace init → program).
-            descendants.clear();
-            let mut frontier = vec![parent];
-            while let Some(up) = frontier.pop() {
-                for &(pid, ppid) in &parents {
-                    if ppid == up && !descendants.contains(&pid) {
-                        descendants.push(pid);
-                        frontier.push(pid);
-                    }
-                }
-            }
-        }
-        for &pid in &descendants {
-            // Through its CPU-time clock: unlike `/proc/PID/schedstat`, which lags a running
-            // task by up to a scheduler tick, the clock includes the slice in flight.
-            if let Ok(ns) = crate::energy::process_cpu_ns_of(pid as u32) {
-                seen.insert(pid, ns);
-            }
-        }
-        Duration::from_nanos(seen.values().sum())
     }
 }
 

@@ -274,6 +274,10 @@ class Inputs:
             return value
         return (value,)
 
+    def raw_copy(self):
+        """The inputs as JSON gave them (for a custom validator), a fresh copy."""
+        return json.loads(self.text)
+
     def fresh(self):
         if self.immutable:
             return self._shared
@@ -389,6 +393,18 @@ def int_equal(expected, actual):
 
 
 def outputs_equal(expected, actual, rule):
+    """Dispatches on the job's comparison mode (docs/python.md, docs/protocol.md)."""
+    mode = rule["mode"]
+    if mode in ("predecessor", "lenient"):
+        return predecessor_equal(expected, actual, rule)
+    if mode == "exact":
+        return exact_equal(expected, actual)
+    if mode == "tolerance":
+        return tolerance_equal(expected, actual, rule)
+    raise HostError(f"unknown comparison mode {mode!r}")
+
+
+def predecessor_equal(expected, actual, rule):
     """The predecessor's comparison: None only equals None; different types fail unless both
     are numbers (bool counts as int); numbers within abs or rel tolerance (NaN equals NaN);
     lists element-wise; dicts with exactly the same keys. Lenient adds: any sequence (tuple,
@@ -413,13 +429,67 @@ def outputs_equal(expected, actual, rule):
             actual = {json_key(k): v for k, v in actual.items()}
         if set(expected.keys()) != set(actual.keys()):
             return False
-        return all(outputs_equal(expected[k], actual[k], rule) for k in expected)
+        return all(predecessor_equal(expected[k], actual[k], rule) for k in expected)
     return expected == actual
+
+
+def exact_equal(expected, actual):
+    """Equal values of equal types at every depth, no tolerance; NaN equals NaN."""
+    if type(expected) is not type(actual):
+        return False
+    if isinstance(expected, float):
+        return (math.isnan(expected) and math.isnan(actual)) or expected == actual
+    if isinstance(expected, list):
+        return len(expected) == len(actual) and all(
+            exact_equal(e, a) for e, a in zip(expected, actual)
+        )
+    if isinstance(expected, dict):
+        return set(expected.keys()) == set(actual.keys()) and all(
+            exact_equal(expected[k], actual[k]) for k in expected
+        )
+    return expected == actual
+
+
+def tolerance_equal(expected, actual, rule):
+    """Numbers of any type within abs or rel tolerance at any depth; any sequence equals a
+    list element-wise; everything else exact."""
+    if numbers(expected, actual):
+        if isinstance(expected, float) or isinstance(actual, float):
+            return floats_equal(expected, actual, rule["abs_tol"], rule["rel_tol"])
+        return int_equal(expected, actual)
+    if isinstance(expected, list) and is_sequence(actual):
+        actual = list(actual)
+        return len(expected) == len(actual) and all(
+            tolerance_equal(e, a, rule) for e, a in zip(expected, actual)
+        )
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return set(expected.keys()) == set(actual.keys()) and all(
+            tolerance_equal(expected[k], actual[k], rule) for k in expected
+        )
+    return exact_equal(expected, actual)
+
+
+class CustomValidator:
+    """`comparison: custom`: `code` defines `entry(inputs, actual, expected)`; a true result
+    accepts the output. Loaded in a fresh, pre-seeded namespace, in the candidate's worker."""
+
+    def __init__(self, rule):
+        module = preseeded_namespace("jouletrace_validator")
+        try:
+            exec(compile(rule["code"], "<validator>", "exec", dont_inherit=True), module.__dict__)
+        except BaseException as e:  # noqa: BLE001 - a broken validator is reported, not fatal
+            raise HostError(f"the custom comparison's code fails: {describe_exception(e)}")
+        self.entry = module.__dict__.get(rule["entry"])
+        if not callable(self.entry):
+            raise HostError(f"the custom comparison defines no function `{rule['entry']}`")
+
+    def accepts(self, inputs, actual, expected):
+        return bool(self.entry(inputs, actual, expected))
 
 
 def lists_equal(expected, actual, rule):
     return len(expected) == len(actual) and all(
-        outputs_equal(e, a, rule) for e, a in zip(expected, actual)
+        predecessor_equal(e, a, rule) for e, a in zip(expected, actual)
     )
 
 
@@ -528,6 +598,7 @@ class Host:
         fresh copy of its inputs; the outcome is the first failure, `verdicts` has them all."""
         candidate = Candidate(spec)
         rule = self.rule(spec)
+        validator = CustomValidator(rule) if rule.get("mode") == "custom" else None
         threads_before = threading.active_count()
         verdicts = []
         first = None
@@ -542,7 +613,12 @@ class Host:
                 except BaseException as e:  # noqa: BLE001
                     raise classify_exception(e) from None
                 try:
-                    equal = outputs_equal(case["expected"], actual, rule)
+                    if validator is not None:
+                        equal = validator.accepts(inputs.raw_copy(), actual, case["expected"])
+                    else:
+                        equal = outputs_equal(case["expected"], actual, rule)
+                except HostError:
+                    raise
                 except BaseException as e:  # noqa: BLE001 - a hostile __eq__ or __len__
                     raise CandidateFailure(
                         "exception", f"comparing the output raised {describe_exception(e)}"
@@ -551,7 +627,10 @@ class Host:
                     verdict["passed"] = True
                 else:
                     verdict.update(
-                        kind="wrong_answer", expected=show(case["expected"]), actual=show(actual)
+                        kind="wrong_answer",
+                        expected=show(case["expected"]),
+                        actual=show(actual),
+                        validator=validator is not None,
                     )
             except CandidateFailure as failure:
                 verdict.update(kind=failure.kind, message=failure.message)
@@ -566,7 +645,7 @@ class Host:
                 "case": first["case"],
                 "expected": first["expected"],
                 "actual": first["actual"],
-                "validator": False,
+                "validator": first.get("validator", False),
             }
         else:
             outcome = {
