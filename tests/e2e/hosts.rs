@@ -331,6 +331,15 @@ fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
             "no figure from a broken window"
         );
     }
+    // A language host that would meter itself could report any figure: refused.
+    let own_meter =
+        host_target(&job, dir.path(), "python/own").with_env("MINI_HOST_METERING", "worker");
+    let e = engine::describe(&own_meter, &quick_config(dir.path())).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("must announce `metering: orchestrator`"),
+        "{e}"
+    );
     // A host that cannot start is an error naming it, not a bench binary to skip.
     let broken = Target::for_job(
         python(),

@@ -200,7 +200,8 @@ def main():
                 "language": "python",
                 "version": platform.python_version(),
                 "executable": sys.executable,
-                "metering": "orchestrator",
+                # Another value only when a test asks: the engine must refuse it.
+                "metering": os.environ.get("MINI_HOST_METERING", "orchestrator"),
             },
         },
     )

@@ -10,7 +10,7 @@ use super::idle::IdleTable;
 use super::{Event, Lane, MeasureJob, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
-use crate::protocol::{Metering, Request, Response, SampleReport};
+use crate::protocol::{Request, Response, SampleReport};
 use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
 use crate::units::Joules;
 
@@ -117,7 +117,19 @@ pub fn measure(
     // A host metered from the orchestrator never gets a meter to open: ours reads around its
     // windows (see `host.rs`).
     let spec = cx.meter.spec_for(lane.cpu);
-    let from_outside = worker.metering() == Metering::Orchestrator;
+    let from_outside =
+        match super::host::metered_from_outside(job.job.target.kind, worker.metering()) {
+            Ok(outside) => outside,
+            Err(message) => {
+                m.failure = Some(Failure::new(
+                    Status::ProtocolError,
+                    Some(&job.case.id),
+                    message,
+                ));
+                worker.shutdown();
+                return m;
+            }
+        };
     let prepared = ask(
         &mut worker,
         Request::Prepare {

@@ -137,6 +137,9 @@ pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineEr
     })?;
     let answer = worker.request(&Request::List, timeout, None);
     worker.shutdown();
+    if let Err(message) = super::host::metered_from_outside(target.kind, worker.metering()) {
+        return Err(fail(message));
+    }
     match answer {
         Ok(Response::Candidates { candidates }) => Ok(Listing {
             host: worker.host.clone(),
