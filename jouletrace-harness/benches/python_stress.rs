@@ -85,9 +85,11 @@ fn main() {
         ..RunConfig::default()
     };
     let start = Instant::now();
+    let context = engine::RunContext::new(&jouletrace::config::HostConfig::default());
     let r = engine::run(
         &[files.target(&python, "stress")],
         &config,
+        &context,
         &mut NullObserver,
         &CancelToken::new(),
     )

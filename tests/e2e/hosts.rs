@@ -10,17 +10,18 @@ use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jouletrace::config::{MeterChoice, RunConfig};
+use jouletrace::config::{HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
-use jouletrace::engine::{self, CancelToken, NullObserver, Target};
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
 use jouletrace::job::{Job, MeasureRequest};
 use jouletrace::protocol::Metering;
 use jouletrace::python::{HostFiles, Interpreter};
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 use jouletrace_tests::{
-    assert_recovers_simulated_energy, simulate_package, simulated_run_config, worker_cpu_time,
+    assert_recovers_simulated_energy, simulate_package, simulated_context, simulated_run_config,
+    worker_cpu_time,
 };
 use serde_json::{Value, json};
 
@@ -81,7 +82,7 @@ fn host_target(job: &Job, dir: &Path, label: &str) -> Target {
     Target::for_job(python(), [mini_host()], &path, label)
 }
 
-fn quick_config(dir: &Path) -> RunConfig {
+fn quick_config() -> RunConfig {
     RunConfig {
         meter: MeterChoice::Forced(Backend::Estimate),
         min_sample_time: Duration::from_millis(50),
@@ -90,14 +91,27 @@ fn quick_config(dir: &Path) -> RunConfig {
         max_trials: 4,
         idle_window: Duration::from_millis(100),
         settle_timeout: Duration::ZERO,
-        // A lock of its own: these runs measure only their own workers.
-        lock_path: dir.join("measure.lock"),
         ..RunConfig::default()
     }
 }
 
-fn run(targets: &[Target], config: &RunConfig) -> RunResults {
-    engine::run(targets, config, &mut NullObserver, &CancelToken::new()).expect("engine run")
+/// A lock of its own: these runs measure only their own workers.
+fn context(dir: &Path) -> RunContext {
+    RunContext::new(&HostConfig {
+        lock_path: dir.join("measure.lock"),
+        ..HostConfig::default()
+    })
+}
+
+fn run(targets: &[Target], config: &RunConfig, context: &RunContext) -> RunResults {
+    engine::run(
+        targets,
+        config,
+        context,
+        &mut NullObserver,
+        &CancelToken::new(),
+    )
+    .expect("engine run")
 }
 
 /// Every key path of a JSON document, array elements merged: the record's shape.
@@ -144,7 +158,7 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
                {"id": "big", "inputs": [1000], "expected": 1000000, "size": 1000}]),
     );
     let target = host_target(&job, dir.path(), "python/square");
-    let config = quick_config(dir.path());
+    let config = quick_config();
 
     // The host lists exactly the job's candidates, in the compiled candidates' shape.
     let listing = engine::describe(&target, &config).unwrap();
@@ -155,7 +169,7 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
         ("python", Metering::Orchestrator)
     );
 
-    let r = run(&[target], &config);
+    let r = run(&[target], &config, &context(dir.path()));
     let status = |name: &str| r.candidates().find(|c| c.name == name).unwrap().status;
     assert_eq!(status("square"), Status::Passed);
     assert_eq!(status("wrong"), Status::WrongAnswer);
@@ -223,8 +237,9 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
         &RunConfig {
             filters: vec!["square::square".into()],
             exact: true,
-            ..quick_config(dir.path())
+            ..quick_config()
         },
+        &context(dir.path()),
     );
     assert_eq!(compiled.run.hosts[0].host.language, "rust");
     assert!(compiled.run.hosts[0].host.version.starts_with("rustc "));
@@ -265,8 +280,11 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
         )],
         json!([{"id": "n20000", "inputs": [n], "expected": (0..n).map(|i| i * i).sum::<u64>()}]),
     );
-    let config = simulated_run_config(tree.path(), workers);
-    let r = run(&[host_target(&job, dir.path(), "python/sum")], &config);
+    let r = run(
+        &[host_target(&job, dir.path(), "python/sum")],
+        &simulated_run_config(workers),
+        &simulated_context(tree.path()),
+    );
     sim.stop();
 
     assert_recovers_simulated_energy(&r, "loop", IDLE, BUSY);
@@ -293,7 +311,8 @@ fn the_python_host_on_simulated_rapl_is_charged_the_energy_put_in() {
     let files = HostFiles::write(&job).unwrap();
     let r = run(
         &[files.target(&interpreter, "python/squares")],
-        &simulated_run_config(tree.path(), workers),
+        &simulated_run_config(workers),
+        &simulated_context(tree.path()),
     );
     sim.stop();
 
@@ -319,7 +338,7 @@ fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
         ("MINI_HOST_MISCOUNT", "windows closed"),
     ] {
         let target = host_target(&job, dir.path(), "python/rogue").with_env(misbehaviour, "1");
-        let r = run(&[target], &quick_config(dir.path()));
+        let r = run(&[target], &quick_config(), &context(dir.path()));
         let c = r.candidates().next().unwrap();
         assert_eq!(c.status, Status::Passed, "checks are not metered");
         let m = &c.measurements[0];
@@ -334,7 +353,7 @@ fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
     // A language host that would meter itself could report any figure: refused.
     let own_meter =
         host_target(&job, dir.path(), "python/own").with_env("MINI_HOST_METERING", "worker");
-    let e = engine::describe(&own_meter, &quick_config(dir.path())).unwrap_err();
+    let e = engine::describe(&own_meter, &quick_config()).unwrap_err();
     assert!(
         e.to_string()
             .contains("must announce `metering: orchestrator`"),
@@ -347,7 +366,7 @@ fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
         &dir.path().join("missing.json"),
         "x",
     );
-    let e = engine::describe(&broken, &quick_config(dir.path())).unwrap_err();
+    let e = engine::describe(&broken, &quick_config()).unwrap_err();
     assert!(
         e.to_string()
             .contains("did not start as a worker of protocol 2"),
@@ -362,7 +381,7 @@ fn both_sides_refuse_a_peer_of_another_version() {
     let job = one_square();
     // The orchestrator refuses a host of protocol 1.
     let old = host_target(&job, dir.path(), "python/v1").with_env("MINI_HOST_PROTOCOL", "1");
-    let e = engine::describe(&old, &quick_config(dir.path())).unwrap_err();
+    let e = engine::describe(&old, &quick_config()).unwrap_err();
     assert!(e.to_string().contains("worker speaks protocol 1"), "{e}");
 
     // A bench binary refuses an orchestrator whose first request is not a hello of its version
