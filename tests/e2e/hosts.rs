@@ -103,6 +103,17 @@ fn context(dir: &Path) -> RunContext {
     })
 }
 
+/// An error with its causes, as a person reads it.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
 fn run(targets: &[Target], config: &RunConfig, context: &RunContext) -> RunResults {
     engine::run(
         targets,
@@ -355,8 +366,7 @@ fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
         host_target(&job, dir.path(), "python/own").with_env("MINI_HOST_METERING", "worker");
     let e = engine::describe(&own_meter, &quick_config()).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("must announce `metering: orchestrator`"),
+        chain(&e).contains("must announce `metering: orchestrator`"),
         "{e}"
     );
     // A host that cannot start is an error naming it, not a bench binary to skip.
@@ -368,8 +378,7 @@ fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
     );
     let e = engine::describe(&broken, &quick_config()).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("did not start as a worker of protocol 2"),
+        chain(&e).contains("did not start as a worker of protocol 2"),
         "{e}"
     );
 }
@@ -382,7 +391,7 @@ fn both_sides_refuse_a_peer_of_another_version() {
     // The orchestrator refuses a host of protocol 1.
     let old = host_target(&job, dir.path(), "python/v1").with_env("MINI_HOST_PROTOCOL", "1");
     let e = engine::describe(&old, &quick_config()).unwrap_err();
-    assert!(e.to_string().contains("worker speaks protocol 1"), "{e}");
+    assert!(chain(&e).contains("worker speaks protocol 1"), "{e}");
 
     // A bench binary refuses an orchestrator whose first request is not a hello of its version
     // (a protocol 1 orchestrator starts with `list`): an error on fd 3, then exit status 2.
