@@ -87,6 +87,20 @@ pub fn run(
     } else {
         None
     };
+    // The one exception to "no energy counters": a sandboxed bench binary that meters itself
+    // (engine/measure.rs grants it its counter). Recorded, never silent.
+    if let (Some(sel), Some(level)) = (&selection, environment.sandbox.as_mut())
+        && sel.spec.backend != crate::energy::Backend::Estimate
+        && targets.iter().any(|t| t.kind == super::TargetKind::Bench)
+        && crate::pool::sandbox::spec_for(config, true, None, &[]).is_some()
+    {
+        level.notes.push(format!(
+            "measuring bench workers meter themselves ({}): they keep perf_event_open, read \
+             access to {} and the orchestrator's user",
+            sel.spec.backend,
+            sel.spec.sysfs_root.display()
+        ));
+    }
     if let Some(sel) = &mut selection {
         sel.record
             .warnings
