@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use jouletrace::config::RunConfig;
-use jouletrace::engine::{self, CancelToken, NullObserver};
+use jouletrace::config::{HostConfig, RunConfig};
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext};
 use jouletrace::job::{Job, MeasureRequest};
 use jouletrace::python::{HostFiles, Interpreter};
 
@@ -75,8 +75,6 @@ fn main() {
         .map(|(i, n)| request(i, n))
         .collect();
     let job = Job::from_requests(requests).expect("a valid job");
-    let python = Interpreter::find(None).expect("a Python interpreter");
-    let files = HostFiles::write(&job).expect("the host's files");
     let config = RunConfig {
         max_trials,
         min_trials: 1,
@@ -84,8 +82,14 @@ fn main() {
         time_budget: Duration::from_secs(5),
         ..RunConfig::default()
     };
+    let chosen = Interpreter::find_runnable(None, &config.sandbox).expect("a Python interpreter");
+    if let Some(note) = &chosen.note {
+        eprintln!("note: {note}");
+    }
+    let python = chosen.interpreter;
+    let files = HostFiles::write(&job).expect("the host's files");
     let start = Instant::now();
-    let context = engine::RunContext::new(&jouletrace::config::HostConfig::default());
+    let context = RunContext::new(&HostConfig::default());
     let r = engine::run(
         &[files.target(&python, "stress")],
         &config,

@@ -68,6 +68,9 @@ pub struct AgentStatus {
     // the leases in hand are known so a drain that runs out of time can hand them back.
     pub draining: std::sync::atomic::AtomicBool,
     pub held: std::sync::Mutex<Vec<Lease>>,
+    // fleet: wakes the running jobs' heartbeats at once (a cancellation was published), so a
+    // cancelled job's workers die now rather than at the next scheduled heartbeat.
+    pub poke: Notify,
 }
 
 /// The agent's id: host and pid, so two agents on one machine stay apart.
@@ -290,6 +293,7 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
                     tokio::select! {
                         _ = tokio::time::sleep(every) => {}
                         _ = stop.notified() => return LeaseStatus::Held,
+                        _ = state.agent.poke.notified() => {}
                     }
                     let q = state.queue.clone();
                     let l = lease.clone();
