@@ -129,9 +129,7 @@ fn run(targets: &[Target], config: &RunConfig, context: &RunContext) -> RunResul
 fn shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
     match v {
         Value::Object(m) => {
-            // The one addition an interpreted host's record has: its loop overhead, measured
-            // on the candidate's empty twin (docs/python.md).
-            for (k, x) in m.iter().filter(|(k, _)| k.as_str() != "loop_overhead") {
+            for (k, x) in m {
                 let p = format!("{at}.{k}");
                 out.insert(p.clone());
                 shape(x, &p, out);
