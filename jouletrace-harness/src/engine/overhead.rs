@@ -33,25 +33,24 @@ pub(crate) struct Plan<'a> {
     pub lane: &'a super::Lane,
 }
 
-/// Measures the twin of `m`'s candidate in `worker` and subtracts its energy per call from `m`'s
-/// samples. On any failure the samples are left as they were, with the reason recorded.
-pub(crate) fn measure_and_subtract(
+/// Measures the twin of `case`'s candidate in `worker` (right after the candidate's own samples
+/// there); nothing is subtracted yet ([`subtract`] does, once all samples are in).
+pub(crate) fn measure(
     worker: &mut Worker,
     meter: &mut WindowMeter,
-    m: &mut CaseMeasurement,
+    case: &str,
     plan: &Plan<'_>,
     cx: &MeasureContext<'_>,
-) {
-    let twin = twin_samples(worker, meter, &m.case, plan, cx);
-    m.loop_overhead = Some(match twin {
-        Ok(samples) => subtract(m, samples),
+) -> LoopOverhead {
+    match twin_samples(worker, meter, case, plan, cx) {
+        Ok(samples) => summarize(samples),
         Err(reason) => LoopOverhead {
             energy_per_call: Vec::new(),
             time_per_call_s: None,
             samples: Vec::new(),
             unavailable: Some(reason),
         },
-    });
+    }
 }
 
 fn twin_samples(
@@ -82,7 +81,9 @@ fn twin_samples(
             plan.timeout,
             cx.cancel,
         ) {
-            Ok(Response::Sampled(report)) => samples.push(to_sample(&report, plan.lane, cx)),
+            Ok(Response::Sampled(report)) => {
+                samples.push(to_sample(&report, plan.lane, cx, None));
+            }
             Ok(other) => return Err(format!("sampling the empty twin: {other:?}")),
             Err(e) => return Err(format!("sampling the empty twin: {e}")),
         }
@@ -94,8 +95,8 @@ fn median(values: &[f64]) -> Option<f64> {
     stats::median(values).ok()
 }
 
-/// The twin's median net energy per call, per domain, taken off `m`'s samples.
-fn subtract(m: &mut CaseMeasurement, samples: Vec<Sample>) -> LoopOverhead {
+/// The twin's median net energy per call, per domain, and its median time per call.
+fn summarize(samples: Vec<Sample>) -> LoopOverhead {
     let domains: Vec<String> = samples
         .first()
         .map(|s| s.energy.iter().map(|e| e.domain.clone()).collect())
@@ -113,17 +114,24 @@ fn subtract(m: &mut CaseMeasurement, samples: Vec<Sample>) -> LoopOverhead {
         .iter()
         .map(|s| s.measured_s / s.calls.max(1) as f64)
         .collect();
-    for s in m.samples.iter_mut().chain(m.warmup.iter_mut()) {
-        for e in &mut s.energy {
-            if let Some(o) = energy_per_call.iter().find(|o| o.domain == e.domain) {
-                e.net = e.net - Joules(o.energy.get() * s.calls as f64);
-            }
-        }
-    }
     LoopOverhead {
         energy_per_call,
         time_per_call_s: median(&times),
         samples,
         unavailable: None,
+    }
+}
+
+/// Takes `m.loop_overhead`'s energy per call (× calls) off every sample's net energy.
+pub(crate) fn subtract(m: &mut CaseMeasurement) {
+    let Some(o) = m.loop_overhead.as_ref() else {
+        return;
+    };
+    for s in m.samples.iter_mut().chain(m.warmup.iter_mut()) {
+        for e in &mut s.energy {
+            if let Some(per_call) = o.energy_per_call.iter().find(|p| p.domain == e.domain) {
+                e.net = e.net - Joules(per_call.energy.get() * s.calls as f64);
+            }
+        }
     }
 }

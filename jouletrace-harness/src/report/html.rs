@@ -46,6 +46,10 @@ struct Page {
     /// Idle-subtracted figures mean something only when idle power was measured.
     show_net: bool,
     estimate_warning: Option<String>,
+    /// How busy the machine was (`None` when not observed).
+    background: Option<String>,
+    /// What the ± means, with processes × samples.
+    interval_note: Option<String>,
     rejected_meters: Vec<Fact>,
     incomplete: Option<String>,
     meter_label: String,
@@ -418,6 +422,8 @@ impl Page {
             est_suffix,
             show_net: !results.idle.is_empty(),
             estimate_warning: view::estimate_warning(results),
+            background: view::background_line(results),
+            interval_note: view::interval_note(results),
             rejected_meters,
             incomplete: (!results.run.complete).then(|| {
                 results
