@@ -246,9 +246,18 @@ impl<'a> Candidate<'a> {
         let job = self.job;
         let case = &job.case.id;
         let id = &job.job.descriptor.id;
-        let cmd = job
+        let mut cmd = job
             .job
             .worker_command(Some(lane.cpu), config, eff.memory_limit_mb);
+        // A bench worker meters itself: under a sandbox it keeps access to its measured counter
+        // (the estimate meter needs none). Recorded in the run's sandbox notes. A language host
+        // never does: the orchestrator meters it, and it must not reach a counter.
+        if let Some(sb) = cmd.sandbox.as_mut()
+            && job.job.target.kind == super::TargetKind::Bench
+            && cx.meter.spec.backend != crate::energy::Backend::Estimate
+        {
+            sb.access.energy = Some(cx.meter.spec.sysfs_root.clone());
+        }
         let classified = |e: &crate::pool::WorkerError, stderr: &str| {
             classify(&Ending {
                 error: e,
