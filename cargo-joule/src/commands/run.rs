@@ -16,6 +16,10 @@ use crate::{cargo_build, settings, signal, workspace};
 pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     let mut printer = Printer::new(out);
     let ws = workspace::discover(&args.cargo).map_err(Failure::usage)?;
+    // Before the settings are read, so that a typo is named even when another setting fails.
+    for w in jouletrace::config::unknown_env_vars(std::env::vars()) {
+        printer.warn(&w);
+    }
     let config = settings::resolve(&ws, &args.measure, &args.select)?;
     let exports = args
         .export
