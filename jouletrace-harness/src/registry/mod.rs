@@ -195,8 +195,7 @@ mod tests {
 
     #[test]
     fn same_name_compares_exactly() {
-        const SAME: bool = same_name("a-b", "a-b");
-        assert!(SAME);
+        const { assert!(same_name("a-b", "a-b")) };
         assert!(!same_name("a-b", "a_b"));
         assert!(!same_name("ab", "abc"));
     }
