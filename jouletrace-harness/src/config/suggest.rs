@@ -7,10 +7,10 @@ use super::KEYS;
 /// (test roots, the worker protocol). An unknown `JOULETRACE_*` variable is warned about; these
 /// are not unknown.
 pub const OTHER_ENV_VARS: &[&str] = &[
-    "JOULETRACE_SYSFS_ROOT",
-    "JOULETRACE_PROC_ROOT",
-    "JOULETRACE_MSR_DEV_ROOT",
-    "JOULETRACE_PROTOCOL_FD",
+    crate::sysfs::SYSFS_ROOT_ENV,
+    crate::sysfs::PROC_ROOT_ENV,
+    crate::energy::msr::DEV_ROOT_ENV,
+    crate::protocol::PROTOCOL_FD_ENV,
     "JOULETRACE_RUSTC_VERSION",
     "JOULETRACE_TEST_DENIED_ROOT",
 ];
