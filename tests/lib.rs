@@ -1,1 +1,172 @@
 //! Helpers shared by the end-to-end tests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use jouletrace::energy::Backend;
+use jouletrace::energy::simulate::{Activity, FakeMachine, SimConfig, SimulatedPowercap};
+use jouletrace::results::{RunResults, Status};
+use jouletrace::units::Watts;
+
+fn stat_field(pid: &str, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(n - 3).map(str::to_owned)
+}
+
+/// Cumulative CPU time of the descendants of `parent` (the engine's workers), keeping the time of
+/// workers that have exited.
+pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
+    let mut seen: HashMap<i32, u64> = HashMap::new();
+    let mut children: Vec<i32> = Vec::new();
+    let mut last_scan = Instant::now() - Duration::from_secs(1);
+    move || {
+        let parent = parent.load(Ordering::SeqCst);
+        // Scanning /proc costs milliseconds, which would delay the simulated counter's updates; a
+        // new worker prepares and calibrates for longer than this before its first window.
+        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
+            last_scan = Instant::now();
+            // Every descendant, not only children: a sandboxed worker is a grandchild of its
+            // reaper (pool/sandbox: reaper → namespace init → program).
+            let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                .filter_map(|p| Some((p.parse().ok()?, stat_field(&p, 4)?.parse().ok()?)))
+                .collect();
+            children.clear();
+            let mut frontier = vec![parent];
+            while let Some(up) = frontier.pop() {
+                for &(pid, ppid) in &parents {
+                    if ppid == up && !children.contains(&pid) {
+                        children.push(pid);
+                        frontier.push(pid);
+                    }
+                }
+            }
+        }
+        for &pid in &children {
+            // Through its CPU-time clock: unlike `/proc/PID/schedstat`, which lags a running task
+            // by up to a scheduler tick, the clock includes the slice in flight.
+            if let Ok(ns) = jouletrace::energy::process_cpu_ns_of(pid as u32) {
+                seen.insert(pid, ns);
+            }
+        }
+        Duration::from_nanos(seen.values().sum())
+    }
+}
+
+/// Starts a simulated RAPL package on `machine`'s `intel-rapl:0` zone, charging `idle` always plus
+/// `busy` per CPU-second that `activity` reports; answers the simulator and the CPUs left for
+/// workers (all usable CPUs but the simulator's, or CPU 0 alone on a one-CPU machine).
+pub fn simulate_package(
+    machine: &FakeMachine,
+    idle: Watts,
+    busy: Watts,
+    activity: impl FnMut() -> Duration + Send + 'static,
+) -> (SimulatedPowercap, Vec<u32>) {
+    // Real RAPL is updated by hardware; our stand-in is a thread, which must not queue behind
+    // the worker it accounts for. It gets CPU 0 (threads inherit their creator's affinity);
+    // the workers get the other CPUs.
+    let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let mut first = nix::sched::CpuSet::new();
+    first.set(0).unwrap();
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &first).unwrap();
+    // And real-time priority where allowed (root), so that other load on the machine (a
+    // parallel build) cannot delay its updates either; it sleeps between ticks.
+    let rt = libc::sched_param { sched_priority: 10 };
+    // SAFETY: plain system calls on the calling thread with a valid parameter block.
+    let elevated = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &rt) } == 0;
+    let sim = SimulatedPowercap::start(
+        machine.zone_dir("intel-rapl:0"),
+        SimConfig {
+            idle,
+            busy_per_cpu: busy,
+            activity: Activity::Custom(Box::new(activity)),
+            tick: Duration::from_micros(250),
+            ..SimConfig::default()
+        },
+    )
+    .unwrap();
+    if elevated {
+        let normal = libc::sched_param { sched_priority: 0 };
+        // SAFETY: as above; back to the default policy for this thread and its children.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal) };
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all).unwrap();
+    let mut workers: Vec<u32> = (1..nix::sched::CpuSet::count())
+        .filter(|&c| all.is_set(c).unwrap_or(false))
+        .map(|c| c as u32)
+        .collect();
+    if workers.is_empty() {
+        workers.push(0);
+    }
+    (sim, workers)
+}
+
+/// The simulated-RAPL proof, on the results of a run measured under [`simulate_package`]: a
+/// powercap measurement (not an estimate) of package 0; an idle baseline within 2% of `idle_w`;
+/// each sample of `candidate` charged `busy` W per CPU-second of its worker, net of idle, within
+/// 10% per sample and 1% over all samples; no two measured windows overlapping.
+pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w: f64, busy: f64) {
+    let meter = r.meter.as_ref().unwrap();
+    assert_eq!(meter.backend, Backend::Powercap);
+    assert!(!meter.estimated, "a powercap reading is a measurement");
+    assert_eq!(meter.primary_domain, "package-0");
+
+    // The idle baseline found the idle power.
+    let idle = r
+        .idle
+        .iter()
+        .find(|i| i.domain == "package-0")
+        .expect("idle measured");
+    assert!(
+        (idle.power.get() - idle_w).abs() / idle_w < 0.02,
+        "idle {} W, simulated {idle_w} W",
+        idle.power.get()
+    );
+
+    // Net energy is the busy share only: busy watts per CPU-second of the worker.
+    let c = r.candidates().find(|c| c.name == candidate).unwrap();
+    assert_eq!(c.status, Status::Passed, "{:?}", c.check.failure);
+    let (mut net, mut put_in) = (0.0, 0.0);
+    for m in &c.measurements {
+        assert!(m.failure.is_none(), "{:?}", m.failure);
+        for s in &m.samples {
+            let e = s.energy.iter().find(|e| e.domain == "package-0").unwrap();
+            let expected = busy * s.cpu_time_s;
+            assert!(
+                // One sample scatters by a few percent: the simulated counter is a user-space
+                // thread, and its updates land a little before or after the worker's reads.
+                // Hardware updates do not wait for a scheduler; the 1% bound below is on the sum.
+                (e.net.get() - expected).abs() / expected < 0.10,
+                "sample: net {} J, put in {expected} J",
+                e.net.get()
+            );
+            assert!(e.gross.get() > e.net.get(), "gross includes the idle share");
+            net += e.net.get();
+            put_in += expected;
+        }
+    }
+    assert!(
+        (net - put_in).abs() / put_in < 0.01,
+        "over all samples: net {net} J, put in {put_in} J"
+    );
+
+    // One package, one lane: no two measured windows overlap.
+    let mut windows: Vec<(f64, f64)> = r
+        .candidates()
+        .flat_map(|c| &c.measurements)
+        .flat_map(|m| m.warmup.iter().chain(&m.samples))
+        .map(|s| (s.window_start_s, s.window_end_s))
+        .collect();
+    windows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in windows.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "windows overlap: {pair:?}");
+    }
+}

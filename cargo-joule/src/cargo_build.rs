@@ -92,11 +92,13 @@ pub fn build(ws: &Workspace, args: &CargoArgs, out: &OutputArgs) -> anyhow::Resu
                 if !pkg.benches.contains(&a.target.name) {
                     continue;
                 }
-                targets.push(Target {
-                    binary: exe.into_std_path_buf(),
-                    label: format!("{}/{}", pkg.name, a.target.name),
-                    cwd: Some(pkg.root.clone()),
-                });
+                targets.push(
+                    Target::bench(
+                        exe.into_std_path_buf(),
+                        format!("{}/{}", pkg.name, a.target.name),
+                    )
+                    .with_cwd(pkg.root.clone()),
+                );
             }
             Message::BuildFinished(f) => success = Some(f.success),
             Message::TextLine(line) => eprintln!("{line}"),

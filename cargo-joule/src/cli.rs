@@ -57,10 +57,6 @@ pub struct Joule {
 }
 
 #[derive(Subcommand, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "built once per process; boxing buys nothing"
-)]
 pub enum Command {
     /// Check and measure (the default when no subcommand is given)
     #[command(after_help = EXIT_CODES)]
@@ -84,6 +80,10 @@ pub enum Command {
     /// Combine the results of shards (--partition) into one results file and one verdict
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
+    /// Check and measure Python candidates given as JouleTrace service requests (a JSON body,
+    /// or JSON Lines of them); candidates sharing `problem_name` are ranked together
+    #[command(after_help = EXIT_CODES)]
+    Measure(crate::commands::measure::MeasureFileArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

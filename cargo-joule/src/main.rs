@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Some(Command::Compare(args)) => commands::compare::compare(args, out),
         Some(Command::Report(args)) => commands::report::report(args, out),
         Some(Command::Merge(args)) => commands::merge::merge(args, out),
+        Some(Command::Measure(args)) => commands::measure::measure(args, out),
     };
     match result {
         Ok(status) => status.into(),

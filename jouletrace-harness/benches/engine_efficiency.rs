@@ -59,11 +59,7 @@ register!("heavy", h7, sum_loop, heavy_cases);
 register!("heavy", h8, sum_loop, heavy_cases);
 
 fn target() -> Target {
-    Target {
-        binary: std::env::current_exe().unwrap(),
-        label: "engine_efficiency".into(),
-        cwd: None,
-    }
+    Target::bench(std::env::current_exe().unwrap(), "engine_efficiency")
 }
 
 fn timed(config: &RunConfig) -> (Duration, jouletrace::results::RunResults) {

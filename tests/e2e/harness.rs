@@ -184,7 +184,16 @@ fn ctrl_c_keeps_the_results_gathered_so_far() {
 #[test]
 fn isolate_network_cuts_the_worker_off() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, _, r) = run(&["net::"], dir.path());
+    let out = Command::new(example())
+        .arg("net::")
+        .env("CARGO_TARGET_DIR", dir.path())
+        // The default (a trusted bench keeps the network), even when the suite runs under
+        // JOULETRACE_SANDBOX=on.
+        .env_remove("JOULETRACE_SANDBOX")
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let r = RunResults::load(&dir.path().join("joule/manual_registration/results.json")).unwrap();
     assert_eq!(code, 0, "with the network, the candidate answers right");
     assert_eq!(status_of(&r, "uses_loopback"), Status::Passed);
 
@@ -238,18 +247,10 @@ fn binaries_that_are_not_harnesses_are_skipped_with_a_note() {
         }
     }
     let targets = [
-        Target {
-            binary: example(),
-            label: "tests/manual_registration".into(),
-            cwd: None,
-        },
+        Target::bench(example(), "tests/manual_registration"),
         // A criterion or libtest bench in the same package answers the worker argument by
         // exiting; `false` does just that.
-        Target {
-            binary: "/bin/false".into(),
-            label: "tests/not_a_harness".into(),
-            cwd: None,
-        },
+        Target::bench("/bin/false", "tests/not_a_harness"),
     ];
     let config = RunConfig {
         measure: false,

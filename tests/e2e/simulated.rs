@@ -6,116 +6,33 @@
 //! This is the simulated twin of a real RAPL run: the same engine, powercap meter and worker
 //! protocol, with sysfs pointed at a fake tree (`JOULETRACE_SYSFS_ROOT`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::{Duration, Instant};
 
-use jouletrace::energy::Backend;
-use jouletrace::energy::simulate::{Activity, FakeMachine, SimConfig, SimulatedPowercap};
-use jouletrace::results::{RunResults, Status};
+use jouletrace::energy::simulate::FakeMachine;
+use jouletrace::results::RunResults;
 use jouletrace::units::Watts;
+use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, worker_cpu_time};
 
 const IDLE: f64 = 4.0;
 const BUSY: f64 = 20.0;
-
-fn stat_field(pid: &str, n: usize) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(n - 3).map(str::to_owned)
-}
-
-/// A process's CPU time, all threads, through its CPU-time clock: unlike `/proc/PID/schedstat`,
-/// which lags a running task by up to a scheduler tick, the clock includes the slice in flight,
-/// exactly as the worker's own `CLOCK_PROCESS_CPUTIME_ID` does.
-fn cpu_time_ns(pid: i32) -> Option<u64> {
-    let mut clock: libc::clockid_t = 0;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: both out-pointers are valid; a vanished pid makes the calls fail, not misbehave.
-    unsafe {
-        if libc::clock_getcpuclockid(pid, &mut clock) != 0
-            || libc::clock_gettime(clock, &mut ts) != 0
-        {
-            return None;
-        }
-    }
-    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
-/// Cumulative CPU time of the children of `parent` (the engine's workers), keeping the time of
-/// workers that have exited.
-fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
-    let mut seen: HashMap<i32, u64> = HashMap::new();
-    let mut children: Vec<i32> = Vec::new();
-    let mut last_scan = Instant::now() - Duration::from_secs(1);
-    move || {
-        let parent = parent.load(Ordering::SeqCst);
-        // Scanning /proc costs milliseconds, which would delay the simulated counter's updates; a
-        // new worker prepares and calibrates for longer than this before its first window.
-        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
-            last_scan = Instant::now();
-            children = std::fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-                .filter(|p| stat_field(p, 4).is_some_and(|pp| pp == parent.to_string()))
-                .filter_map(|p| p.parse().ok())
-                .collect();
-        }
-        for &pid in &children {
-            if let Some(ns) = cpu_time_ns(pid) {
-                seen.insert(pid, ns);
-            }
-        }
-        Duration::from_nanos(seen.values().sum())
-    }
-}
 
 #[test]
 fn the_engine_recovers_simulated_energy_and_removes_idle() {
     let tree = tempfile::tempdir().unwrap();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     let parent = Arc::new(AtomicI32::new(0));
-    // Real RAPL is updated by hardware; our stand-in is a thread, which must not queue behind
-    // the worker it accounts for. It gets CPU 0 (threads inherit their creator's affinity);
-    // the workers get the other CPUs.
-    let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
-    let mut first = nix::sched::CpuSet::new();
-    first.set(0).unwrap();
-    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &first).unwrap();
-    // And real-time priority where allowed (root), so that other load on the machine (a
-    // parallel build) cannot delay its updates either; it sleeps between ticks.
-    let rt = libc::sched_param { sched_priority: 10 };
-    // SAFETY: plain system calls on the calling thread with a valid parameter block.
-    let elevated = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &rt) } == 0;
-    let sim = SimulatedPowercap::start(
-        machine.zone_dir("intel-rapl:0"),
-        SimConfig {
-            idle: Watts(IDLE),
-            busy_per_cpu: Watts(BUSY),
-            activity: Activity::Custom(Box::new(worker_cpu_time(parent.clone()))),
-            tick: Duration::from_micros(250),
-            ..SimConfig::default()
-        },
-    )
-    .unwrap();
-    if elevated {
-        let normal = libc::sched_param { sched_priority: 0 };
-        // SAFETY: as above; back to the default policy for this thread and its children.
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal) };
-    }
-    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all).unwrap();
-    let workers = (1..nix::sched::CpuSet::count())
-        .filter(|&c| all.is_set(c).unwrap_or(false))
-        .map(|c| c.to_string())
+    let (sim, workers) = simulate_package(
+        &machine,
+        Watts(IDLE),
+        Watts(BUSY),
+        worker_cpu_time(parent.clone()),
+    );
+    let workers = workers
+        .iter()
+        .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(",");
 
@@ -125,14 +42,7 @@ fn the_engine_recovers_simulated_energy_and_removes_idle() {
         .env("CARGO_TARGET_DIR", target.path())
         .env("JOULETRACE_SYSFS_ROOT", tree.path())
         .env("JOULETRACE_METER", "powercap")
-        .env(
-            "JOULETRACE_CORES",
-            if workers.is_empty() {
-                "0".into()
-            } else {
-                workers
-            },
-        )
+        .env("JOULETRACE_CORES", workers)
         .env("JOULETRACE_MIN_SAMPLE_TIME", "250ms")
         .env("JOULETRACE_TRIALS", "10")
         .env("JOULETRACE_IDLE_WINDOW", "1s")
@@ -146,59 +56,5 @@ fn the_engine_recovers_simulated_energy_and_removes_idle() {
     let r = RunResults::load(&target.path().join("joule/manual_registration/results.json"))
         .unwrap_or_else(|e| panic!("{e} (exit {status})"));
 
-    let meter = r.meter.as_ref().unwrap();
-    assert_eq!(meter.backend, Backend::Powercap);
-    assert!(!meter.estimated, "a powercap reading is a measurement");
-    assert_eq!(meter.primary_domain, "package-0");
-
-    // The idle baseline found the idle power.
-    let idle = r
-        .idle
-        .iter()
-        .find(|i| i.domain == "package-0")
-        .expect("idle measured");
-    assert!(
-        (idle.power.get() - IDLE).abs() / IDLE < 0.02,
-        "idle {} W, simulated {IDLE} W",
-        idle.power.get()
-    );
-
-    // Net energy is the busy share only: BUSY watts per CPU-second of the worker.
-    let c = r.candidates().find(|c| c.name == "square").unwrap();
-    assert_eq!(c.status, Status::Passed);
-    let (mut net, mut put_in) = (0.0, 0.0);
-    for m in &c.measurements {
-        assert!(m.failure.is_none(), "{:?}", m.failure);
-        for s in &m.samples {
-            let e = s.energy.iter().find(|e| e.domain == "package-0").unwrap();
-            let expected = BUSY * s.cpu_time_s;
-            assert!(
-                // One sample scatters by a few percent: the simulated counter is a user-space
-                // thread, and its updates land a little before or after the worker's reads.
-                // Hardware updates do not wait for a scheduler; the 1% bound below is on the sum.
-                (e.net.get() - expected).abs() / expected < 0.10,
-                "sample: net {} J, put in {expected} J",
-                e.net.get()
-            );
-            assert!(e.gross.get() > e.net.get(), "gross includes the idle share");
-            net += e.net.get();
-            put_in += expected;
-        }
-    }
-    assert!(
-        (net - put_in).abs() / put_in < 0.01,
-        "over all samples: net {net} J, put in {put_in} J"
-    );
-
-    // One package, one lane: no two measured windows overlap.
-    let mut windows: Vec<(f64, f64)> = r
-        .candidates()
-        .flat_map(|c| &c.measurements)
-        .flat_map(|m| m.warmup.iter().chain(&m.samples))
-        .map(|s| (s.window_start_s, s.window_end_s))
-        .collect();
-    windows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for pair in windows.windows(2) {
-        assert!(pair[0].1 <= pair[1].0, "windows overlap: {pair:?}");
-    }
+    assert_recovers_simulated_energy(&r, "square", IDLE, BUSY);
 }

@@ -26,14 +26,14 @@ pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
     let mut ignored: Vec<String> = Vec::new();
     for t in &targets {
         let listed = |extra: &[&str]| -> Result<Vec<String>, Failure> {
-            let mut cmd = Command::new(&t.binary);
+            let mut cmd = Command::new(&t.program);
             cmd.arg("--list").args(extra);
             if let Some(cwd) = &t.cwd {
                 cmd.current_dir(cwd);
             }
             let output = cmd
                 .output()
-                .with_context(|| format!("cannot run {} --list", t.binary.display()))
+                .with_context(|| format!("cannot run {} --list", t.program.display()))
                 .map_err(Failure::usage)?;
             if !output.status.success() {
                 return Err(Failure::usage(anyhow::anyhow!(

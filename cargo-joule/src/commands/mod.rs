@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod list;
+pub mod measure;
 pub mod merge;
 pub mod report;
 pub mod run;

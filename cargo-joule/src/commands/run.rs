@@ -1,13 +1,13 @@
 //! `cargo joule [run]`: discover, build, check and measure, compare, write, gate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jouletrace::baseline::{self, CompareOptions};
 use jouletrace::engine::{self, CancelToken};
 use jouletrace::results::RunResults;
 use serde_json::json;
 
-use crate::cli::{OutputArgs, RunArgs};
+use crate::cli::{BaselineArgs, OutputArgs, RunArgs};
 use crate::exit::{CliResult, Failure, Status};
 use crate::output::{Printer, print_comparison, print_summary};
 use crate::views::{self, Export};
@@ -27,13 +27,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
         .map(|e| e.parse::<Export>())
         .collect::<Result<Vec<_>, _>>()?;
     // Before building and measuring: a missing baseline should cost nothing.
-    let base = match &args.baseline.baseline {
-        Some(name) => Some((name.clone(), baseline::load(&ws.target_dir, name)?)),
-        None => None,
-    };
-    if let Some(name) = &args.baseline.save_baseline {
-        baseline::baseline_path(&ws.target_dir, name)?;
-    }
+    let base = load_baseline(&ws.target_dir, &args.baseline)?;
 
     // A forced meter that cannot be read ends the run before minutes of building, not after.
     if config.measure
@@ -64,14 +58,55 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
         results.run.partition = config.partition.map(|p| p.to_string());
     }
 
+    finish(
+        &printer,
+        results,
+        &ws.target_dir,
+        &args.baseline,
+        base,
+        &exports,
+        &cancel,
+    )
+}
+
+/// A baseline to compare with, loaded before anything is built or measured (a missing one
+/// should cost nothing), and the name to save under checked likewise.
+pub(crate) fn load_baseline(
+    target_dir: &Path,
+    args: &BaselineArgs,
+) -> Result<Option<LoadedBaseline>, Failure> {
+    let base = match &args.baseline {
+        Some(name) => Some((name.clone(), baseline::load(target_dir, name)?)),
+        None => None,
+    };
+    if let Some(name) = &args.save_baseline {
+        baseline::baseline_path(target_dir, name)?;
+    }
+    Ok(base)
+}
+
+/// A baseline's name, its results and the file they came from.
+pub(crate) type LoadedBaseline = (String, (RunResults, PathBuf));
+
+/// Everything after the engine, shared by `cargo joule` and `cargo joule measure`: the baseline
+/// comparison, the results file and views, the baseline saved, the summary, the exit status.
+pub(crate) fn finish(
+    printer: &Printer,
+    mut results: RunResults,
+    target_dir: &Path,
+    baseline_args: &BaselineArgs,
+    base: Option<LoadedBaseline>,
+    exports: &[Export],
+    cancel: &CancelToken,
+) -> CliResult {
     let mut status = Status::Ok;
     if let Some((name, (old, path))) = &base {
         let mut options = CompareOptions::from_settings(&results.settings);
-        options.force = args.baseline.force_compare;
+        options.force = baseline_args.force_compare;
         match baseline::compare(old, &results, name, &path.display().to_string(), &options) {
             Ok(c) => {
                 print_comparison(
-                    &printer,
+                    printer,
                     &c,
                     options.confidence_level,
                     results.is_estimated(),
@@ -85,11 +120,11 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
         }
     }
 
-    let results_path = ws.target_dir.join("joule").join("results.json");
+    let results_path = target_dir.join("joule").join("results.json");
     super::write_atomic(&results_path, &results.to_json()).map_err(Failure::usage)?;
-    status = status.worst(write_views(&printer, &results, &results_path, &exports));
+    status = status.worst(write_views(printer, &results, &results_path, exports));
 
-    if let Some(name) = &args.baseline.save_baseline {
+    if let Some(name) = &baseline_args.save_baseline {
         if !results.run.complete {
             printer.warn(&format!(
                 "baseline `{name}` not saved: the run is incomplete"
@@ -99,7 +134,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
                 "baseline `{name}` not saved: nothing was measured"
             ));
         } else {
-            let path = baseline::save(&ws.target_dir, name, &results)?;
+            let path = baseline::save(target_dir, name, &results)?;
             printer.say(
                 1,
                 &format!("       Saved baseline `{name}` to {}", path.display()),
@@ -111,7 +146,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
         status = status.worst(Status::Interrupted);
     }
     status = status.worst(Status::of(&results));
-    print_summary(&printer, &results, Some(&results_path));
+    print_summary(printer, &results, Some(&results_path));
     if printer.json() {
         printer.event(json!({
             "event": "finished",

@@ -417,6 +417,7 @@ pub(crate) mod tests {
                     failure: None,
                     stdout: Captured::default(),
                     stderr: Captured::default(),
+                    verdicts: Vec::new(),
                 },
                 measurements: if per_call.is_empty() {
                     vec![]
@@ -437,6 +438,7 @@ pub(crate) mod tests {
                                 window_start_s: 0.0,
                                 window_end_s: 0.1,
                                 measured_s: 0.1,
+                                metered_s: None,
                                 cpu_time_s: 0.1,
                                 energy: vec![SampleEnergy {
                                     domain: domain.into(),
@@ -467,6 +469,7 @@ pub(crate) mod tests {
                 command_line: vec![],
                 binaries: vec![],
                 skipped_binaries: Vec::new(),
+                hosts: Vec::new(),
                 monotonic_origin_ns: 0,
                 partition: None,
             },

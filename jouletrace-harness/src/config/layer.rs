@@ -133,6 +133,8 @@ enum Kind {
     MemoryLimit,
     Bool,
     Watts,
+    Sandbox,
+    Uid,
 }
 
 impl Kind {
@@ -155,6 +157,8 @@ impl Kind {
             Kind::MemoryLimit => "a limit in MiB (a whole number ≥ 1) or \"none\"",
             Kind::Bool => "true or false",
             Kind::Watts => "a power in watts, a number above 0",
+            Kind::Sandbox => crate::pool::sandbox::SandboxMode::NAMES,
+            Kind::Uid => "a numeric user id, 1 to 4294967294 (not 0: the point is to drop root)",
         }
     }
 }
@@ -184,6 +188,10 @@ pub const KEYS: &[&str] = &[
     "idle_every",
     "wait_for_lock",
     "settle_timeout",
+    // The sandbox (pool/sandbox, docs/sandbox.md).
+    "sandbox",
+    "sandbox_uid",
+    "sandbox_max_processes",
 ];
 
 fn kind_of(key: &str) -> Option<Kind> {
@@ -200,6 +208,9 @@ fn kind_of(key: &str) -> Option<Kind> {
         "memory_limit_mb" => Kind::MemoryLimit,
         "isolate_network" | "wait_for_lock" => Kind::Bool,
         "estimate_watts_per_core" => Kind::Watts,
+        "sandbox" => Kind::Sandbox,
+        "sandbox_uid" => Kind::Uid,
+        "sandbox_max_processes" => Kind::Count,
         _ => return None,
     })
 }
@@ -215,6 +226,8 @@ enum Setting {
     Number(f64),
     MemoryLimit(Option<u64>),
     Bool(bool),
+    Sandbox(crate::pool::sandbox::SandboxMode),
+    Uid(u32),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -372,6 +385,14 @@ impl Layer {
                 ("memory_limit_mb", Setting::MemoryLimit(m)) => config.memory_limit_mb = *m,
                 ("isolate_network", Setting::Bool(b)) => config.isolate_network = *b,
                 ("wait_for_lock", Setting::Bool(b)) => config.wait_for_lock = *b,
+                ("sandbox", Setting::Sandbox(m)) => config.sandbox.mode = *m,
+                ("sandbox_uid", Setting::Uid(n)) => {
+                    config.sandbox.uid = *n;
+                    config.sandbox.gid = *n;
+                }
+                ("sandbox_max_processes", Setting::Count(n)) => {
+                    config.sandbox.max_processes = u64::from(*n)
+                }
                 // `set` only stores the setting its key's kind produces.
                 (key, setting) => unreachable!("setting {setting:?} stored for key {key}"),
             }
@@ -463,6 +484,11 @@ fn parse(kind: Kind, value: &Value) -> Option<Setting> {
             (kind == Kind::Count0 || n >= 1).then_some(Setting::Count(n))
         }
         Kind::U64 => integer(value).map(Setting::U64),
+        Kind::Sandbox => crate::pool::sandbox::SandboxMode::parse(text?).map(Setting::Sandbox),
+        Kind::Uid => integer(value)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n != 0 && *n != u32::MAX)
+            .map(Setting::Uid),
         Kind::Duration => humantime::parse_duration(text?)
             .ok()
             .filter(|d| !d.is_zero())

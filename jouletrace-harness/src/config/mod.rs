@@ -75,6 +75,9 @@ pub struct RunConfig {
     /// Bytes kept of each worker output stream.
     pub capture_limit: usize,
     pub isolate_network: bool,
+    /// The operating-system sandbox of workers (`sandbox`, `sandbox_uid`,
+    /// `sandbox_max_processes`; docs/sandbox.md).
+    pub sandbox: crate::pool::sandbox::SandboxPolicy,
     /// Relative change of energy per call that counts as a regression (0.05 = 5%).
     pub threshold: f64,
     pub confidence_level: f64,
@@ -116,6 +119,7 @@ impl Default for RunConfig {
             memory_limit_mb: Some(4096),
             capture_limit: 64 * 1024,
             isolate_network: false,
+            sandbox: crate::pool::sandbox::SandboxPolicy::default(),
             threshold: 0.05,
             confidence_level: 0.95,
             bootstrap_resamples: 2000,

@@ -8,7 +8,7 @@
 
 use crate::energy::{
     Backend, Domain, DomainEnergy, DomainKind, Meter, MeterError, MeterInfo, Provenance, Scaling,
-    Scope, Snapshot, Unavailable, Wrap, energies, monotonic_ns, process_cpu_ns,
+    Scope, Snapshot, Unavailable, Wrap, energies, monotonic_ns, process_cpu_ns, process_cpu_ns_of,
 };
 use crate::units::Watts;
 
@@ -22,6 +22,9 @@ pub const DEFAULT_WATTS_PER_CORE: f64 = 10.0;
 pub struct EstimateMeter {
     info: MeterInfo,
     scaling: [Scaling; 1],
+    /// Whose CPU time is charged: this process (a worker metering itself), or a worker the
+    /// orchestrator meters from outside.
+    process: Option<u32>,
 }
 
 impl EstimateMeter {
@@ -53,6 +56,22 @@ impl EstimateMeter {
                 joules_per_unit: w * 1e-9,
                 wrap: Wrap::Never,
             }],
+            process: None,
+        })
+    }
+
+    /// The estimate of another process's energy: its CPU time (read through its CPU-time clock,
+    /// from outside) × the per-core power. Fails when the process cannot be seen.
+    pub fn of_process(watts_per_core: Watts, pid: u32) -> Result<EstimateMeter, Unavailable> {
+        process_cpu_ns_of(pid).map_err(|e| {
+            Unavailable::new(
+                Backend::Estimate,
+                format!("cannot read the CPU time of worker {pid}: {e}"),
+            )
+        })?;
+        Ok(EstimateMeter {
+            process: Some(pid),
+            ..EstimateMeter::new(watts_per_core)?
         })
     }
 }
@@ -63,7 +82,15 @@ impl Meter for EstimateMeter {
     }
 
     fn read(&mut self) -> Result<Snapshot, MeterError> {
-        let cpu = process_cpu_ns();
+        let cpu = match self.process {
+            None => process_cpu_ns(),
+            Some(pid) => process_cpu_ns_of(pid).map_err(|source| MeterError::Read {
+                backend: Backend::Estimate,
+                domain: DOMAIN_ID.into(),
+                source_name: format!("the CPU-time clock of process {pid}"),
+                source,
+            })?,
+        };
         Ok(Snapshot {
             taken_ns: monotonic_ns(),
             raw: vec![cpu],
@@ -93,6 +120,28 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert!(cpu_s > 0.0);
         assert!((e[0].energy.get() - 10.0 * cpu_s).abs() < 1e-12);
+    }
+
+    #[test]
+    fn charges_another_process_cpu_time_read_from_outside() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let mut m = EstimateMeter::of_process(Watts(10.0), child.id()).unwrap();
+        let a = m.read().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let b = m.read().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(b.raw[0] > a.raw[0], "the child's CPU time advanced");
+        let e = m.energy_between(&a, &b)[0].energy.get();
+        assert!((e - 10.0 * (b.raw[0] - a.raw[0]) as f64 * 1e-9).abs() < 1e-12);
+        assert!(
+            m.read().is_err(),
+            "a reaped process's clock cannot be read: an error, never 0 J"
+        );
+        assert!(EstimateMeter::of_process(Watts(10.0), child.id()).is_err());
     }
 
     #[test]

@@ -329,6 +329,22 @@ pub fn open(spec: &MeterSpec) -> Result<Box<dyn Meter>, Unavailable> {
     Ok(meter)
 }
 
+/// Opens the meter a [`MeterSpec`] describes in the orchestrator, to read around the windows of
+/// the worker `pid` (a host metered from outside): the same backends as [`open`], except that the
+/// estimate charges that worker's CPU time instead of this process's.
+pub fn open_for_process(spec: &MeterSpec, pid: u32) -> Result<Box<dyn Meter>, Unavailable> {
+    if spec.backend == Backend::Estimate {
+        let watts = spec
+            .estimate_watts_per_core
+            .unwrap_or(estimate::DEFAULT_WATTS_PER_CORE);
+        return Ok(Box::new(estimate::EstimateMeter::of_process(
+            Watts(watts),
+            pid,
+        )?));
+    }
+    open(spec)
+}
+
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock every process of a run shares.
 pub fn monotonic_ns() -> u64 {
     clock_ns(libc::CLOCK_MONOTONIC)
@@ -337,6 +353,26 @@ pub fn monotonic_ns() -> u64 {
 /// CPU time consumed by this process (all threads), nanoseconds.
 pub fn process_cpu_ns() -> u64 {
     clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time consumed so far by process `pid` (all its threads, not its children), through its
+/// CPU-time clock; `Err` when the process is gone.
+pub fn process_cpu_ns_of(pid: u32) -> std::io::Result<u64> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `clock` is a valid out-pointer; an unknown pid makes the call fail, nothing more.
+    let rc = unsafe { libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) };
+    if rc != 0 {
+        return Err(std::io::Error::from_raw_os_error(rc));
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
@@ -348,6 +384,16 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     debug_assert_eq!(rc, 0);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Adds per-domain energies to a running total (the windows of one sample), domain by domain.
+pub fn add_energies(total: &mut Vec<DomainEnergy>, more: Vec<DomainEnergy>) {
+    for d in more {
+        match total.iter_mut().find(|e| e.domain == d.domain) {
+            Some(e) => e.energy += d.energy,
+            None => total.push(d),
+        }
+    }
 }
 
 /// Why one counter could not be read: the raw cause, turned into a [`MeterError`] with the

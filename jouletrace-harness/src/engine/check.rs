@@ -25,10 +25,18 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
         eff.timeout,
         Some(cancel),
     );
+    // Hosts that run every case say how each went; the outcome is still the first failure.
+    let verdicts = match &answer {
+        Ok(Response::Checked {
+            verdicts: Some(v), ..
+        }) => v.clone(),
+        _ => Vec::new(),
+    };
     let (status, cases_passed, failure) = match answer {
         Ok(Response::Checked {
             outcome,
             stray_threads,
+            ..
         }) => match outcome {
             CheckOutcome::Passed { cases } if stray_threads > 0 => (
                 Status::StrayThread,
@@ -101,6 +109,12 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
     };
     worker.shutdown();
     let (stdout, stderr) = worker.output();
+    // With a verdict per case, the passed cases are counted even after a failure.
+    let cases_passed = if verdicts.is_empty() {
+        cases_passed
+    } else {
+        verdicts.iter().filter(|v| v.passed).count() as u32
+    };
     CheckRecord {
         status,
         cases_passed,
@@ -108,6 +122,7 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
         failure,
         stdout,
         stderr,
+        verdicts,
     }
 }
 
@@ -130,5 +145,6 @@ fn failed_without_worker(
         failure: Some(f),
         stdout: Captured::default(),
         stderr: Captured::default(),
+        verdicts: Vec::new(),
     }
 }

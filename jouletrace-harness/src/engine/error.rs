@@ -24,6 +24,9 @@ pub enum EngineError {
     NoCandidates(String),
     #[error("CPU selection: {0}")]
     Cores(String),
+    /// `sandbox = "strict"` and a layer is missing, or untrusted candidates with `sandbox = "off"`.
+    #[error(transparent)]
+    Sandbox(#[from] crate::pool::sandbox::SandboxError),
     #[error("{0}")]
     Other(String),
 }

@@ -10,7 +10,7 @@ use super::idle::IdleTable;
 use super::{Event, Lane, MeasureJob, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
-use crate::protocol::{Request, Response, SampleReport};
+use crate::protocol::{Metering, Request, Response, SampleReport};
 use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
 use crate::units::Joules;
 
@@ -46,9 +46,16 @@ pub fn measure(
         stats: None,
         primary_domain: Some(primary.clone()),
     };
-    let cmd = job
+    let mut cmd = job
         .job
         .worker_command(Some(lane.cpu), config, eff.memory_limit_mb);
+    // A bench worker meters itself: under a sandbox it keeps access to its measured counter
+    // (the estimate meter needs none). Recorded in the run's sandbox notes.
+    if let Some(sb) = cmd.sandbox.as_mut()
+        && cx.meter.spec.backend != crate::energy::Backend::Estimate
+    {
+        sb.access.energy = Some(cx.meter.spec.sysfs_root.clone());
+    }
     let fail = |m: &mut CaseMeasurement, worker: Option<&Worker>, e: crate::pool::WorkerError| {
         let stderr = worker.map(|w| w.output().1.text).unwrap_or_default();
         m.failure = Some(classify(&Ending {
@@ -69,8 +76,11 @@ pub fn measure(
             return m;
         }
     };
-    let ask = |worker: &mut Worker, req: Request, what: &str| -> Result<Response, Box<Failure>> {
-        match worker.request(&req, eff.timeout, Some(cx.cancel)) {
+    let judge = |worker: &mut Worker,
+                 answer: Result<Response, crate::pool::WorkerError>,
+                 what: &str|
+     -> Result<Response, Box<Failure>> {
+        match answer {
             Ok(Response::Error { message }) => Err(Box::new(Failure::new(
                 Status::ProtocolError,
                 Some(&job.case.id),
@@ -91,6 +101,10 @@ pub fn measure(
             }
         }
     };
+    let ask = |worker: &mut Worker, req: Request, what: &str| {
+        let answer = worker.request(&req, eff.timeout, Some(cx.cancel));
+        judge(worker, answer, what)
+    };
     // An answer of the wrong kind is the worker breaking the protocol.
     let unexpected = |other: Response| {
         Box::new(Failure::new(
@@ -99,12 +113,17 @@ pub fn measure(
             format!("unexpected {other:?}"),
         ))
     };
+    // A host metered from the orchestrator never gets a meter to open: ours reads around its
+    // windows (see `host.rs`).
+    let spec = cx.meter.spec_for(lane.cpu);
+    let from_outside = worker.metering() == Metering::Orchestrator;
     let prepared = ask(
         &mut worker,
         Request::Prepare {
             candidate: id.clone(),
             case: job.case.id.clone(),
-            meter: Some(cx.meter.spec_for(lane.cpu)),
+            meter: (!from_outside).then(|| spec.clone()),
+            overhead: false,
         },
         "preparing",
     )
@@ -112,6 +131,21 @@ pub fn measure(
         Response::Prepared { input_bytes } => Ok(input_bytes),
         other => Err(unexpected(other)),
     });
+    let mut window_meter = match prepared.as_ref().ok().filter(|_| from_outside) {
+        Some(_) => match super::host::WindowMeter::open(&spec, worker.program_pid()) {
+            Ok(w) => Some(w),
+            Err(message) => {
+                m.failure = Some(Failure::new(
+                    Status::ProtocolError,
+                    Some(&job.case.id),
+                    format!("preparing: {message}"),
+                ));
+                worker.shutdown();
+                return m;
+            }
+        },
+        None => None,
+    };
     let calibrated = prepared.and_then(|input_bytes| {
         let batch = (BATCH_BYTES / input_bytes.max(1)).max(1);
         ask(
@@ -163,7 +197,15 @@ pub fn measure(
                 break "time_budget";
             }
         }
-        let sample = match ask(&mut worker, Request::Sample { calls, batch }, "sampling") {
+        let answer = match window_meter.as_mut() {
+            Some(wm) => {
+                let answer =
+                    super::host::sample(&mut worker, wm, calls, batch, eff.timeout, cx.cancel);
+                judge(&mut worker, answer, "sampling")
+            }
+            None => ask(&mut worker, Request::Sample { calls, batch }, "sampling"),
+        };
+        let sample = match answer {
             Ok(Response::Sampled(report)) => to_sample(&report, lane, cx),
             Ok(other) => {
                 m.failure = Some(*unexpected(other));
@@ -198,6 +240,8 @@ pub fn measure(
 
 fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
     let measured = Duration::from_nanos(r.measured_ns);
+    // Idle power is charged over the time the energy covers (longer when metered from outside).
+    let metered = r.metered_ns.map_or(measured, Duration::from_nanos);
     Sample {
         calls: r.calls,
         cpu: lane.cpu,
@@ -205,6 +249,7 @@ fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
         window_start_s: clock_s(r.window_start_ns, cx.origin_ns),
         window_end_s: clock_s(r.window_end_ns, cx.origin_ns),
         measured_s: measured.as_secs_f64(),
+        metered_s: Some(metered.as_secs_f64()),
         cpu_time_s: r.cpu_ns as f64 * 1e-9,
         energy: r
             .energy
@@ -215,7 +260,7 @@ fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
                 net: d.energy
                     - cx.idle
                         .power(&d.domain)
-                        .map_or(Joules::ZERO, |w| w * measured),
+                        .map_or(Joules::ZERO, |w| w * metered),
             })
             .collect(),
         outlier: false,

@@ -9,7 +9,8 @@
 //! One file per step: [`run`](run()) orchestrates; `check` and `measure` drive one worker each;
 //! `meter` chooses the meter and the lanes its domains allow; `idle` keeps the idle baseline;
 //! `gates` warns about frequency scaling and waits for cooling; `summarize` turns samples into
-//! statistics and rankings; `lock` is the machine-wide measurement lock. The design notes are
+//! statistics and rankings; `lock` is the machine-wide measurement lock; `host` reads the meter
+//! around the windows of hosts that never hold one (orchestrator metering). The design notes are
 //! `docs/process-model.md` and `docs/measurement.md`.
 
 mod cancel;
@@ -17,6 +18,7 @@ mod check;
 mod environment;
 mod error;
 mod gates;
+mod host;
 mod idle;
 mod lock;
 mod measure;
@@ -28,10 +30,11 @@ mod slots;
 pub mod summarize;
 mod target;
 
+pub use crate::registry::CandidateDescriptor;
 pub use cancel::CancelToken;
 pub use error::EngineError;
 pub use observer::{NullObserver, Observer};
-pub use run::{list, run};
-pub use target::{CandidateDescriptor, Target};
+pub use run::{Listing, describe, list, run};
+pub use target::{Target, TargetKind};
 
 pub(crate) use run::{Event, Job, Lane, MeasureJob, Slot, clock_s};

@@ -41,12 +41,11 @@ impl Job {
         memory_limit_mb: Option<u64>,
     ) -> WorkerCommand {
         WorkerCommand {
-            binary: self.target.binary.clone(),
-            cwd: self.target.cwd.clone(),
             cpu,
             memory_limit_mb,
             isolate_network: config.isolate_network,
-            capture_limit: config.capture_limit,
+            sandbox: sandbox_for(&self.target, config),
+            ..self.target.worker_command(config.capture_limit)
         }
     }
 }
@@ -74,6 +73,17 @@ pub(crate) enum Event {
     MeasureFinished(usize, Box<CaseMeasurement>),
 }
 
+/// The sandbox of a target's workers: bench binaries built from the user's workspace are
+/// trusted, hosts of candidates given as data are not (pool/sandbox).
+fn sandbox_for(target: &Target, config: &RunConfig) -> Option<crate::pool::sandbox::SandboxSpec> {
+    crate::pool::sandbox::spec_for(
+        config,
+        target.kind == super::TargetKind::Bench,
+        target.cwd.as_deref(),
+        &target.args,
+    )
+}
+
 /// Seconds from `origin_ns` to `ns`, both on `CLOCK_MONOTONIC`.
 pub(crate) fn clock_s(ns: u64, origin_ns: u64) -> f64 {
     (ns as f64 - origin_ns as f64) * 1e-9
@@ -83,18 +93,26 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// Asks a bench binary which candidates it registered.
+/// Asks a target which candidates it hosts.
 pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescriptor>, EngineError> {
+    describe(target, config).map(|l| l.candidates)
+}
+
+/// What a target's worker said when asked to list: its host and its candidates.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    pub host: Option<crate::protocol::HostInfo>,
+    pub candidates: Vec<CandidateDescriptor>,
+}
+
+/// Asks a target which candidates it hosts, and what runs them.
+pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineError> {
     let cmd = WorkerCommand {
-        binary: target.binary.clone(),
-        cwd: target.cwd.clone(),
-        cpu: None,
-        memory_limit_mb: None,
-        isolate_network: false,
-        capture_limit: config.capture_limit,
+        sandbox: sandbox_for(target, config),
+        ..target.worker_command(config.capture_limit)
     };
     let fail = |message: String| EngineError::Listing {
-        binary: target.binary.display().to_string(),
+        binary: target.command_line(),
         message,
     };
     let timeout = std::time::Duration::from_secs(30);
@@ -102,8 +120,8 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
         crate::pool::WorkerError::Died { status } => EngineError::NotAHarness {
             binary: target.label.clone(),
             detail: format!(
-                "started with `{}`, it exited ({status}) before the worker handshake",
-                crate::protocol::WORKER_ARG
+                "started as `{}`, it exited ({status}) before the worker handshake",
+                target.command_line()
             ),
         },
         crate::pool::WorkerError::Protocol { message } => EngineError::NotAHarness {
@@ -115,7 +133,10 @@ pub fn list(target: &Target, config: &RunConfig) -> Result<Vec<CandidateDescript
     let answer = worker.request(&Request::List, timeout, None);
     worker.shutdown();
     match answer {
-        Ok(Response::Candidates { candidates }) => Ok(candidates),
+        Ok(Response::Candidates { candidates }) => Ok(Listing {
+            host: worker.host.clone(),
+            candidates,
+        }),
         Ok(other) => Err(fail(format!("unexpected answer {other:?}"))),
         Err(e) => Err(fail(format!(
             "{e}; its stderr: {}",
@@ -134,10 +155,24 @@ pub fn run(
 ) -> Result<RunResults, EngineError> {
     let origin_ns = monotonic_ns();
     let started_at = now_rfc3339();
+    // A sandbox weaker than configured stops the run before any worker starts.
+    let sandbox = crate::pool::sandbox::Sandbox::probed(config.sandbox.clone());
+    sandbox.check()?;
+    let mut untrusted = false;
+    for t in targets {
+        let trusted = t.kind == super::TargetKind::Bench;
+        sandbox.applies(trusted, &t.label)?;
+        untrusted |= !trusted;
+    }
+    let sandbox_level = sandbox.level(untrusted);
+    if sandbox_level.level == "partial" {
+        observer.note(&format!("sandbox {}", sandbox_level.summary()));
+    }
     let mut all = Vec::new();
     let mut skipped = Vec::new();
+    let mut hosts = Vec::new();
     for t in targets {
-        let listed = match list(t, config) {
+        let listed = match describe(t, config) {
             Ok(l) => l,
             // Only when several binaries run together: a lone binary that is not a harness is
             // the user's mistake to hear about.
@@ -148,7 +183,11 @@ pub fn run(
             }
             Err(e) => return Err(e),
         };
-        for d in listed {
+        hosts.extend(listed.host.map(|host| crate::results::HostRecord {
+            target: t.label.clone(),
+            host,
+        }));
+        for d in listed.candidates {
             all.push(Job {
                 target: t.clone(),
                 descriptor: d,
@@ -168,6 +207,7 @@ pub fn run(
     all.sort_by(|a, b| a.descriptor.id.cmp(&b.descriptor.id));
     let slots = slots::slots(config)?;
     let mut environment = environment::probe(config);
+    environment.sandbox = Some(sandbox_level);
     environment.worker_cpus = slots.iter().map(|s| s.cpu).collect();
     let mut selection = if config.measure {
         Some(meter::select(config)?)
@@ -379,6 +419,7 @@ pub fn run(
             failure: None,
             stdout: Default::default(),
             stderr: Default::default(),
+            verdicts: Vec::new(),
         });
         let mut ms = std::mem::take(&mut measurements[i]);
         ms.sort_by(|a, b| {
@@ -446,6 +487,7 @@ pub fn run(
                 .filter(|l| !skipped.contains(l))
                 .collect(),
             skipped_binaries: skipped,
+            hosts,
             monotonic_origin_ns: origin_ns,
             partition: config.partition.as_ref().map(|p| p.to_string()),
         },

@@ -91,12 +91,11 @@ pub fn harness_main() -> i32 {
     let results = if config.filters.is_empty() {
         None
     } else {
-        let target = Target {
-            binary: std::env::current_exe()
+        let target = Target::bench(
+            std::env::current_exe()
                 .unwrap_or_else(|_| PathBuf::from(std::env::args().next().unwrap_or_default())),
-            label: bench_name(),
-            cwd: None,
-        };
+            bench_name(),
+        );
         let quiet = args.quiet
             || args
                 .format

@@ -6,12 +6,12 @@ use std::io::{BufRead, BufWriter, Write};
 use std::os::fd::FromRawFd;
 
 use super::meter::WorkerMeter;
-use crate::energy::DomainEnergy;
-use crate::energy::{monotonic_ns, process_cpu_ns};
-use crate::engine::CandidateDescriptor;
+use crate::energy::{DomainEnergy, add_energies, monotonic_ns, process_cpu_ns};
 use crate::protocol::{
-    PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response, SampleReport,
+    HostInfo, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response,
+    SampleReport,
 };
+use crate::registry::CandidateDescriptor;
 use crate::registry::{CheckEvent, PreparedCase, Registry, WindowHooks};
 
 /// The memory probe clones at most this many inputs, and stops early past this many bytes.
@@ -55,8 +55,10 @@ pub fn worker_main() -> i32 {
     out.send(&Response::Hello {
         protocol: PROTOCOL_VERSION,
         pid: std::process::id(),
+        host: Some(host_info()),
     });
     let mut prepared: Option<(Box<dyn PreparedCase>, Option<WorkerMeter>)> = None;
+    let mut greeted = false;
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
@@ -66,9 +68,28 @@ pub fn worker_main() -> i32 {
                 out.send(&Response::Error {
                     message: format!("unreadable request ({e})"),
                 });
+                if !greeted {
+                    return 2;
+                }
                 continue;
             }
         };
+        // Both sides refuse a peer of another version: the orchestrator checked our hello, and
+        // its first request must be its own hello, of our version.
+        if !greeted {
+            match request {
+                Request::Hello { protocol } if protocol == PROTOCOL_VERSION => {
+                    greeted = true;
+                    continue;
+                }
+                other => {
+                    out.send(&Response::Error {
+                        message: refusal(&other),
+                    });
+                    return 2;
+                }
+            }
+        }
         let find = |id: &str| {
             registry.find(id).ok_or_else(|| Response::Error {
                 message: format!("no candidate `{id}` in this binary"),
@@ -109,14 +130,21 @@ pub fn worker_main() -> i32 {
                     Response::Checked {
                         outcome,
                         stray_threads,
+                        verdicts: None,
                     }
                 }
                 Err(e) => e,
+            },
+            Request::Prepare { overhead: true, .. } => Response::Error {
+                message: "loop overhead is measured for interpreted hosts only; a Rust worker's \
+                          calling loop is compiled with the candidate"
+                    .into(),
             },
             Request::Prepare {
                 candidate,
                 case,
                 meter,
+                overhead: false,
             } => match find(&candidate).and_then(|c| {
                 c.imp
                     .prepare(&case)
@@ -145,10 +173,43 @@ pub fn worker_main() -> i32 {
                 Some((p, meter)) => sample(p.as_mut(), meter.as_mut(), calls, batch),
                 None => not_prepared(),
             },
+            Request::Hello { .. } | Request::WindowGo | Request::WindowAck => Response::Error {
+                message: format!(
+                    "unexpected {}: this worker meters itself and was greeted already",
+                    request.to_line().trim_end()
+                ),
+            },
         };
         out.send(&response);
     }
     0
+}
+
+/// A bench binary's host: Rust, the compiler that built it, itself, metering itself.
+fn host_info() -> HostInfo {
+    HostInfo {
+        language: "rust".into(),
+        version: env!("JOULETRACE_RUSTC_VERSION").into(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        metering: Metering::Worker,
+    }
+}
+
+/// Why a session that did not open with a hello of our version is refused.
+fn refusal(first: &Request) -> String {
+    match first {
+        Request::Hello { protocol } => format!(
+            "this worker speaks protocol {PROTOCOL_VERSION}, the orchestrator {protocol}: build \
+             the bench against the same JouleTrace version as the orchestrator"
+        ),
+        _ => format!(
+            "this worker speaks protocol {PROTOCOL_VERSION}, whose first request is `hello`; the \
+             orchestrator sent {} (protocol 1 or older): update it to the same JouleTrace version",
+            first.to_line().trim_end()
+        ),
+    }
 }
 
 fn not_prepared() -> Response {
@@ -251,14 +312,7 @@ impl WindowHooks for Measuring<'_> {
         let cpu = process_cpu_ns();
         if let Some(m) = self.meter.as_mut() {
             match m.stop() {
-                Ok(deltas) => {
-                    for d in deltas {
-                        match self.energy.iter_mut().find(|e| e.domain == d.domain) {
-                            Some(e) => e.energy += d.energy,
-                            None => self.energy.push(d),
-                        }
-                    }
-                }
+                Ok(deltas) => add_energies(&mut self.energy, deltas),
                 Err(e) => {
                     self.error.get_or_insert(e);
                 }
@@ -304,5 +358,7 @@ fn sample(
         cpu_ns: m.cpu_ns,
         batches: m.batches,
         energy: m.energy,
+        // The meter is read right at each window's edges: the energy covers the measured time.
+        metered_ns: Some(m.measured_ns),
     })
 }

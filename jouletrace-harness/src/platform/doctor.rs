@@ -80,6 +80,10 @@ pub struct DoctorReport {
     pub advice: Vec<String>,
     pub measured_usable: bool,
     pub verdict: String,
+    /// The isolation untrusted workers would run under here (default policy), layer by layer,
+    /// with the remedy for each missing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::pool::sandbox::SandboxLevel>,
 }
 
 const CAP_SYS_RAWIO: u32 = 17;
@@ -318,6 +322,12 @@ impl DoctorReport {
             advice,
             measured_usable,
             verdict,
+            sandbox: Some(
+                crate::pool::sandbox::Sandbox::probed(
+                    crate::pool::sandbox::SandboxPolicy::default(),
+                )
+                .level(true),
+            ),
         }
     }
 
@@ -467,6 +477,27 @@ impl DoctorReport {
         );
         for a in &self.advice {
             let _ = writeln!(out, "Note         {a}");
+        }
+        if let Some(sb) = &self.sandbox {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Sandbox      {}", sb.summary());
+            for l in &sb.layers {
+                let state = match (l.active, &l.reason) {
+                    (true, _) => "active",
+                    (false, None) => "not needed",
+                    (false, Some(_)) => "MISSING",
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<32} {:<10} {}",
+                    l.layer.name(),
+                    state,
+                    l.reason.as_deref().unwrap_or(&l.detail)
+                );
+                if let Some(r) = &l.remedy {
+                    let _ = writeln!(out, "  {:<32} {:<10} remedy: {r}", "", "");
+                }
+            }
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "Verdict: {}", self.verdict);

@@ -13,6 +13,7 @@
 
 pub mod capture;
 pub mod classify;
+pub mod sandbox;
 mod worker;
 
 pub use classify::{Ending, classify};

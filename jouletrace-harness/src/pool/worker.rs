@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -12,16 +13,21 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::capture::{Capture, drain};
+use super::sandbox::{Running, SandboxSpec};
 use crate::engine::CancelToken;
 use crate::protocol::{
-    PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response, WORKER_ARG,
+    HostInfo, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response,
 };
 use crate::results::Captured;
 
-/// How to start one worker.
+/// How to start one worker: a target's command line (see [`crate::engine::Target`]) and the
+/// limits it runs under.
 #[derive(Clone, Debug)]
 pub struct WorkerCommand {
-    pub binary: PathBuf,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Set over the inherited environment.
+    pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
     /// Pin the worker to this logical CPU.
     pub cpu: Option<u32>,
@@ -31,6 +37,8 @@ pub struct WorkerCommand {
     pub isolate_network: bool,
     /// Bytes kept of each of stdout and stderr.
     pub capture_limit: usize,
+    /// The operating-system sandbox ([`super::sandbox`]); `None` runs the worker as before.
+    pub sandbox: Option<SandboxSpec>,
 }
 
 /// How a request to a worker failed.
@@ -60,7 +68,10 @@ pub struct Worker {
     /// The case the worker said it started last, for attributing a crash or timeout.
     pub last_case: Option<String>,
     pub pid: u32,
+    /// What the worker said runs its candidates (`None` from a host that did not say).
+    pub host: Option<HostInfo>,
     status: Option<ExitStatus>,
+    sandbox: Option<Running>,
 }
 
 impl Worker {
@@ -68,9 +79,10 @@ impl Worker {
     pub fn spawn(cmd: &WorkerCommand, timeout: Duration) -> Result<Worker, WorkerError> {
         let (resp_read, resp_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| WorkerError::Spawn(e.into()))?;
-        let mut command = Command::new(&cmd.binary);
+        let mut command = Command::new(&cmd.program);
         command
-            .arg(WORKER_ARG)
+            .args(&cmd.args)
+            .envs(&cmd.env)
             .env(PROTOCOL_FD_ENV, PROTOCOL_FD.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -83,7 +95,8 @@ impl Worker {
         let write_fd = resp_write.as_raw_fd();
         let cpu = cmd.cpu;
         let mem = cmd.memory_limit_mb;
-        let isolate = cmd.isolate_network;
+        // The sandbox makes its own network namespace.
+        let isolate = cmd.isolate_network && cmd.sandbox.is_none();
         // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
         // system calls (dup2, fcntl, sched_setaffinity, setrlimit, unshare); it allocates nothing.
         unsafe {
@@ -115,6 +128,15 @@ impl Worker {
                 Ok(())
             });
         }
+        // --- sandbox hook: last, because its pre_exec step may fork the pid-namespace reaper.
+        let sandbox = match &cmd.sandbox {
+            Some(spec) => Some(
+                spec.apply(&mut command, cmd.cwd.as_deref())
+                    .map_err(|e| WorkerError::Spawn(std::io::Error::other(e)))?,
+            ),
+            None => None,
+        };
+        // --- end of sandbox hook
         let mut child = command.spawn().map_err(WorkerError::Spawn)?;
         // The parent must not hold the write end, or the reader never sees end of file.
         drop(resp_write);
@@ -129,20 +151,34 @@ impl Worker {
             stdout,
             stderr,
             last_case: None,
+            host: None,
             status: None,
+            sandbox,
         };
         match worker.receive(timeout, None)? {
-            Response::Hello { protocol, .. } if protocol == PROTOCOL_VERSION => Ok(worker),
+            Response::Hello { protocol, host, .. } if protocol == PROTOCOL_VERSION => {
+                worker.host = host;
+                // The worker checks our version in turn, and refuses a session of another one.
+                worker.send(&Request::Hello {
+                    protocol: PROTOCOL_VERSION,
+                })?;
+                Ok(worker)
+            }
             Response::Hello { protocol, .. } => Err(WorkerError::Protocol {
                 message: format!(
                     "worker speaks protocol {protocol}, this orchestrator {PROTOCOL_VERSION}: \
-                     rebuild the bench against the same JouleTrace version"
+                     rebuild the bench (or update the host) against the same JouleTrace version"
                 ),
             }),
             other => Err(WorkerError::Protocol {
                 message: format!("expected hello, got {other:?}"),
             }),
         }
+    }
+
+    /// Who reads the meter around this worker's windows.
+    pub fn metering(&self) -> Metering {
+        self.host.as_ref().map(|h| h.metering).unwrap_or_default()
     }
 
     /// Sends `request` and waits for its final answer; interim messages (`case_started`) go to
@@ -153,6 +189,13 @@ impl Worker {
         timeout: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<Response, WorkerError> {
+        self.send(request)?;
+        self.receive(timeout, cancel)
+    }
+
+    /// Writes one request without waiting for an answer (a conversation such as a metered
+    /// sample's windows: see [`Worker::receive_until`]).
+    pub fn send(&mut self, request: &Request) -> Result<(), WorkerError> {
         let line = request.to_line();
         let sent = self
             .stdin
@@ -161,7 +204,7 @@ impl Worker {
         if !matches!(sent, Some(Ok(()))) {
             return Err(self.died_or_protocol("the worker closed its input".into()));
         }
-        self.receive(timeout, cancel)
+        Ok(())
     }
 
     fn receive(
@@ -169,7 +212,19 @@ impl Worker {
         timeout: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<Response, WorkerError> {
-        let deadline = Instant::now() + timeout;
+        self.receive_until(Instant::now() + timeout, timeout, cancel)
+    }
+
+    /// The next message other than `case_started`, by `deadline`; `limit` is the timeout the
+    /// deadline stands for, for the error. On timeout or cancellation the worker's process group
+    /// is killed.
+    pub fn receive_until(
+        &mut self,
+        deadline: Instant,
+        limit: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Response, WorkerError> {
+        let timeout = limit;
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -221,8 +276,11 @@ impl Worker {
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.status = Some(status);
-                // Whatever it left behind in its group goes too.
+                // Whatever it left behind in its group (and its cgroup) goes too.
                 let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+                if let Some(s) = self.sandbox.as_mut() {
+                    s.cleanup();
+                }
                 return Some(status);
             }
             if Instant::now() >= deadline {
@@ -239,6 +297,25 @@ impl Worker {
             let _ = self.child.kill();
             self.status = self.child.wait().ok();
         }
+        if let Some(s) = self.sandbox.as_mut() {
+            s.cleanup();
+        }
+    }
+
+    /// The pid of the program itself (read a CPU clock on this one): in a PID namespace
+    /// [`Worker::pid`] is the sandbox's reaper, the process group leader. Waits up to a second
+    /// for the program to be forked.
+    pub fn program_pid(&self) -> u32 {
+        let Some(s) = self.sandbox.as_ref() else {
+            return self.pid;
+        };
+        for _ in 0..200 {
+            if let Some(pid) = s.program_pid(self.pid) {
+                return pid;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.pid
     }
 
     /// Asks the worker to exit, and kills it if it does not within a second.

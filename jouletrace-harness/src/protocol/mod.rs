@@ -1,15 +1,26 @@
 //! The orchestrator/worker protocol, version [`PROTOCOL_VERSION`].
 //!
-//! A worker is the bench binary itself, started with the argument [`WORKER_ARG`]. The orchestrator
-//! writes [`Request`]s to the worker's stdin and reads [`Response`]s from the file descriptor named
-//! by the environment variable [`PROTOCOL_FD_ENV`] (3). Each message is one line of JSON. The
-//! worker's own stdout and stderr belong to the candidate and are captured separately, so nothing
-//! a candidate prints can be mistaken for a protocol message.
+//! A worker is one process started from a [`Target`](crate::engine::Target)'s command line: a
+//! bench binary with the argument [`WORKER_ARG`], or a language host (the Python host) with its
+//! script and job file. The orchestrator writes [`Request`]s to the worker's stdin and reads
+//! [`Response`]s from the file descriptor named by the environment variable [`PROTOCOL_FD_ENV`]
+//! (3). Each message is one line of JSON. The worker's own stdout and stderr belong to the
+//! candidate and are captured separately, so nothing a candidate prints can be mistaken for a
+//! protocol message.
 //!
-//! A session: the worker sends [`Response::Hello`]; the orchestrator checks the version and sends
-//! requests one at a time, each answered before the next is sent; [`Request::Shutdown`] ends it.
-//! A worker that dies, goes silent past its deadline, or sends a line that does not parse is a
-//! `protocol_error` unless its exit status explains it (signal, memory limit).
+//! A session: the worker sends [`Response::Hello`] (its version and, since v2, [`HostInfo`]); the
+//! orchestrator checks the version and sends [`Request::Hello`] with its own, which the worker
+//! checks in turn (answering `error` and exiting on a mismatch, silently going on otherwise);
+//! then requests one at a time, each answered before the next is sent; [`Request::Shutdown`]
+//! ends it. A worker that dies, goes silent past its deadline, or sends a line that does not
+//! parse is a `protocol_error` unless its exit status explains it (signal, memory limit).
+//!
+//! Metering ([`Metering`]): a Rust worker opens the run's meter itself and reads it around each
+//! batch. A host that announces `metering: orchestrator` never holds an energy counter: during a
+//! `sample` it announces each batch with [`Response::WindowOpen`], waits for
+//! [`Request::WindowGo`] (sent right after the orchestrator read its meter), runs the batch,
+//! reports its clock readings in [`Response::WindowClosed`] and waits for [`Request::WindowAck`]
+//! (sent right after the second meter reading).
 //!
 //! The full description, with examples, is in `docs/protocol.md`. Compatibility: adding an
 //! optional field is a minor change; anything else bumps [`PROTOCOL_VERSION`], and both sides
@@ -18,10 +29,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::energy::{DomainEnergy, MeterSpec};
-use crate::engine::CandidateDescriptor;
+use crate::registry::CandidateDescriptor;
 use crate::registry::{CaseInfo, CheckOutcome};
+pub use crate::results::{CaseVerdict, HostInfo, Metering, VerdictKind};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The first argument that turns a bench binary into a worker.
 pub const WORKER_ARG: &str = "--jouletrace-worker";
@@ -35,7 +47,12 @@ pub const PROTOCOL_FD: i32 = 3;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
-    /// Describe every candidate this binary registered.
+    /// The orchestrator's version, sent once, first, in answer to the worker's hello. A worker of
+    /// another version answers `error` and exits; one of the same version answers nothing.
+    Hello {
+        protocol: u32,
+    },
+    /// Describe every candidate this worker hosts.
     List,
     /// List the candidate's cases.
     Cases {
@@ -45,11 +62,17 @@ pub enum Request {
     Check {
         candidate: String,
     },
-    /// Make `case` ready for measured calls, and open the meter (outside any window).
+    /// Make `case` ready for measured calls, and open the meter (outside any window). `meter` is
+    /// `None` for a host that meters from the orchestrator: it never opens one.
     Prepare {
         candidate: String,
         case: String,
         meter: Option<MeterSpec>,
+        /// Prepare an empty function of the candidate's arity on the same inputs instead, so that
+        /// the calling loop's own cost can be measured with the same meter and subtracted
+        /// (interpreted hosts; a Rust worker refuses it).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        overhead: bool,
     },
     /// Time growing batches of calls (no meter) until one lasts `target_ns`; answer the count.
     Calibrate {
@@ -61,6 +84,10 @@ pub enum Request {
         calls: u64,
         batch: u64,
     },
+    /// Orchestrator metering: the meter has been read, run the batch now.
+    WindowGo,
+    /// Orchestrator metering: the meter has been read again, the window is closed.
+    WindowAck,
     Shutdown,
 }
 
@@ -70,6 +97,10 @@ pub enum Response {
     Hello {
         protocol: u32,
         pid: u32,
+        /// What runs the candidates (absent from hosts that predate it: a Rust worker metering
+        /// itself).
+        #[serde(default)]
+        host: Option<HostInfo>,
     },
     Candidates {
         candidates: Vec<CandidateDescriptor>,
@@ -85,6 +116,10 @@ pub enum Response {
         outcome: CheckOutcome,
         /// Threads the candidate left running after its calls returned.
         stray_threads: u32,
+        /// One verdict per case, from hosts that run every case (the outcome is then the first
+        /// failure); absent from workers that stop at the first failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verdicts: Option<Vec<CaseVerdict>>,
     },
     /// The case is ready; `input_bytes` estimates the memory one fresh input takes, so the
     /// orchestrator can bound batches.
@@ -96,6 +131,13 @@ pub enum Response {
         elapsed_ns: u64,
     },
     Sampled(SampleReport),
+    /// Orchestrator metering: the next batch's inputs are ready; read the meter and say go.
+    WindowOpen,
+    /// Orchestrator metering: the batch ran between these `CLOCK_MONOTONIC` readings.
+    WindowClosed {
+        start_ns: u64,
+        end_ns: u64,
+    },
     /// A request the worker could not carry out (unknown candidate, meter failed to open…).
     Error {
         message: String,
@@ -116,8 +158,14 @@ pub struct SampleReport {
     /// The worker's CPU time inside the measured windows.
     pub cpu_ns: u64,
     pub batches: u32,
-    /// Energy per domain inside the measured windows; empty without a meter.
+    /// Energy per domain inside the measured windows; empty without a meter, and empty from a
+    /// host metered by the orchestrator, which fills it in.
     pub energy: Vec<DomainEnergy>,
+    /// The time the energy covers: `measured_ns` for a worker that meters itself; with
+    /// orchestrator metering, each window runs from one meter reading to the other and so also
+    /// contains the two protocol messages around the batch. Idle power is subtracted over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metered_ns: Option<u64>,
 }
 
 impl Request {
@@ -152,7 +200,102 @@ mod tests {
         let h = Response::Hello {
             protocol: PROTOCOL_VERSION,
             pid: 7,
+            host: Some(HostInfo {
+                language: "python".into(),
+                version: "3.11.2".into(),
+                executable: "/usr/bin/python3".into(),
+                metering: Metering::Orchestrator,
+            }),
         };
         assert_eq!(serde_json::from_str::<Response>(&h.to_line()).unwrap(), h);
+    }
+
+    #[test]
+    fn v2_lines_as_a_host_in_another_language_writes_them() {
+        let hello: Response = serde_json::from_str(
+            r#"{"response":"hello","protocol":2,"pid":9,"host":{"language":"python",
+                "version":"3.11.2","executable":"/usr/bin/python3","metering":"orchestrator"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            hello,
+            Response::Hello {
+                host: Some(HostInfo {
+                    metering: Metering::Orchestrator,
+                    ..
+                }),
+                ..
+            }
+        ));
+        let bare: Response =
+            serde_json::from_str(r#"{"response":"hello","protocol":1,"pid":9}"#).unwrap();
+        assert_eq!(
+            bare,
+            Response::Hello {
+                protocol: 1,
+                pid: 9,
+                host: None
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<Response>(
+                r#"{"response":"window_closed","start_ns":5,"end_ns":8}"#
+            )
+            .unwrap(),
+            Response::WindowClosed {
+                start_ns: 5,
+                end_ns: 8
+            }
+        );
+        assert_eq!(Request::WindowGo.to_line(), "{\"request\":\"window_go\"}\n");
+        assert_eq!(
+            Request::Hello { protocol: 2 }.to_line(),
+            "{\"request\":\"hello\",\"protocol\":2}\n"
+        );
+        let prepare = Request::Prepare {
+            candidate: "p::c".into(),
+            case: "a".into(),
+            meter: None,
+            overhead: false,
+        };
+        assert_eq!(
+            prepare.to_line(),
+            "{\"request\":\"prepare\",\"candidate\":\"p::c\",\"case\":\"a\",\"meter\":null}\n"
+        );
+        let checked: Response = serde_json::from_str(
+            r#"{"response":"checked","stray_threads":0,
+                "outcome":{"outcome":"wrong_answer","case":"t1","expected":"4","actual":"5",
+                           "validator":false},
+                "verdicts":[{"case":"t1","passed":false,"kind":"wrong_answer","expected":"4",
+                             "actual":"5"},{"case":"t2","passed":true},
+                            {"case":"t3","passed":false,"kind":"from_the_future"}]}"#,
+        )
+        .unwrap();
+        let Response::Checked {
+            verdicts: Some(v), ..
+        } = checked
+        else {
+            panic!("{checked:?}")
+        };
+        assert_eq!(
+            v.iter().map(|v| (v.passed, v.kind)).collect::<Vec<_>>(),
+            [
+                (false, Some(VerdictKind::WrongAnswer)),
+                (true, None),
+                (false, Some(VerdictKind::Other))
+            ]
+        );
+        let sampled: Response = serde_json::from_str(
+            r#"{"response":"sampled","calls":4,"window_start_ns":1,"window_end_ns":9,
+                "measured_ns":8,"cpu_ns":0,"batches":2,"energy":[]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            sampled,
+            Response::Sampled(SampleReport {
+                metered_ns: None,
+                ..
+            })
+        ));
     }
 }

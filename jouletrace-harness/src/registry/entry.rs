@@ -4,6 +4,7 @@ use super::ErasedCandidate;
 
 /// Per-candidate options from `#[joule_bench(...)]`. `None` means "use the run's default".
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CandidateOptions {
     pub timeout: Option<Duration>,
     pub memory_limit_mb: Option<u64>,

@@ -7,12 +7,17 @@
 //! Candidates that live in a library crate are only collected when the bench binary links that
 //! library: a bench that never names it collects nothing. `jouletrace::main!(my_lib)` (or
 //! `use my_lib as _;`) makes the link explicit.
+//!
+//! Candidates that are data (a [`Job`](crate::job::Job) for a language host) are described in
+//! the same [`CandidateDescriptor`] shape by [`Job::descriptors`](crate::job::Job::descriptors).
 
 mod compare;
+mod descriptor;
 mod entry;
 mod typed;
 
 pub use compare::ApproxEq;
+pub use descriptor::CandidateDescriptor;
 pub use entry::{CandidateEntry, CandidateOptions, ProblemEntry};
 pub use typed::{
     CaseInfo, CheckEvent, CheckOutcome, ErasedCandidate, Mismatch, PreparedCase, Typed,

@@ -238,7 +238,7 @@ impl Page {
             .filter(|e| e.verdict == ChangeVerdict::Regressed)
             .count();
 
-        let environment = vec![
+        let mut environment = vec![
             fact("CPU", unknown(&env.cpu_model)),
             fact("Vendor", unknown(&env.cpu_vendor)),
             fact(
@@ -286,6 +286,11 @@ impl Page {
                     .unwrap_or_else(|| "not pinned".into()),
             ),
         ];
+        // Results written before the sandbox existed carry no level: say nothing rather than
+        // guess.
+        if let Some(sb) = &env.sandbox {
+            environment.push(fact("Sandbox", sb.summary()));
+        }
 
         let (meter, domains, meter_warnings, rejected_meters) = match &results.meter {
             Some(m) => {

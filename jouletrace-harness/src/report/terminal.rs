@@ -181,6 +181,23 @@ impl Format for Terminal {
         if let Some(warning) = view::estimate_warning(results) {
             let _ = writeln!(out, "{}", self.paint(Style::BoldYellow, &warning));
         }
+        if let Some(sb) = results
+            .environment
+            .sandbox
+            .as_ref()
+            .filter(|sb| sb.level != "off")
+        {
+            let style = if sb.level == "full" {
+                Style::Dim
+            } else {
+                Style::BoldYellow
+            };
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(style, &format!("sandbox {}", sb.summary()))
+            );
+        }
         if !results.run.complete {
             let reason = results
                 .run

@@ -537,6 +537,7 @@ mod tests {
                 failure: None,
                 stdout: Captured::default(),
                 stderr: Captured::default(),
+                verdicts: Vec::new(),
             },
             measurements: vec![],
         }

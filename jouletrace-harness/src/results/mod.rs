@@ -60,11 +60,49 @@ pub struct RunInfo {
     /// Bench binaries that were found but are not JouleTrace benches (criterion, libtest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_binaries: Vec<String>,
+    /// What ran each target's candidates: language, its version, the executable, and who read
+    /// the meter (absent in files written before protocol 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostRecord>,
     /// `CLOCK_MONOTONIC` at the run's start; every `*_s` time in samples is relative to it.
     pub monotonic_origin_ns: u64,
     /// Shard, for `--partition`: `hash:1/3`.
     #[serde(default)]
     pub partition: Option<String>,
+}
+
+/// The host that ran one target's candidates, as its worker announced it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    /// The target's label (as in `binaries`).
+    pub target: String,
+    #[serde(flatten)]
+    pub host: HostInfo,
+}
+
+/// What a worker runs its candidates with; recorded in the results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// `rust`, `python`, …
+    pub language: String,
+    /// The language's version (`rustc 1.95.0 (…)`, `3.11.2`).
+    pub version: String,
+    /// The executable that runs the candidates (the bench binary, the interpreter).
+    pub executable: String,
+    #[serde(default)]
+    pub metering: Metering,
+}
+
+/// Who reads the meter around the worker's windows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metering {
+    /// The worker opens the meter from `prepare`'s spec and reads it itself (Rust benches).
+    #[default]
+    Worker,
+    /// The orchestrator reads its own meter on `window_open` / `window_closed`, and the worker's
+    /// CPU time from outside; the worker never holds an energy counter.
+    Orchestrator,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +137,9 @@ pub struct Environment {
     pub worker_cpus: Vec<u32>,
     /// The CPU the orchestrator was pinned to, if any.
     pub orchestrator_cpu: Option<u32>,
+    /// The isolation workers ran under (absent in files written before the sandbox existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::pool::sandbox::SandboxLevel>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -236,6 +277,45 @@ pub struct CheckRecord {
     pub failure: Option<Failure>,
     pub stdout: Captured,
     pub stderr: Captured,
+    /// One verdict per case, from hosts that run every case even after a failure (the Python
+    /// host: the predecessor's `passed_tests` of `total_tests`); empty from workers that stop at
+    /// the first failure (Rust benches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<CaseVerdict>,
+}
+
+/// How one case of a check went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseVerdict {
+    pub case: String,
+    pub passed: bool,
+    /// Why it failed; `None` when it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<VerdictKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+}
+
+/// Why one case failed, as a host classifies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    WrongAnswer,
+    SyntaxError,
+    MissingFunction,
+    /// The candidate raised.
+    Exception,
+    /// Recursion too deep.
+    Recursion,
+    /// The candidate tried to end its process (`sys.exit`).
+    Exit,
+    /// A kind this version does not know (a newer host).
+    #[serde(other)]
+    Other,
 }
 
 /// Why a check or a measurement failed.
@@ -303,6 +383,11 @@ pub struct Sample {
     pub window_end_s: f64,
     /// Time inside measured windows (excludes input cloning between batches).
     pub measured_s: f64,
+    /// The time the energy covers: `measured_s` for a worker that meters itself; longer for a
+    /// host metered by the orchestrator, which reads before and after each batch's two protocol
+    /// messages. Idle power is subtracted over this span. `None` in files written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metered_s: Option<f64>,
     pub cpu_time_s: f64,
     pub energy: Vec<SampleEnergy>,
     /// Flagged by Tukey's fences on energy per call; never dropped.
@@ -315,7 +400,7 @@ pub struct SampleEnergy {
     pub domain: String,
     #[serde(rename = "gross_j")]
     pub gross: Joules,
-    /// Gross minus the domain's idle power × `measured_s`.
+    /// Gross minus the domain's idle power × `metered_s` (else `measured_s`).
     #[serde(rename = "net_j")]
     pub net: Joules,
 }

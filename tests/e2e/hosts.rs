@@ -1,0 +1,347 @@
+//! Targets that are not Rust: a Python 3 program speaking worker protocol 2
+//! (`tests/hosts/mini_host.py`), given runtime candidates and JSON cases (a
+//! [`jouletrace::job::Job`] built here as data, no macros), is listed, checked and measured by the
+//! same engine as a bench binary, with the meter read by the orchestrator around its windows
+//! (`metering: orchestrator`): on the estimate meter, and on a simulated RAPL package whose
+//! counter advances at a known power.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jouletrace::config::{CoreSelection, MeterChoice, RunConfig};
+use jouletrace::energy::Backend;
+use jouletrace::energy::simulate::FakeMachine;
+use jouletrace::engine::{self, CancelToken, NullObserver, Target};
+use jouletrace::job::Job;
+use jouletrace::protocol::Metering;
+use jouletrace::results::{RunResults, Status};
+use jouletrace::units::Watts;
+use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, worker_cpu_time};
+use serde_json::{Value, json};
+
+/// The simulated package charges the CPU time of every child of this process: every test here
+/// that starts processes holds this, so that none runs beside the simulated one.
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn python() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .expect("python3 on PATH (these tests need a Python 3 interpreter)");
+    // Hosts run sandboxed, as an unprivileged user when the tests run as root: an interpreter
+    // that user cannot read (pyenv's under /root) is replaced by the system one.
+    let policy = jouletrace::pool::sandbox::SandboxPolicy::default();
+    match jouletrace::pool::sandbox::runnable(&policy, &on_path) {
+        Ok(()) => on_path,
+        Err(_) => PathBuf::from("/usr/bin/python3"),
+    }
+}
+
+fn mini_host() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("hosts/mini_host.py")
+        .display()
+        .to_string()
+}
+
+/// A job of Python candidates for one problem, each `(name, code)` defining `solve`.
+fn job(problem: &str, candidates: &[(&str, &str)], cases: Value) -> Job {
+    let candidates: Vec<Value> = candidates
+        .iter()
+        .map(|(name, code)| {
+            json!({"id": format!("{problem}::{name}"), "problem": problem, "name": name,
+                   "language": "python", "code": code, "entry": "solve",
+                   "options": {"timeout": {"secs": 20, "nanos": 0}}})
+        })
+        .collect();
+    let job = json!({"protocol": 2, "candidates": candidates, "cases": {problem: cases},
+                     "comparison": {"mode": "predecessor", "abs_tol": 1e-9, "rel_tol": 1e-9}});
+    serde_json::from_str(&job.to_string()).expect("a valid job")
+}
+
+/// One correct candidate on one case.
+fn one_square() -> Job {
+    job(
+        "square",
+        &[("square", "def solve(x):\n    return x * x\n")],
+        json!([{"id": "two", "inputs": [2], "expected": 4}]),
+    )
+}
+
+fn host_target(job: &Job, dir: &Path, label: &str) -> Target {
+    let path = dir.join("job.json");
+    std::fs::write(&path, job.to_json()).unwrap();
+    Target::for_job(python(), [mini_host()], &path, label)
+}
+
+fn quick_config(dir: &Path) -> RunConfig {
+    RunConfig {
+        meter: MeterChoice::Forced(Backend::Estimate),
+        min_sample_time: Duration::from_millis(50),
+        warmup: 1,
+        min_trials: 3,
+        max_trials: 4,
+        idle_window: Duration::from_millis(100),
+        settle_timeout: Duration::ZERO,
+        // A lock of its own: these runs measure only their own workers.
+        lock_path: dir.join("measure.lock"),
+        ..RunConfig::default()
+    }
+}
+
+fn run(targets: &[Target], config: &RunConfig) -> RunResults {
+    engine::run(targets, config, &mut NullObserver, &CancelToken::new()).expect("engine run")
+}
+
+/// Every key path of a JSON document, array elements merged: the record's shape.
+fn shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{at}.{k}");
+                out.insert(p.clone());
+                shape(x, &p, out);
+            }
+        }
+        Value::Array(xs) => xs.iter().for_each(|x| shape(x, &format!("{at}[]"), out)),
+        _ => {}
+    }
+}
+
+fn shape_of(v: &Value) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    shape(v, "", &mut out);
+    out
+}
+
+fn candidate_json(r: &RunResults, name: &str) -> Value {
+    serde_json::to_value(r.candidates().find(|c| c.name == name).unwrap()).unwrap()
+}
+
+#[test]
+fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(
+        "square",
+        &[
+            ("square", "def solve(x):\n    return x * x\n"),
+            ("wrong", "def solve(x):\n    return x + x\n"),
+            (
+                "raises",
+                "def solve(x):\n    raise ValueError('no squares today')\n",
+            ),
+        ],
+        json!([{"id": "two", "inputs": [2], "expected": 4, "size": 2},
+               {"id": "seven", "inputs": [7], "expected": 49, "size": 7},
+               {"id": "big", "inputs": [1000], "expected": 1000000, "size": 1000}]),
+    );
+    let target = host_target(&job, dir.path(), "python/square");
+    let config = quick_config(dir.path());
+
+    // The host lists exactly the job's candidates, in the compiled candidates' shape.
+    let listing = engine::describe(&target, &config).unwrap();
+    assert_eq!(listing.candidates, job.descriptors());
+    let host = listing.host.expect("a v2 host announces itself");
+    assert_eq!(
+        (host.language.as_str(), host.metering),
+        ("python", Metering::Orchestrator)
+    );
+
+    let r = run(&[target], &config);
+    let status = |name: &str| r.candidates().find(|c| c.name == name).unwrap().status;
+    assert_eq!(status("square"), Status::Passed);
+    assert_eq!(status("wrong"), Status::WrongAnswer);
+    assert_eq!(status("raises"), Status::Panic);
+    let wrong = r.candidates().find(|c| c.name == "wrong").unwrap();
+    let f = wrong.check.failure.as_ref().unwrap();
+    assert_eq!(
+        f.case.as_deref(),
+        Some("seven"),
+        "2 + 2 is 2 × 2; 7 + 7 is not"
+    );
+    assert_eq!(
+        (f.expected.as_deref(), f.actual.as_deref()),
+        (Some("49"), Some("14"))
+    );
+    let raised = r.candidates().find(|c| c.name == "raises").unwrap();
+    assert!(
+        raised
+            .check
+            .failure
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("no squares today"),
+        "{:?}",
+        raised.check.failure
+    );
+
+    // The interpreter is recorded, and the meter was read from outside.
+    assert_eq!(r.run.hosts.len(), 1);
+    assert_eq!(r.run.hosts[0].target, "python/square");
+    assert_eq!(r.run.hosts[0].host.language, "python");
+    assert!(Path::new(&r.run.hosts[0].host.executable).is_file());
+    let meter = r.meter.as_ref().unwrap();
+    assert!(meter.estimated, "the estimate is labelled estimated");
+    let square = r.candidates().find(|c| c.name == "square").unwrap();
+    assert_eq!(square.measurements.len(), 3);
+    for m in &square.measurements {
+        assert!(m.failure.is_none(), "{:?}", m.failure);
+        assert!(m.samples.len() >= 3, "{m:?}");
+        for s in m.warmup.iter().chain(&m.samples) {
+            let metered = s.metered_s.expect("metered span recorded");
+            assert!(s.measured_s > 0.0 && metered >= s.measured_s, "{s:?}");
+            assert!(s.window_end_s - s.window_start_s >= s.measured_s, "{s:?}");
+            assert!(
+                s.cpu_time_s > 0.0,
+                "the worker's CPU time, read from outside: {s:?}"
+            );
+            // The estimate in orchestrator mode: the worker's CPU time between the readings ×
+            // watts per core, and nothing else.
+            let e = &s.energy[0];
+            assert_eq!(e.domain, "cpu-estimate");
+            let expected = config.estimate_watts_per_core * s.cpu_time_s;
+            assert!((e.gross.get() - expected).abs() <= 1e-9 * expected, "{s:?}");
+        }
+        assert!(m.stats.is_some());
+    }
+
+    // The same record as a compiled (`#[joule_bench]`-shaped) candidate's.
+    let compiled = run(
+        &[Target::bench(
+            env!("CARGO_BIN_EXE_manual_registration"),
+            "tests/manual_registration",
+        )],
+        &RunConfig {
+            filters: vec!["square::square".into()],
+            exact: true,
+            ..quick_config(dir.path())
+        },
+    );
+    assert_eq!(compiled.run.hosts[0].host.language, "rust");
+    assert!(compiled.run.hosts[0].host.version.starts_with("rustc "));
+    assert_eq!(compiled.run.hosts[0].host.metering, Metering::Worker);
+    assert_eq!(
+        shape_of(&candidate_json(&r, "square")),
+        shape_of(&candidate_json(&compiled, "square"))
+    );
+    let whole = |r: &RunResults| {
+        let mut v = serde_json::to_value(r).unwrap();
+        v.as_object_mut().unwrap().remove("problems");
+        shape_of(&v)
+    };
+    assert_eq!(whole(&r), whole(&compiled));
+}
+
+#[test]
+fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
+    const IDLE: f64 = 4.0;
+    const BUSY: f64 = 20.0;
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    let machine = FakeMachine::mirror_host(tree.path()).unwrap();
+    // The workers are this process's children.
+    let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
+    let (sim, workers) =
+        simulate_package(&machine, Watts(IDLE), Watts(BUSY), worker_cpu_time(parent));
+
+    let n: u64 = 20_000;
+    let job = job(
+        "sum_of_squares",
+        &[(
+            "loop",
+            "def solve(n):\n    s = 0\n    for i in range(n):\n        s += i * i\n    return s\n",
+        )],
+        json!([{"id": "n20000", "inputs": [n], "expected": (0..n).map(|i| i * i).sum::<u64>()}]),
+    );
+    let config = RunConfig {
+        meter: MeterChoice::Forced(Backend::Powercap),
+        sysfs_root: tree.path().to_owned(),
+        cores: CoreSelection::List(workers),
+        min_sample_time: Duration::from_millis(250),
+        min_trials: 10,
+        max_trials: 10,
+        idle_window: Duration::from_secs(1),
+        ..quick_config(dir.path())
+    };
+    let r = run(&[host_target(&job, dir.path(), "python/sum")], &config);
+    sim.stop();
+
+    assert_recovers_simulated_energy(&r, "loop", IDLE, BUSY);
+}
+
+#[test]
+fn a_host_window_outside_the_metered_one_is_a_protocol_error() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let job = one_square();
+    let target =
+        host_target(&job, dir.path(), "python/early").with_env("MINI_HOST_EARLY_CLOCK", "1");
+    let r = run(&[target], &quick_config(dir.path()));
+    let c = r.candidates().next().unwrap();
+    assert_eq!(c.status, Status::Passed, "checks are not metered");
+    let f = c.measurements[0]
+        .failure
+        .as_ref()
+        .expect("the measurement failed");
+    assert_eq!(f.kind, Status::ProtocolError);
+    assert!(
+        f.message.contains("does not lie inside the metered window"),
+        "{}",
+        f.message
+    );
+    assert!(c.measurements[0].samples.is_empty());
+}
+
+#[test]
+fn both_sides_refuse_a_peer_of_another_version() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let job = one_square();
+    // The orchestrator refuses a host of protocol 1.
+    let old = host_target(&job, dir.path(), "python/v1").with_env("MINI_HOST_PROTOCOL", "1");
+    let e = engine::describe(&old, &quick_config(dir.path())).unwrap_err();
+    assert!(e.to_string().contains("worker speaks protocol 1"), "{e}");
+
+    // A bench binary refuses an orchestrator whose first request is not a hello of its version
+    // (a protocol 1 orchestrator starts with `list`): an error on fd 3, then exit status 2.
+    let bench = env!("CARGO_BIN_EXE_manual_registration");
+    for first in [
+        r#"{"request":"list"}"#,
+        r#"{"request":"hello","protocol":1}"#,
+    ] {
+        let answers = dir.path().join("answers");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "printf '%s\\n' '{first}' | '{bench}' --jouletrace-worker 3>'{}'",
+                answers.display()
+            ))
+            .env("JOULETRACE_PROTOCOL_FD", "3")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{first}");
+        let answers = std::fs::read_to_string(&answers).unwrap();
+        let lines: Vec<Value> = answers
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["response"], "hello");
+        assert_eq!(lines[0]["protocol"], 2);
+        assert_eq!(lines[1]["response"], "error", "{first}: {answers}");
+        assert!(
+            lines[1]["message"]
+                .as_str()
+                .unwrap()
+                .contains("speaks protocol 2"),
+            "{answers}"
+        );
+        assert_eq!(lines.len(), 2, "nothing after the refusal");
+    }
+}
