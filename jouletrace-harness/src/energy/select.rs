@@ -152,8 +152,8 @@ pub fn select_with(
 
 fn estimate_note(watts: f64) -> String {
     format!(
-        "energy is ESTIMATED from CPU time × {watts} W per core, not measured: use it to \
-         compare candidates within this run only, never with measured results."
+        "energy is ESTIMATED from CPU time × {watts} W per busy core, not measured: compare \
+         candidates within this run only"
     )
 }
 
