@@ -102,6 +102,33 @@ pub struct RunArgs {
     pub export: Vec<String>,
 }
 
+impl CargoArgs {
+    /// The selection as the library takes it.
+    pub fn selection(&self) -> jouletrace::cargo::Selection {
+        jouletrace::cargo::Selection {
+            manifest_path: self.manifest_path.clone(),
+            packages: self.package.clone(),
+            workspace: self.workspace,
+            benches: self.bench.clone(),
+            features: self.features.clone(),
+            all_features: self.all_features,
+            no_default_features: self.no_default_features,
+            profile: self.profile.clone(),
+            target_dir: self.target_dir.clone(),
+        }
+    }
+}
+
+impl OutputArgs {
+    /// How cargo's output is shown while it builds.
+    pub fn build_output(&self) -> jouletrace::cargo::BuildOutput {
+        jouletrace::cargo::BuildOutput {
+            quiet: self.quiet > 0,
+            color: crate::views::choice(self.color),
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Package selection")]
 pub struct CargoArgs {
@@ -196,9 +223,13 @@ pub struct MeasureArgs {
     /// Relative change of energy per call that counts as a regression, e.g. 5%
     #[arg(long, value_name = "PERCENT")]
     pub threshold: Option<String>,
-    /// Fail at once if another run holds the machine's measurement lock
+    /// Fail at once if another run holds the machine's run lock
     #[arg(long)]
     pub no_wait: bool,
+    /// The machine-wide run lock file (default /tmp/jouletrace-measure.lock); runs that share a
+    /// machine, in containers too, must share this file
+    #[arg(long, value_name = "PATH")]
+    pub lock_path: Option<String>,
     /// Run workers without network access (a private network namespace)
     #[arg(long)]
     pub isolate_network: bool,

@@ -12,10 +12,7 @@ use crate::exit::{CliResult, Status};
 
 pub fn doctor(json: bool) -> CliResult {
     let config = RunConfig::default();
-    let report = DoctorReport::probe(
-        &Sysfs::new(&config.sysfs_root),
-        config.estimate_watts_per_core,
-    );
+    let report = DoctorReport::probe(&Sysfs::from_env(), config.estimate_watts_per_core);
     if json {
         println!("{}", report.to_json());
     } else {

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use jouletrace::engine::EngineError;
 use jouletrace::results::{ChangeVerdict, RunResults};
 
 /// What a finished command says about the code it measured.
@@ -72,6 +73,20 @@ impl Failure {
     pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             status: Status::Usage,
+            error: error.into(),
+        }
+    }
+}
+
+impl Failure {
+    /// An engine error with its status: interrupted while waiting for the run lock is 130;
+    /// everything else (meter, lock, CPUs, targets) is a usage or environment error, 2.
+    pub fn engine(error: EngineError) -> Failure {
+        Failure {
+            status: match error {
+                EngineError::Interrupted => Status::Interrupted,
+                _ => Status::Usage,
+            },
             error: error.into(),
         }
     }

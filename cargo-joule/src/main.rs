@@ -3,11 +3,10 @@
 //!
 //! The binary parses the command line ([`cli`]), resolves it with the manifests and the
 //! environment into one `RunConfig` ([`settings`]), finds and builds the bench binaries
-//! ([`workspace`], [`cargo_build`]), and hands them all to one `jouletrace::engine::run`. Everything
+//! (`jouletrace::cargo`), and hands them all to one `jouletrace::engine::run`. Everything
 //! it measures and judges comes from the library; this crate adds cargo integration, files, and
 //! exit statuses ([`exit`]). Usage and CI set-up: `docs/cli.md`, `docs/ci.md`.
 
-mod cargo_build;
 mod cli;
 mod commands;
 mod doctor;
@@ -16,7 +15,6 @@ mod output;
 mod settings;
 mod signal;
 mod views;
-mod workspace;
 
 use std::process::ExitCode;
 

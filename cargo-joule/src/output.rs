@@ -4,11 +4,8 @@
 
 use std::io::Write;
 
-use jouletrace::engine::Observer;
-use jouletrace::results::{
-    BaselineComparison, CaseMeasurement, ChangeEntry, ChangeVerdict, CheckRecord, RunResults,
-};
-use serde_json::json;
+use jouletrace::engine::{Event, Observer};
+use jouletrace::results::{BaselineComparison, ChangeEntry, ChangeVerdict, RunResults};
 
 use crate::cli::{Color, MessageFormat, OutputArgs};
 
@@ -34,15 +31,23 @@ impl Printer {
     }
 
     /// One JSON line on stdout.
-    pub fn event(&self, value: serde_json::Value) {
+    pub fn emit(&self, event: &Event) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{value}");
+        match serde_json::to_string(event) {
+            Ok(line) => {
+                let _ = writeln!(out, "{line}");
+            }
+            // Events hold plain data; a failure here is a bug, told where a tool will see it.
+            Err(e) => eprintln!("error: cannot serialize an event: {e}"),
+        }
     }
 
     /// A line for people on stderr (in JSON mode, a `note` event instead).
     pub fn say(&self, level: u8, text: &str) {
         if self.json() {
-            self.event(json!({"event": "note", "message": text}));
+            self.emit(&Event::Note {
+                message: text.to_owned(),
+            });
         } else if self.quiet < level || level == 0 {
             eprintln!("{text}");
         }
@@ -50,7 +55,9 @@ impl Printer {
 
     pub fn warn(&self, text: &str) {
         if self.json() {
-            self.event(json!({"event": "warning", "message": text}));
+            self.emit(&Event::Warning {
+                message: text.to_owned(),
+            });
         } else {
             eprintln!("warning: {text}");
         }
@@ -58,24 +65,16 @@ impl Printer {
 }
 
 /// The JSON-lines event stream of `--message-format json` (people get
-/// `jouletrace::report`'s progress bars instead).
+/// `jouletrace::report`'s progress bars instead). Per-sample and per-start events are left out:
+/// they would multiply the stream for no decision a tool makes on them.
 impl Observer for Printer {
-    fn plan(&mut self, candidates: usize, measured_cases: usize) {
-        self.event(
-            json!({"event": "plan", "candidates": candidates, "measured_cases": measured_cases}),
-        );
-    }
-
-    fn note(&mut self, message: &str) {
-        self.event(json!({"event": "note", "message": message}));
-    }
-
-    fn check_finished(&mut self, candidate: &str, record: &CheckRecord) {
-        self.event(json!({"event": "check_finished", "candidate": candidate, "record": record}));
-    }
-
-    fn measure_finished(&mut self, candidate: &str, case: &str, m: &CaseMeasurement) {
-        self.event(json!({"event": "measure_finished", "candidate": candidate, "case": case, "measurement": m}));
+    fn event(&mut self, event: &Event) {
+        if !matches!(
+            event,
+            Event::Sample { .. } | Event::CheckStarted { .. } | Event::MeasureStarted { .. }
+        ) {
+            self.emit(event);
+        }
     }
 }
 
@@ -105,7 +104,9 @@ fn energy_text(j: Option<jouletrace::units::Joules>) -> String {
 /// with `-v`, since the warnings already name the missing ones) or as one JSON event.
 pub fn print_comparison(p: &Printer, c: &BaselineComparison, level: f64, estimated: bool) {
     if p.json() {
-        p.event(json!({"event": "baseline_comparison", "comparison": c}));
+        p.emit(&Event::BaselineComparison {
+            comparison: Box::new(c.clone()),
+        });
         return;
     }
     let forced = if c.forced {

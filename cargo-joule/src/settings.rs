@@ -1,9 +1,12 @@
-//! Resolving the command line, the manifests and the environment into one `RunConfig`.
+//! Resolving the command line, the manifests and the environment into one `RunConfig` (the run's
+//! settings) and one `HostConfig` (where this machine's sysfs and run lock are).
 
-use jouletrace::config::{ConfigError, Layer, Origin, RunConfig, layered};
+use jouletrace::config::{
+    ConfigError, HostConfig, Layer, Origin, RunConfig, host_layered, layered,
+};
 
 use crate::cli::{MeasureArgs, SelectArgs};
-use crate::workspace::Workspace;
+use jouletrace::cargo::Workspace;
 
 /// The flags of `args` as a configuration layer.
 pub fn flag_layer(args: &MeasureArgs) -> Result<Layer, ConfigError> {
@@ -28,6 +31,7 @@ pub fn flag_layer(args: &MeasureArgs) -> Result<Layer, ConfigError> {
             &args.memory_limit_mb,
         ),
         ("threshold", "--threshold", &args.threshold),
+        ("lock_path", "--lock-path", &args.lock_path),
     ];
     for (key, flag, value) in pairs {
         if let Some(v) = value {
@@ -49,7 +53,7 @@ pub fn resolve(
     ws: &Workspace,
     measure: &MeasureArgs,
     select: &SelectArgs,
-) -> Result<RunConfig, ConfigError> {
+) -> Result<(RunConfig, HostConfig), ConfigError> {
     let workspace = Layer::from_table(&ws.joule_metadata(), Origin::workspace(ws.root_manifest()))?;
     let packages = ws
         .packages
@@ -59,10 +63,11 @@ pub fn resolve(
     let packages = Layer::combine(packages)?;
     let env = Layer::from_env(std::env::vars())?;
     let flags = flag_layer(measure)?;
-    let mut config = layered(&[&workspace, &packages, &env, &flags])?;
+    let layers = [&workspace, &packages, &env, &flags];
+    let mut config = layered(&layers)?;
     config.measure = !measure.no_measure;
     apply_selection(&mut config, select);
-    Ok(config)
+    Ok((config, host_layered(&layers)))
 }
 
 pub fn apply_selection(config: &mut RunConfig, select: &SelectArgs) {

@@ -13,7 +13,7 @@ use crate::cli::Color;
 /// `--export FORMAT=PATH`: json, html, bmf, junit or markdown.
 pub use jouletrace::report::ExportSpec as Export;
 
-fn choice(color: Color) -> ColorChoice {
+pub fn choice(color: Color) -> ColorChoice {
     match color {
         Color::Auto => ColorChoice::Auto,
         Color::Always => ColorChoice::Always,

@@ -53,7 +53,11 @@ fn a_forced_meter_that_is_unavailable_exits_2_before_building() {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
         .env("JOULETRACE_SYSFS_ROOT", tree.path()));
     assert_eq!(out.code, 2, "{out}");
-    assert!(out.stderr.contains("meter `perf` is unavailable"), "{out}");
+    assert!(
+        out.stderr
+            .contains("cannot measure energy: perf meter unavailable"),
+        "{out}"
+    );
     assert!(out.stderr.contains("remedy:"), "{out}");
     assert!(
         !out.stderr.contains("Compiling"),

@@ -126,38 +126,3 @@ fn a_failed_candidate_in_a_shard_exits_1() {
         "{out}"
     );
 }
-
-#[test]
-fn shards_that_list_the_others_candidates_as_ignored_merge() {
-    // The engine records every candidate of the run, marking those outside its shard `ignored`.
-    let dir = tempfile::tempdir().unwrap();
-    let mark_ignored = |mut r: RunResults, id: &str| {
-        for c in r.problems[0].candidates.iter_mut().filter(|c| c.id == id) {
-            c.status = jouletrace::results::Status::Ignored;
-            c.check.status = c.status;
-            c.measurements.clear();
-        }
-        r
-    };
-    let a = write(dir.path(), "a.json", &mark_ignored(base(), "sort::bubble"));
-    let b = write(
-        dir.path(),
-        "b.json",
-        &mark_ignored(base(), "sort::std_sort"),
-    );
-    let out_path = dir.path().join("m.json");
-    let out = run(cargo_joule()
-        .arg("merge")
-        .arg(&a)
-        .arg(&b)
-        .arg("-o")
-        .arg(&out_path));
-    assert_eq!(out.code, 0, "{out}");
-    let merged = RunResults::load(&out_path).unwrap();
-    assert!(
-        merged
-            .candidates()
-            .all(|c| c.status == jouletrace::results::Status::Passed)
-    );
-    assert_eq!(merged.problems[0].rankings[0].entries.len(), 2);
-}

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use jouletrace::__private::{CandidateEntry, CandidateOptions, cmp_eq, typed};
 use jouletrace::Case;
-use jouletrace::config::{CoreSelection, RunConfig};
-use jouletrace::engine::{self, CancelToken, NullObserver, Target};
+use jouletrace::config::{CoreSelection, HostConfig, RunConfig};
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
 
 fn micro_cases() -> Vec<Case<u64, u64>> {
     vec![Case::new("n=64", 64, (0..64u64).sum()).size(64)]
@@ -64,8 +64,15 @@ fn target() -> Target {
 
 fn timed(config: &RunConfig) -> (Duration, jouletrace::results::RunResults) {
     let start = Instant::now();
-    let r = engine::run(&[target()], config, &mut NullObserver, &CancelToken::new())
-        .expect("engine run");
+    let context = RunContext::new(&HostConfig::default());
+    let r = engine::run(
+        &[target()],
+        config,
+        &context,
+        &mut NullObserver,
+        &CancelToken::new(),
+    )
+    .expect("engine run");
     (start.elapsed(), r)
 }
 

@@ -24,6 +24,8 @@
 //! without the bench harness, which is how `cargo joule` drives several bench binaries at once.
 
 pub mod baseline;
+#[cfg(feature = "cargo")]
+pub mod cargo;
 pub mod case;
 pub mod config;
 #[cfg(feature = "criterion")]

@@ -1,7 +1,7 @@
 //! Every view rendered from the fixture results: snapshots (volatile fields redacted) plus the
 //! properties a snapshot review could miss — escaping, no network, honest labelling.
 
-use jouletrace::engine::Observer;
+use jouletrace::engine::{Event, Observer};
 use jouletrace::report::{
     self, Bmf, ExportKind, ExportSpec, Format, GithubSummary, Html, Json, Junit, ProgressObserver,
     Terminal,
@@ -333,25 +333,52 @@ fn progress_observer_follows_a_whole_run_without_a_terminal() {
     let mut obs = ProgressObserver::with_target(indicatif::ProgressDrawTarget::hidden(), true);
     assert!(!obs.is_drawing());
     let candidates: Vec<_> = results.candidates().collect();
-    obs.plan(candidates.len(), 3);
-    obs.note("the estimate meter is in use");
+    obs.event(&Event::Plan {
+        candidates: candidates.len(),
+        measured_cases: 3,
+    });
+    obs.event(&Event::Note {
+        message: "the estimate meter is in use".into(),
+    });
     for c in &candidates {
-        obs.check_started(&c.id);
-        obs.check_finished(&c.id, &c.check);
+        obs.event(&Event::CheckStarted {
+            candidate: c.id.clone(),
+        });
+        obs.event(&Event::CheckFinished {
+            candidate: c.id.clone(),
+            record: Box::new(c.check.clone()),
+        });
     }
     for r in &results.idle {
-        obs.idle_measured(r);
+        obs.event(&Event::IdleMeasured { record: r.clone() });
     }
     for c in &candidates {
         for m in &c.measurements {
-            obs.measure_started(&c.id, &m.case, 5);
+            obs.event(&Event::MeasureStarted {
+                candidate: c.id.clone(),
+                case: m.case.clone(),
+                planned: 5,
+            });
             for (i, s) in m.samples.iter().enumerate() {
-                obs.sample_done(&c.id, &m.case, s, i as u32 + 1);
+                obs.event(&Event::Sample {
+                    candidate: c.id.clone(),
+                    case: m.case.clone(),
+                    sample: Box::new(s.clone()),
+                    done: i as u32 + 1,
+                });
             }
-            obs.measure_finished(&c.id, &m.case, m);
+            obs.event(&Event::MeasureFinished {
+                candidate: c.id.clone(),
+                case: m.case.clone(),
+                measurement: Box::new(m.clone()),
+            });
         }
     }
-    obs.finished(&results);
+    obs.event(&Event::RunFinished {
+        complete: true,
+        candidates: candidates.len(),
+        failed: 0,
+    });
 }
 
 #[test]

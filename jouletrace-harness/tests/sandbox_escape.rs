@@ -46,7 +46,8 @@ impl Run {
 }
 
 fn work_root() -> PathBuf {
-    std::env::temp_dir().join(format!("jouletrace-sandbox-test-{}", std::process::id()))
+    // Shared by every run of these tests: each worker's directory in it is unique and removed.
+    std::env::temp_dir().join("jouletrace-sandbox-test")
 }
 
 fn sandbox() -> Arc<Sandbox> {
@@ -75,6 +76,12 @@ fn readable_dir() -> tempfile::TempDir {
 
 /// Runs `body` (Python, indented by nothing) as a sandboxed worker and waits for it to end.
 fn run_script(body: &str, timeout: Duration) -> Run {
+    let (worker, _dir) = spawn_script(body);
+    finish(worker, timeout)
+}
+
+/// Starts `body` as a sandboxed worker; the directory holds its script.
+fn spawn_script(body: &str) -> (Worker, tempfile::TempDir) {
     assert!(
         Path::new(PYTHON).exists(),
         "these tests need Debian's {PYTHON} (apt-get install python3)"
@@ -84,6 +91,7 @@ fn run_script(body: &str, timeout: Duration) -> Run {
     let source = format!(
         "#!{PYTHON}\nimport os, sys, json\n\
          os.write(3, (json.dumps({{'response': 'hello', 'protocol': {PROTOCOL_VERSION}, 'pid': os.getpid()}}) + '\\n').encode())\n\
+         sys.stdin.readline()  # the orchestrator's hello: read before anything can exit\n\
          def say(k, v):\n    print(f'{{k}}: {{v}}', flush=True)\n\
          say('cwd', os.getcwd())\n{body}\n"
     );
@@ -103,10 +111,14 @@ fn run_script(body: &str, timeout: Duration) -> Run {
             access: WorkerAccess::default(),
         }),
     };
-    let mut worker = match Worker::spawn(&cmd, Duration::from_secs(10)) {
-        Ok(w) => w,
+    match Worker::spawn(&cmd, Duration::from_secs(10)) {
+        Ok(w) => (w, dir),
         Err(e) => panic!("the sandboxed script did not start: {e}"),
-    };
+    }
+}
+
+/// Waits for a worker to end (killing it after `timeout`) and reads what it printed.
+fn finish(mut worker: Worker, timeout: Duration) -> Run {
     let status = worker.wait_exit(timeout);
     if status.is_none() {
         worker.kill();
@@ -151,7 +163,13 @@ fn the_worker_runs_unprivileged_in_its_own_directory() {
          open('scratch.txt', 'w').write('mine')\n\
          say('wrote_own_dir', open('scratch.txt').read())\n\
          say('home', os.environ.get('HOME'))\n\
-         say('secret_env', os.environ.get('JOULETRACE_TEST_SECRET', 'absent'))",
+         say('secret_env', os.environ.get('JOULETRACE_TEST_SECRET', 'absent'))\n\
+         for line in open('/proc/self/cgroup'):\n\
+         \x20   _, ctl, path = line.strip().split(':', 2)\n\
+         \x20   if ctl == 'memory':\n\
+         \x20       say('tree_memory', open('/sys/fs/cgroup/memory' + path + '/memory.limit_in_bytes').read().strip())\n\
+         \x20   if ctl == 'pids':\n\
+         \x20       say('tree_pids', open('/sys/fs/cgroup/pids' + path + '/pids.max').read().strip())",
         Duration::from_secs(10),
     );
     let cwd = r.workdir_seen.clone().unwrap();
@@ -168,6 +186,14 @@ fn the_worker_runs_unprivileged_in_its_own_directory() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         assert_eq!(r.said("uid"), "65534", "root's workers run as nobody");
+    }
+    if active(Layer::Cgroup) {
+        assert_eq!(
+            r.said("tree_memory"),
+            (1024u64 << 20).to_string(),
+            "the memory limit bounds the whole process tree"
+        );
+        assert_eq!(r.said("tree_pids"), MAX_PROCESSES.to_string());
     }
     assert!(
         !Path::new(&cwd).exists(),
@@ -237,6 +263,51 @@ fn a_fork_bomb_is_bounded_and_dies_with_the_worker() {
         left.is_empty(),
         "no child of the bomb outlives the worker, even after setsid: {left:?}"
     );
+}
+
+#[test]
+fn a_fork_bomb_does_not_starve_another_jobs_worker() {
+    // The bomb holds every process it could make...
+    let (bomb, _dir) = spawn_script(
+        "import time\n\
+         n = 0\n\
+         try:\n\
+         \x20   while True:\n\
+         \x20       if os.fork() == 0:\n\
+         \x20           time.sleep(60); os._exit(0)\n\
+         \x20       n += 1\n\
+         except OSError:\n\
+         \x20   pass\n\
+         say('held', n)\n\
+         time.sleep(60)",
+    );
+    for _ in 0..1000 {
+        if bomb.output().0.text.contains("held: ") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        bomb.output().0.text.contains("held: "),
+        "the bomb reached its limit"
+    );
+    // ...and a neighbour running as the same user still forks: its limit is its own.
+    let r = run_script(
+        "pids = []\n\
+         for i in range(16):\n\
+         \x20   pid = os.fork()\n\
+         \x20   if pid == 0:\n\
+         \x20       os._exit(0)\n\
+         \x20   pids.append(pid)\n\
+         for p in pids:\n\
+         \x20   os.waitpid(p, 0)\n\
+         say('forked', len(pids))",
+        Duration::from_secs(10),
+    );
+    drop(bomb);
+    if active(Layer::UserNamespace) {
+        assert_eq!(r.said("forked"), "16", "{}", r.stderr);
+    }
 }
 
 #[test]

@@ -2,11 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use jouletrace::config::{Layer, layered};
-use jouletrace::engine::{self, CancelToken, Observer};
+use jouletrace::config::{Layer, host_layered, layered};
+use jouletrace::engine::{self, CancelToken, Event, Observer, RunContext};
 use jouletrace::job::{Job, MeasureRequest, QuickValidationRequest, limits};
 use jouletrace::python::{HostFiles, Interpreter};
-use jouletrace::results::{CaseMeasurement, CheckRecord, IdleRecord, RunResults, Sample};
 use serde_json::{Map, json};
 
 use crate::outcome::{JobFacts, Outcome, from_results};
@@ -33,40 +32,30 @@ impl StageObserver<'_> {
     }
 }
 
+/// Every engine event goes to the stream as it is serialized (`jouletrace::engine::Event`, tagged
+/// by `"event"`), the same shape `cargo joule --message-format json` prints; the stages are
+/// derived from it.
 impl Observer for StageObserver<'_> {
-    fn plan(&mut self, candidates: usize, measured_cases: usize) {
-        self.cases = measured_cases as u32;
-        self.reporter.event(json!({"kind": "plan", "candidates": candidates, "measured_cases": measured_cases}));
-    }
-    fn note(&mut self, message: &str) {
-        self.reporter.event(json!({"kind": "note", "message": message}));
-    }
-    fn check_started(&mut self, candidate: &str) {
-        self.reporter.progress("validation", 0.1);
-        self.reporter.event(json!({"kind": "check_started", "candidate": candidate}));
-    }
-    fn check_finished(&mut self, candidate: &str, record: &CheckRecord) {
-        self.reporter.event(json!({"kind": "check_finished", "candidate": candidate, "status": record.status, "cases_passed": record.cases_passed}));
-    }
-    fn idle_measured(&mut self, record: &IdleRecord) {
-        self.reporter.progress("energy_measurement", 0.4);
-        self.reporter.event(json!({"kind": "idle_measured", "domain": record.domain, "power_w": record.power.0}));
-    }
-    fn measure_started(&mut self, candidate: &str, case: &str, planned_samples: u32) {
-        self.measuring(0.0);
-        self.reporter.event(json!({"kind": "measure_started", "candidate": candidate, "case": case, "planned_samples": planned_samples}));
-    }
-    fn sample_done(&mut self, candidate: &str, case: &str, sample: &Sample, done: u32) {
-        self.measuring(0.5_f64.min(f64::from(done) / 20.0));
-        self.reporter.event(json!({"kind": "sample", "candidate": candidate, "case": case, "done": done, "calls": sample.calls, "measured_s": sample.measured_s}));
-    }
-    fn measure_finished(&mut self, candidate: &str, case: &str, m: &CaseMeasurement) {
-        self.cases_done += 1;
-        self.measuring(0.0);
-        self.reporter.event(json!({"kind": "measure_finished", "candidate": candidate, "case": case, "stop_reason": m.stop_reason}));
-    }
-    fn finished(&mut self, _results: &RunResults) {
-        self.reporter.progress("finalizing", 0.9);
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Plan { measured_cases, .. } => self.cases = *measured_cases as u32,
+            Event::CheckStarted { .. } => self.reporter.progress("validation", 0.1),
+            Event::IdleMeasured { .. } => self.reporter.progress("energy_measurement", 0.4),
+            Event::MeasureStarted { .. } => self.measuring(0.0),
+            Event::Sample { done, .. } => self.measuring(0.5_f64.min(f64::from(*done) / 20.0)),
+            Event::MeasureFinished { .. } => {
+                self.cases_done += 1;
+                self.measuring(0.0);
+            }
+            Event::RunFinished { .. } => self.reporter.progress("finalizing", 0.9),
+            _ => {}
+        }
+        match serde_json::to_value(event) {
+            Ok(v) => self.reporter.event(v),
+            Err(e) => self
+                .reporter
+                .event(json!({"event": "warning", "message": format!("unserializable event: {e}")})),
+        }
     }
 }
 
@@ -112,7 +101,11 @@ impl Runner for Engine {
         let facts = JobFacts {
             candidate_id: request.candidate_id.clone(),
             problem_name: request.problem_name.clone(),
-            test_ids: request.test_cases.iter().map(|t| t.test_id.clone()).collect(),
+            test_ids: request
+                .test_cases
+                .iter()
+                .map(|t| t.test_id.clone())
+                .collect(),
             cpu_core: request.cpu_core.map(|c| c as u32),
             thermal_wait_seconds: request.thermal_wait_seconds,
             sandbox_level: None,
@@ -145,7 +138,12 @@ impl Runner for Engine {
             cases: 0,
             cases_done: 0,
         };
-        match engine::run(&targets, &config, &mut observer, cancel) {
+        // The machine's sysfs and run lock come from this host's environment, never the job.
+        let context = RunContext {
+            command_line: std::env::args().collect(),
+            ..RunContext::new(&host_layered(&[&env]))
+        };
+        match engine::run(&targets, &config, &context, &mut observer, cancel) {
             Ok(results) => from_results(results, &facts, started.elapsed().as_secs_f64()),
             Err(e) => Outcome::failed("execution_error", e.to_string()),
         }

@@ -52,7 +52,10 @@ fn missing_wrong_and_revoked_keys_never_reach_the_queue() {
     let (st, b) = submit(&s, None);
     assert_eq!(st, 401, "{b}");
     assert_eq!(b["error"], "unauthorized");
-    assert_eq!(submit(&s, Some(("x-api-key", "wrong-key-0123456789"))).0, 401);
+    assert_eq!(
+        submit(&s, Some(("x-api-key", "wrong-key-0123456789"))).0,
+        401
+    );
     assert_eq!(submit(&s, Some(("authorization", "Bearer nope"))).0, 401);
     let (st, b) = submit(&s, Some(("x-api-key", REVOKED)));
     assert_eq!(st, 403, "{b}");
@@ -75,7 +78,10 @@ fn missing_wrong_and_revoked_keys_never_reach_the_queue() {
 
     // A valid key is accepted, in either header, up to its concurrency quota (2).
     assert_eq!(submit(&s, Some(("x-api-key", GOOD))).0, 202);
-    assert_eq!(submit(&s, Some(("authorization", &format!("Bearer {GOOD}")))).0, 202);
+    assert_eq!(
+        submit(&s, Some(("authorization", &format!("Bearer {GOOD}")))).0,
+        202
+    );
     let (st, b) = submit(&s, Some(("x-api-key", GOOD)));
     assert_eq!(st, 429, "{b}");
     assert_eq!(b["error"], "quota_exceeded");
@@ -132,7 +138,12 @@ fn hash_key_prints_a_keys_file_line() {
         .spawn()
         .unwrap();
     use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(GOOD.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(GOOD.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let line = String::from_utf8(out.stdout).unwrap();
     assert_eq!(line.trim(), format!("ci sha256:{}", hash_key(GOOD)));

@@ -135,8 +135,14 @@ fn dashboard_renders_in_chromium_without_the_network() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(s.wait_task(&good, Duration::from_secs(120))["status"], "completed");
-    assert_eq!(s.wait_task(&bad, Duration::from_secs(120))["status"], "failed");
+    assert_eq!(
+        s.wait_task(&good, Duration::from_secs(120))["status"],
+        "completed"
+    );
+    assert_eq!(
+        s.wait_task(&bad, Duration::from_secs(120))["status"],
+        "failed"
+    );
 
     let work = tempfile::tempdir().unwrap();
     let net_log = work.path().join("netlog.json");
@@ -150,12 +156,24 @@ fn dashboard_renders_in_chromium_without_the_network() {
         ],
         &s.url("/dashboard"),
     );
-    for section in ["id=\"queue\"", "id=\"agents\"", "id=\"running\"", "id=\"results\"", "id=\"failures\""] {
+    for section in [
+        "id=\"queue\"",
+        "id=\"agents\"",
+        "id=\"running\"",
+        "id=\"results\"",
+        "id=\"failures\"",
+    ] {
         assert!(dom.contains(section), "dashboard lacks {section}");
     }
     assert!(dom.contains(&good[..8]), "the completed job is listed");
-    assert!(dom.contains(&bad[..8]) && dom.contains("incorrect_solution"), "the failure is listed");
-    assert!(dom.contains("class=\"est\""), "estimated figures are labelled");
+    assert!(
+        dom.contains(&bad[..8]) && dom.contains("incorrect_solution"),
+        "the failure is listed"
+    );
+    assert!(
+        dom.contains("class=\"est\""),
+        "estimated figures are labelled"
+    );
     assert!(!dom.contains("<script src"), "no scripts from anywhere");
     let foreign = foreign_requests(&net_log, &s.base);
     assert!(foreign.is_empty(), "the dashboard requested {foreign:?}");
@@ -172,7 +190,10 @@ fn dashboard_renders_in_chromium_without_the_network() {
         ],
         &s.url(&format!("/dashboard/jobs/{good}")),
     );
-    assert!(job_dom.contains("id=\"report\"") && job_dom.contains("/report\""), "{job_dom}");
+    assert!(
+        job_dom.contains("id=\"report\"") && job_dom.contains("/report\""),
+        "{job_dom}"
+    );
     let foreign = foreign_requests(&net_log2, &s.base);
     assert!(foreign.is_empty(), "the job page requested {foreign:?}");
 

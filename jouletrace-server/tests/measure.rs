@@ -55,7 +55,10 @@ fn assert_completed_shape(t: &Value, n_cases: usize) {
     assert!(total > 0.0 && time > 0.0, "{e}");
     let per = e["energy_per_test_case_joules"].as_f64().unwrap();
     assert!((per - total / n_cases as f64).abs() <= 1e-12 * total.max(1.0));
-    assert_eq!(e["energy_efficiency_score"], e["energy_per_test_case_joules"]);
+    assert_eq!(
+        e["energy_efficiency_score"],
+        e["energy_per_test_case_joules"]
+    );
     let watts = e["power_consumption_watts"].as_f64().unwrap();
     assert!((watts - total / time).abs() <= 1e-9 * watts.max(1.0));
     // No RAPL here: not a package figure, and no DRAM figure made up as 0.
@@ -68,7 +71,12 @@ fn assert_completed_shape(t: &Value, n_cases: usize) {
     assert!(lo <= total && total <= hi, "{lo} {total} {hi}");
     let env = &t["measurement_environment"];
     assert_eq!(env["meter_type"], "estimate");
-    for k in ["cpu_model", "measurement_core", "thermal_controlled", "timestamp"] {
+    for k in [
+        "cpu_model",
+        "measurement_core",
+        "thermal_controlled",
+        "timestamp",
+    ] {
         assert!(env.get(k).is_some(), "measurement_environment lacks {k}");
     }
     // What JouleTrace adds.
@@ -90,7 +98,10 @@ fn assert_completed_shape(t: &Value, n_cases: usize) {
         assert!(c["samples"].as_u64().unwrap() >= 1);
         sum += p;
     }
-    assert!((sum - total).abs() <= 1e-9 * total.max(1e-12), "total = sum over cases");
+    assert!(
+        (sum - total).abs() <= 1e-9 * total.max(1e-12),
+        "total = sum over cases"
+    );
 }
 
 #[test]
@@ -104,7 +115,13 @@ fn readme_request_and_the_eight_squares_complete_with_every_field() {
 
     let (st, q) = s.post("/api/v1/measure-socket0", &readme_request());
     assert_eq!(st, 202, "{q}");
-    for k in ["task_id", "request_id", "status", "estimated_completion_seconds", "poll_url"] {
+    for k in [
+        "task_id",
+        "request_id",
+        "status",
+        "estimated_completion_seconds",
+        "poll_url",
+    ] {
         assert!(q.get(k).is_some(), "queued lacks {k}");
     }
     let id = q["task_id"].as_str().unwrap().to_owned();
@@ -149,7 +166,12 @@ fn readme_request_and_the_eight_squares_complete_with_every_field() {
     assert_eq!(entries.len(), 8);
     assert_eq!(entries[0]["rank"], 1);
     assert_eq!(entries[0]["ratio_to_best"], 1.0);
-    assert!(ranking[0]["comparable_class"].as_str().unwrap().contains("estimated"));
+    assert!(
+        ranking[0]["comparable_class"]
+            .as_str()
+            .unwrap()
+            .contains("estimated")
+    );
 
     // /validate runs in a worker process and reports the failing case.
     let (st, v) = s.post(

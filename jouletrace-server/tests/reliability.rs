@@ -38,7 +38,10 @@ fn sigkill_mid_measurement_then_restart_gives_exactly_one_result() {
     // Still "running" under the dead agent's lease until it expires, then run again.
     let done = s.wait_task(&id, Duration::from_secs(60));
     assert_eq!(done["status"], "completed", "{done}");
-    assert_eq!(done["attempts"], 2, "one killed attempt, one that finished: {done}");
+    assert_eq!(
+        done["attempts"], 2,
+        "one killed attempt, one that finished: {done}"
+    );
     let m = s.get("/api/v1/metrics").1;
     assert_eq!(m["queue"]["completed"], 1, "exactly one result: {m}");
     assert_eq!(m["queue"]["running"], 0);

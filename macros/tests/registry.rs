@@ -69,6 +69,23 @@ mod nth {
         assert!(k + 1 < xs.len(), "index {k} is the last one");
         xs[k]
     }
+
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    /// Set by the test's window hooks while a measured window is open.
+    pub(crate) static IN_WINDOW: AtomicBool = AtomicBool::new(false);
+    pub(crate) static CALLS_INSIDE: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static CALLS_OUTSIDE: AtomicU64 = AtomicU64::new(0);
+
+    /// Counts its calls, and whether each fell inside a measured window.
+    #[joule_bench(problem = "nth")]
+    fn counted(xs: &[i32], k: usize) -> i32 {
+        if IN_WINDOW.load(Ordering::SeqCst) {
+            CALLS_INSIDE.fetch_add(1, Ordering::SeqCst);
+        } else {
+            CALLS_OUTSIDE.fetch_add(1, Ordering::SeqCst);
+        }
+        xs[k]
+    }
 }
 
 /// Candidates in another module find the problem through a glob import.
@@ -158,6 +175,7 @@ fn every_candidate_is_registered_under_problem_and_name() {
             "half_by_multiplication::half_by_multiplication",
             "half_exact_only::half_exact_only",
             "nth::by_get",
+            "nth::counted",
             "nth::index",
             "nth::panics_on_last",
             "scaled_len::scaled_len",
@@ -315,13 +333,47 @@ fn a_validator_accepts_any_right_answer() {
 }
 
 #[test]
-fn prepared_cases_run_the_candidate() {
-    struct NoHooks;
-    impl jouletrace::registry::WindowHooks for NoHooks {
-        fn open(&mut self) {}
-        fn close(&mut self) {}
+fn prepared_cases_call_the_candidate_exactly_inside_the_windows() {
+    use std::sync::atomic::Ordering;
+    /// Opens and closes "windows" as the worker's meter reads would, and counts them.
+    struct Windows {
+        opened: u32,
+        closed: u32,
+    }
+    impl jouletrace::registry::WindowHooks for Windows {
+        fn open(&mut self) {
+            assert_eq!(self.opened, self.closed, "windows never nest");
+            self.opened += 1;
+            nth::IN_WINDOW.store(true, Ordering::SeqCst);
+        }
+        fn close(&mut self) {
+            nth::IN_WINDOW.store(false, Ordering::SeqCst);
+            self.closed += 1;
+        }
     }
     let reg = registry();
-    let mut prepared = reg.find("nth::index").unwrap().imp.prepare("last").unwrap();
-    prepared.run(3, 2, &mut NoHooks);
+    let mut prepared = reg
+        .find("nth::counted")
+        .unwrap()
+        .imp
+        .prepare("last")
+        .unwrap();
+    let mut hooks = Windows {
+        opened: 0,
+        closed: 0,
+    };
+    let before = nth::CALLS_INSIDE.load(Ordering::SeqCst);
+    let outside = nth::CALLS_OUTSIDE.load(Ordering::SeqCst);
+    prepared.run(3, 2, &mut hooks);
+    assert_eq!(
+        nth::CALLS_INSIDE.load(Ordering::SeqCst) - before,
+        3,
+        "every requested call is made, inside a window"
+    );
+    assert_eq!(
+        nth::CALLS_OUTSIDE.load(Ordering::SeqCst),
+        outside,
+        "no call outside a window"
+    );
+    assert!(hooks.opened >= 1 && hooks.opened == hooks.closed);
 }

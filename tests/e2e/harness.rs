@@ -15,6 +15,9 @@ fn run(args: &[&str], target_dir: &std::path::Path) -> (i32, String, String, Run
     let out = Command::new(example())
         .args(args)
         .env("CARGO_TARGET_DIR", target_dir)
+        // Tests run in parallel: each keeps its own run lock, so that one's measuring does not
+        // hold up another's checks (the lock itself is tested in `concurrent.rs`).
+        .env("JOULETRACE_LOCK_PATH", target_dir.join("run.lock"))
         .output()
         .unwrap();
     let results = RunResults::load(&target_dir.join("joule/manual_registration/results.json"))
@@ -155,6 +158,7 @@ fn ctrl_c_keeps_the_results_gathered_so_far() {
     let mut child = Command::new(example())
         .args(["--bench", "square::square"])
         .env("CARGO_TARGET_DIR", dir.path())
+        .env("JOULETRACE_LOCK_PATH", dir.path().join("run.lock"))
         // Long samples, so that the interrupt lands while measuring.
         .env("JOULETRACE_MIN_SAMPLE_TIME", "500ms")
         .stdout(std::process::Stdio::null())
@@ -238,12 +242,14 @@ fn a_bench_that_registers_nothing_says_so_and_fails() {
 
 #[test]
 fn binaries_that_are_not_harnesses_are_skipped_with_a_note() {
-    use jouletrace::config::RunConfig;
-    use jouletrace::engine::{self, CancelToken, Observer, Target};
+    use jouletrace::config::{HostConfig, RunConfig};
+    use jouletrace::engine::{self, CancelToken, Event, Observer, RunContext, Target};
     struct Notes(Vec<String>);
     impl Observer for Notes {
-        fn note(&mut self, message: &str) {
-            self.0.push(message.to_owned());
+        fn event(&mut self, event: &Event) {
+            if let Event::Note { message } = event {
+                self.0.push(message.clone());
+            }
         }
     }
     let targets = [
@@ -259,7 +265,12 @@ fn binaries_that_are_not_harnesses_are_skipped_with_a_note() {
         ..RunConfig::default()
     };
     let mut notes = Notes(Vec::new());
-    let r = engine::run(&targets, &config, &mut notes, &CancelToken::new()).unwrap();
+    let lock = tempfile::tempdir().unwrap();
+    let context = RunContext::new(&HostConfig {
+        lock_path: lock.path().join("lock"),
+        ..HostConfig::default()
+    });
+    let r = engine::run(&targets, &config, &context, &mut notes, &CancelToken::new()).unwrap();
     assert_eq!(r.run.skipped_binaries, ["tests/not_a_harness"]);
     assert_eq!(r.run.binaries, ["tests/manual_registration"]);
     assert!(
@@ -270,7 +281,13 @@ fn binaries_that_are_not_harnesses_are_skipped_with_a_note() {
     assert_eq!(status_of(&r, "square"), Status::Passed);
 
     // Alone, it is an error: there is nothing else to run.
-    let alone = engine::run(&targets[1..], &config, &mut notes, &CancelToken::new());
+    let alone = engine::run(
+        &targets[1..],
+        &config,
+        &context,
+        &mut notes,
+        &CancelToken::new(),
+    );
     assert!(alone.is_err());
 }
 
@@ -285,6 +302,7 @@ fn a_forced_meter_that_is_unavailable_stops_the_run_with_status_2() {
         let out = Command::new(example())
             .args(["--bench", "square::square"])
             .env("CARGO_TARGET_DIR", dir.path())
+            .env("JOULETRACE_LOCK_PATH", dir.path().join("run.lock"))
             .env("JOULETRACE_SYSFS_ROOT", sys.path())
             .env("JOULETRACE_METER", meter)
             .output()
@@ -292,7 +310,7 @@ fn a_forced_meter_that_is_unavailable_stops_the_run_with_status_2() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{meter}: {stderr}");
         assert!(
-            stderr.contains(&format!("meter `{meter}` is unavailable")),
+            stderr.contains(&format!("cannot measure energy: {meter} meter unavailable")),
             "{stderr}"
         );
         assert!(
@@ -317,4 +335,54 @@ fn under_bench_a_failed_check_fails_its_energy_line_with_the_reason() {
         "{stdout}"
     );
     assert_eq!(status_of(&r, "segfault"), Status::Crashed);
+}
+
+#[test]
+fn shards_of_a_real_run_merge_into_the_unsharded_run() {
+    // The shards the engine writes (each records only its own candidates), merged by the library
+    // `cargo joule merge` calls, give exactly the candidates and verdicts of one unsharded run.
+    use jouletrace::config::{HostConfig, Partition, RunConfig};
+    use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
+    let lock = tempfile::tempdir().unwrap();
+    let context = RunContext::new(&HostConfig {
+        lock_path: lock.path().join("lock"),
+        ..HostConfig::default()
+    });
+    let target = Target::bench(example(), "tests/manual_registration");
+    let run = |partition: Option<&str>| {
+        let config = RunConfig {
+            measure: false,
+            filters: vec!["square::".into()],
+            skip: ["spin", "huge_alloc", "floods", "stack_overflow"]
+                .map(String::from)
+                .to_vec(),
+            partition: partition.map(|p| p.parse::<Partition>().unwrap()),
+            ..RunConfig::default()
+        };
+        let r = engine::run(
+            std::slice::from_ref(&target),
+            &config,
+            &context,
+            &mut NullObserver,
+            &CancelToken::new(),
+        )
+        .unwrap();
+        (partition.unwrap_or("all").to_owned(), r)
+    };
+    let whole = run(None).1;
+    let shards = vec![run(Some("slice:1/2")), run(Some("slice:2/2"))];
+    let verdicts = |r: &RunResults| -> Vec<(String, Status)> {
+        let mut v: Vec<_> = r.candidates().map(|c| (c.id.clone(), c.status)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    for (_, shard) in &shards {
+        assert!(
+            verdicts(shard).len() < verdicts(&whole).len(),
+            "a shard records only its own candidates"
+        );
+    }
+    let merged = engine::merge::merge(shards, false).unwrap();
+    assert_eq!(verdicts(&merged), verdicts(&whole));
+    assert!(verdicts(&whole).len() >= 4, "{:?}", verdicts(&whole));
 }

@@ -10,10 +10,10 @@ use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jouletrace::config::{CoreSelection, MeterChoice, RunConfig};
+use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
-use jouletrace::engine::{self, CancelToken, NullObserver, Target};
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
 use jouletrace::job::Job;
 use jouletrace::protocol::Metering;
 use jouletrace::results::{RunResults, Status};
@@ -78,7 +78,7 @@ fn host_target(job: &Job, dir: &Path, label: &str) -> Target {
     Target::for_job(python(), [mini_host()], &path, label)
 }
 
-fn quick_config(dir: &Path) -> RunConfig {
+fn quick_config() -> RunConfig {
     RunConfig {
         meter: MeterChoice::Forced(Backend::Estimate),
         min_sample_time: Duration::from_millis(50),
@@ -87,14 +87,27 @@ fn quick_config(dir: &Path) -> RunConfig {
         max_trials: 4,
         idle_window: Duration::from_millis(100),
         settle_timeout: Duration::ZERO,
-        // A lock of its own: these runs measure only their own workers.
-        lock_path: dir.join("measure.lock"),
         ..RunConfig::default()
     }
 }
 
-fn run(targets: &[Target], config: &RunConfig) -> RunResults {
-    engine::run(targets, config, &mut NullObserver, &CancelToken::new()).expect("engine run")
+/// A lock of its own: these runs measure only their own workers.
+fn context(dir: &Path) -> RunContext {
+    RunContext::new(&HostConfig {
+        lock_path: dir.join("measure.lock"),
+        ..HostConfig::default()
+    })
+}
+
+fn run(targets: &[Target], config: &RunConfig, context: &RunContext) -> RunResults {
+    engine::run(
+        targets,
+        config,
+        context,
+        &mut NullObserver,
+        &CancelToken::new(),
+    )
+    .expect("engine run")
 }
 
 /// Every key path of a JSON document, array elements merged: the record's shape.
@@ -141,7 +154,7 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
                {"id": "big", "inputs": [1000], "expected": 1000000, "size": 1000}]),
     );
     let target = host_target(&job, dir.path(), "python/square");
-    let config = quick_config(dir.path());
+    let config = quick_config();
 
     // The host lists exactly the job's candidates, in the compiled candidates' shape.
     let listing = engine::describe(&target, &config).unwrap();
@@ -152,7 +165,7 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
         ("python", Metering::Orchestrator)
     );
 
-    let r = run(&[target], &config);
+    let r = run(&[target], &config, &context(dir.path()));
     let status = |name: &str| r.candidates().find(|c| c.name == name).unwrap().status;
     assert_eq!(status("square"), Status::Passed);
     assert_eq!(status("wrong"), Status::WrongAnswer);
@@ -220,8 +233,9 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
         &RunConfig {
             filters: vec!["square::square".into()],
             exact: true,
-            ..quick_config(dir.path())
+            ..quick_config()
         },
+        &context(dir.path()),
     );
     assert_eq!(compiled.run.hosts[0].host.language, "rust");
     assert!(compiled.run.hosts[0].host.version.starts_with("rustc "));
@@ -262,15 +276,22 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
     );
     let config = RunConfig {
         meter: MeterChoice::Forced(Backend::Powercap),
-        sysfs_root: tree.path().to_owned(),
         cores: CoreSelection::List(workers),
         min_sample_time: Duration::from_millis(250),
         min_trials: 10,
         max_trials: 10,
         idle_window: Duration::from_secs(1),
-        ..quick_config(dir.path())
+        ..quick_config()
     };
-    let r = run(&[host_target(&job, dir.path(), "python/sum")], &config);
+    let sim_context = RunContext {
+        sysfs_root: tree.path().to_owned(),
+        ..context(dir.path())
+    };
+    let r = run(
+        &[host_target(&job, dir.path(), "python/sum")],
+        &config,
+        &sim_context,
+    );
     sim.stop();
 
     assert_recovers_simulated_energy(&r, "loop", IDLE, BUSY);
@@ -283,7 +304,7 @@ fn a_host_window_outside_the_metered_one_is_a_protocol_error() {
     let job = one_square();
     let target =
         host_target(&job, dir.path(), "python/early").with_env("MINI_HOST_EARLY_CLOCK", "1");
-    let r = run(&[target], &quick_config(dir.path()));
+    let r = run(&[target], &quick_config(), &context(dir.path()));
     let c = r.candidates().next().unwrap();
     assert_eq!(c.status, Status::Passed, "checks are not metered");
     let f = c.measurements[0]
@@ -306,7 +327,7 @@ fn both_sides_refuse_a_peer_of_another_version() {
     let job = one_square();
     // The orchestrator refuses a host of protocol 1.
     let old = host_target(&job, dir.path(), "python/v1").with_env("MINI_HOST_PROTOCOL", "1");
-    let e = engine::describe(&old, &quick_config(dir.path())).unwrap_err();
+    let e = engine::describe(&old, &quick_config()).unwrap_err();
     assert!(e.to_string().contains("worker speaks protocol 1"), "{e}");
 
     // A bench binary refuses an orchestrator whose first request is not a hello of its version

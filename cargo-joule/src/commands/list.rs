@@ -8,17 +8,19 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 use jouletrace::config::RunConfig;
-use serde_json::json;
+use jouletrace::engine::Event;
 
 use crate::cli::{ListArgs, OutputArgs};
 use crate::exit::{CliResult, Failure, Status};
 use crate::output::Printer;
-use crate::{cargo_build, settings, workspace};
+use crate::settings;
+use jouletrace::cargo;
 
 pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
     let printer = Printer::new(out);
-    let ws = workspace::discover(&args.cargo).map_err(Failure::usage)?;
-    let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
+    let selection = args.cargo.selection();
+    let ws = cargo::discover(&selection)?;
+    let targets = cargo::build(&ws, &selection, out.build_output())?;
     let mut config = RunConfig::default();
     settings::apply_selection(&mut config, &args.select);
 
@@ -60,9 +62,11 @@ pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
             .find(|(i, _)| i == id)
             .map_or("", |(_, l)| l.as_str());
         if printer.json() {
-            printer.event(
-                json!({"event": "candidate", "id": id, "binary": label, "ignored": skipped(id)}),
-            );
+            printer.emit(&Event::Candidate {
+                id: (*id).to_owned(),
+                binary: label.to_owned(),
+                ignored: skipped(id),
+            });
         } else if skipped(id) {
             println!("{id}    ({label})    ignored");
         } else {

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use clap::Args;
-use jouletrace::config::{Layer, layered};
-use jouletrace::engine::{self, CancelToken};
+use jouletrace::config::{Layer, host_layered, layered};
+use jouletrace::engine::{self, CancelToken, RunContext};
 use jouletrace::job::{Job, MeasureRequest};
 use jouletrace::python::{HostFiles, Interpreter};
 use serde_json::value::RawValue;
@@ -69,6 +69,7 @@ pub fn measure(args: &MeasureFileArgs, out: &OutputArgs) -> CliResult {
     let env = Layer::from_env(std::env::vars())?;
     let flags = settings::flag_layer(&args.measure)?;
     let mut config = layered(&[&env, &flags])?;
+    let host = host_layered(&[&env, &flags]);
     config.measure = !args.measure.no_measure;
     settings::apply_selection(&mut config, &args.select);
 
@@ -91,11 +92,17 @@ pub fn measure(args: &MeasureFileArgs, out: &OutputArgs) -> CliResult {
     let targets = [files.target(&python, label)];
     let cancel = CancelToken::new();
     signal::cancel_on_interrupt(&cancel)?;
+    // The code under test is Python: its interpreter is recorded in `run.hosts`, no commit or
+    // rustc of a workspace applies.
+    let context = RunContext {
+        command_line: std::env::args().collect(),
+        ..RunContext::new(&host)
+    };
     let results = if printer.json() {
-        engine::run(&targets, &config, &mut printer, &cancel)?
+        engine::run(&targets, &config, &context, &mut printer, &cancel).map_err(Failure::engine)?
     } else {
         let mut progress = views::progress(out.quiet > 0);
-        engine::run(&targets, &config, &mut progress, &cancel)?
+        engine::run(&targets, &config, &context, &mut progress, &cancel).map_err(Failure::engine)?
     };
     super::run::finish(
         &printer,

@@ -7,7 +7,7 @@ use jouletrace::results::RunResults;
 use crate::cli::{OutputArgs, ReportArgs};
 use crate::exit::{CliResult, Failure, Status};
 use crate::output::Printer;
-use crate::{views, workspace};
+use crate::views;
 
 pub fn report(args: &ReportArgs, out: &OutputArgs) -> CliResult {
     let printer = Printer::new(out);
@@ -17,9 +17,9 @@ pub fn report(args: &ReportArgs, out: &OutputArgs) -> CliResult {
             let target_dir = match &args.target_dir {
                 Some(d) => d.clone(),
                 None => {
-                    let metadata = workspace::metadata(args.manifest_path.as_deref())
+                    let metadata = jouletrace::cargo::metadata(args.manifest_path.as_deref())
                         .map_err(Failure::usage)?;
-                    workspace::target_dir(None, &metadata)
+                    jouletrace::cargo::target_dir(None, &metadata)
                 }
             };
             target_dir.join("joule").join("results.json")

@@ -3,24 +3,25 @@
 use std::path::{Path, PathBuf};
 
 use jouletrace::baseline::{self, CompareOptions};
-use jouletrace::engine::{self, CancelToken};
+use jouletrace::engine::{self, CancelToken, Event};
 use jouletrace::results::RunResults;
-use serde_json::json;
 
 use crate::cli::{BaselineArgs, OutputArgs, RunArgs};
 use crate::exit::{CliResult, Failure, Status};
 use crate::output::{Printer, print_comparison, print_summary};
 use crate::views::{self, Export};
-use crate::{cargo_build, settings, signal, workspace};
+use crate::{settings, signal};
+use jouletrace::cargo;
 
 pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     let mut printer = Printer::new(out);
-    let ws = workspace::discover(&args.cargo).map_err(Failure::usage)?;
+    let selection = args.cargo.selection();
+    let ws = cargo::discover(&selection)?;
     // Before the settings are read, so that a typo is named even when another setting fails.
     for w in jouletrace::config::unknown_env_vars(std::env::vars()) {
         printer.warn(&w);
     }
-    let config = settings::resolve(&ws, &args.measure, &args.select)?;
+    let (config, host) = settings::resolve(&ws, &args.measure, &args.select)?;
     let exports = args
         .export
         .iter()
@@ -35,24 +36,21 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     {
         jouletrace::energy::select(
             config.meter,
-            &config.sysfs_root,
+            &host.sysfs_root,
             config.estimate_watts_per_core,
         )
-        .map_err(|u| engine::EngineError::MeterUnavailable {
-            backend: u.backend.to_string(),
-            reason: u.reason,
-            remedy: u.remedy,
-        })?;
+        .map_err(engine::EngineError::MeterUnavailable)?;
     }
 
-    let targets = cargo_build::build(&ws, &args.cargo, out).map_err(Failure::usage)?;
+    let targets = cargo::build(&ws, &selection, out.build_output())?;
     let cancel = CancelToken::new();
     signal::cancel_on_interrupt(&cancel)?;
+    let context = cargo::run_context(&ws, &host);
     let mut results = if printer.json() {
-        engine::run(&targets, &config, &mut printer, &cancel)?
+        engine::run(&targets, &config, &context, &mut printer, &cancel).map_err(Failure::engine)?
     } else {
         let mut progress = views::progress(out.quiet > 0);
-        engine::run(&targets, &config, &mut progress, &cancel)?
+        engine::run(&targets, &config, &context, &mut progress, &cancel).map_err(Failure::engine)?
     };
     if results.run.partition.is_none() {
         results.run.partition = config.partition.map(|p| p.to_string());
@@ -148,11 +146,10 @@ pub(crate) fn finish(
     status = status.worst(Status::of(&results));
     print_summary(printer, &results, Some(&results_path));
     if printer.json() {
-        printer.event(json!({
-            "event": "finished",
-            "results": results_path,
-            "exit_code": status.code(),
-        }));
+        printer.emit(&Event::Finished {
+            results: Some(results_path),
+            exit_code: status.code().into(),
+        });
     }
     Ok(status)
 }

@@ -20,6 +20,11 @@ pub fn cargo_joule() -> Command {
             cmd.env_remove(k);
         }
     }
+    // Off the machine's default lock: these tests need not wait for someone's real runs.
+    cmd.env(
+        "JOULETRACE_LOCK_PATH",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("cargo-joule-tests.lock"),
+    );
     cmd
 }
 

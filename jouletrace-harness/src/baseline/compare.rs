@@ -412,6 +412,9 @@ pub(crate) mod tests {
                 status: *status,
                 check: CheckRecord {
                     status: *status,
+                    start_s: None,
+                    end_s: None,
+                    cpu: None,
                     cases_passed: 1,
                     duration_s: 0.1,
                     failure: None,
@@ -461,6 +464,7 @@ pub(crate) mod tests {
                 version: "0.1.0".into(),
             },
             run: RunInfo {
+                lock: None,
                 started_at: "2026-11-01T00:00:00Z".into(),
                 finished_at: None,
                 complete: true,

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{CoreSelection, MeterChoice, RunConfig};
+use super::{CoreSelection, HostConfig, MeterChoice, RunConfig};
 use crate::energy::Backend;
 
 /// Where a setting was written.
@@ -133,6 +133,8 @@ enum Kind {
     MemoryLimit,
     Bool,
     Watts,
+    /// A file or directory path (host keys only).
+    Path,
     Sandbox,
     Uid,
 }
@@ -157,6 +159,7 @@ impl Kind {
             Kind::MemoryLimit => "a limit in MiB (a whole number ≥ 1) or \"none\"",
             Kind::Bool => "true or false",
             Kind::Watts => "a power in watts, a number above 0",
+            Kind::Path => "a non-empty path",
             Kind::Sandbox => crate::pool::sandbox::SandboxMode::NAMES,
             Kind::Uid => "a numeric user id, 1 to 4294967294 (not 0: the point is to drop root)",
         }
@@ -188,6 +191,8 @@ pub const KEYS: &[&str] = &[
     "idle_every",
     "wait_for_lock",
     "settle_timeout",
+    "lock_path",
+    "sysfs_root",
     // The sandbox (pool/sandbox, docs/sandbox.md).
     "sandbox",
     "sandbox_uid",
@@ -208,6 +213,7 @@ fn kind_of(key: &str) -> Option<Kind> {
         "memory_limit_mb" => Kind::MemoryLimit,
         "isolate_network" | "wait_for_lock" => Kind::Bool,
         "estimate_watts_per_core" => Kind::Watts,
+        "lock_path" | "sysfs_root" => Kind::Path,
         "sandbox" => Kind::Sandbox,
         "sandbox_uid" => Kind::Uid,
         "sandbox_max_processes" => Kind::Count,
@@ -226,6 +232,7 @@ enum Setting {
     Number(f64),
     MemoryLimit(Option<u64>),
     Bool(bool),
+    Path(PathBuf),
     Sandbox(crate::pool::sandbox::SandboxMode),
     Uid(u32),
 }
@@ -385,6 +392,8 @@ impl Layer {
                 ("memory_limit_mb", Setting::MemoryLimit(m)) => config.memory_limit_mb = *m,
                 ("isolate_network", Setting::Bool(b)) => config.isolate_network = *b,
                 ("wait_for_lock", Setting::Bool(b)) => config.wait_for_lock = *b,
+                // Host keys: see `apply_host`.
+                ("lock_path" | "sysfs_root", _) => {}
                 ("sandbox", Setting::Sandbox(m)) => config.sandbox.mode = *m,
                 ("sandbox_uid", Setting::Uid(n)) => {
                     config.sandbox.uid = *n;
@@ -395,6 +404,17 @@ impl Layer {
                 }
                 // `set` only stores the setting its key's kind produces.
                 (key, setting) => unreachable!("setting {setting:?} stored for key {key}"),
+            }
+        }
+    }
+
+    /// Writes this layer's host settings (`lock_path`, `sysfs_root`) over `host`.
+    pub fn apply_host(&self, host: &mut HostConfig) {
+        for (key, entry) in &self.entries {
+            match (*key, &entry.setting) {
+                ("lock_path", Setting::Path(p)) => host.lock_path = p.clone(),
+                ("sysfs_root", Setting::Path(p)) => host.sysfs_root = p.clone(),
+                _ => {}
             }
         }
     }
@@ -430,6 +450,15 @@ pub fn layered(layers: &[&Layer]) -> Result<RunConfig, ConfigError> {
         )));
     }
     Ok(config)
+}
+
+/// Layers `layers` (lowest precedence first) over the host defaults.
+pub fn host_layered(layers: &[&Layer]) -> HostConfig {
+    let mut host = HostConfig::default();
+    for layer in layers {
+        layer.apply_host(&mut host);
+    }
+    host
 }
 
 fn manifest_parts(origin: &Origin) -> (PathBuf, String) {
@@ -514,6 +543,9 @@ fn parse(kind: Kind, value: &Value) -> Option<Setting> {
         Kind::Watts => number(value)
             .filter(|w| w.is_finite() && *w > 0.0)
             .map(Setting::Number),
+        Kind::Path => text
+            .filter(|t| !t.is_empty())
+            .map(|t| Setting::Path(PathBuf::from(t))),
     }
 }
 

@@ -13,7 +13,7 @@ mod layer;
 mod partition;
 mod suggest;
 
-pub use layer::{ConfigError, KEYS, Layer, Origin, layered};
+pub use layer::{ConfigError, KEYS, Layer, Origin, host_layered, layered};
 pub use partition::{Partition, PartitionError, PartitionKind};
 pub use suggest::{OTHER_ENV_VARS, unknown_env_vars};
 
@@ -44,11 +44,35 @@ pub enum CoreSelection {
     List(Vec<u32>),
 }
 
+/// The default machine-wide lock file. A fixed path, not `$TMPDIR`: two runs with different
+/// temporary directories must still find each other's lock.
+pub const DEFAULT_LOCK_PATH: &str = "/tmp/jouletrace-measure.lock";
+
+/// What belongs to the machine rather than to a run: where sysfs is and where the runs of this
+/// machine meet. Kept apart from [`RunConfig`] because a job service fills `RunConfig` from
+/// untrusted job specs, and a job must not choose the lock it is checked against or the counters
+/// it is measured with. Keys `lock_path` and `sysfs_root` (`JOULETRACE_LOCK_PATH`,
+/// `JOULETRACE_SYSFS_ROOT`, `--lock-path`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostConfig {
+    /// Root of the sysfs tree meters and topology read (`/sys`).
+    pub sysfs_root: PathBuf,
+    /// The machine-wide run lock; containers sharing a host must point it at one host file.
+    pub lock_path: PathBuf,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            sysfs_root: PathBuf::from("/sys"),
+            lock_path: PathBuf::from(DEFAULT_LOCK_PATH),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
     pub meter: MeterChoice,
-    /// Root of the sysfs tree meters and topology read: `$JOULETRACE_SYSFS_ROOT`, else `/sys`.
-    pub sysfs_root: PathBuf,
     /// Watts charged per busy core by the estimate meter.
     pub estimate_watts_per_core: f64,
     pub cores: CoreSelection,
@@ -83,10 +107,8 @@ pub struct RunConfig {
     pub confidence_level: f64,
     pub bootstrap_resamples: u32,
     pub seed: u64,
-    /// Wait for the machine-wide measurement lock (`false`: fail at once).
+    /// Wait for the machine-wide run lock (`false`: fail at once).
     pub wait_for_lock: bool,
-    /// Where the machine-wide lock file lives.
-    pub lock_path: PathBuf,
     /// Name filters (libtest semantics: substring, or exact with `exact`).
     pub filters: Vec<String>,
     pub skip: Vec<String>,
@@ -102,7 +124,6 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             meter: MeterChoice::Auto,
-            sysfs_root: crate::sysfs::Sysfs::from_env().root().to_path_buf(),
             estimate_watts_per_core: 10.0,
             cores: CoreSelection::AllPhysical,
             measure: true,
@@ -125,7 +146,6 @@ impl Default for RunConfig {
             bootstrap_resamples: 2000,
             seed: 0x4A6F_756C_6554_7261, // "JouleTra"
             wait_for_lock: true,
-            lock_path: std::env::temp_dir().join("jouletrace-measure.lock"),
             filters: Vec::new(),
             skip: Vec::new(),
             exact: false,
@@ -188,7 +208,7 @@ impl RunConfig {
 /// `[package.metadata.joule]` (cargo sets `CARGO_MANIFEST_DIR` for the binaries it runs), then
 /// `JOULETRACE_*` environment variables. `cargo joule` layers `[workspace.metadata.joule]` and
 /// its flags on top of the same keys.
-pub fn for_bench_binary() -> Result<RunConfig, ConfigError> {
+pub fn for_bench_binary() -> Result<(RunConfig, HostConfig), ConfigError> {
     let mut layers = Vec::new();
     if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
         let path = PathBuf::from(dir).join("Cargo.toml");
@@ -202,5 +222,6 @@ pub fn for_bench_binary() -> Result<RunConfig, ConfigError> {
         }
     }
     layers.push(Layer::from_env(std::env::vars())?);
-    layered(&layers.iter().collect::<Vec<_>>())
+    let layers: Vec<&Layer> = layers.iter().collect();
+    Ok((layered(&layers)?, host_layered(&layers)))
 }

@@ -1,22 +1,78 @@
-//! Correctness checks: each candidate, in its own worker, against all of its cases.
+//! Phase 2 of a run: correctness checks, each candidate in its own worker against all of its
+//! cases, all candidates in parallel across the slots.
 
 use std::time::{Duration, Instant};
 
-use super::{CancelToken, Job, Slot};
+use super::parallel::{Msg, drain_queue};
+use super::plan::{Job, Plan};
+use super::{CancelToken, Event, Observer, Slot, clock_s};
 use crate::config::RunConfig;
+use crate::energy::monotonic_ns;
 use crate::pool::{Ending, Worker, WorkerError, classify};
 use crate::protocol::{Request, Response};
 use crate::registry::CheckOutcome;
-use crate::results::{Captured, CheckRecord, Failure, Status};
+use crate::results::{CheckRecord, Failure, Status};
+
+/// Checks every candidate of `plan.to_check`, one worker per slot at a time; the records are
+/// indexed like `plan.jobs` (`None`: not checked, or interrupted before its turn).
+pub fn check_all(
+    plan: &Plan,
+    slots: &[Slot],
+    config: &RunConfig,
+    origin_ns: u64,
+    observer: &mut dyn Observer,
+    cancel: &CancelToken,
+) -> Vec<Option<CheckRecord>> {
+    let mut checks: Vec<Option<CheckRecord>> = vec![None; plan.jobs.len()];
+    drain_queue(
+        slots,
+        plan.to_check.clone(),
+        |slot, i, tx| {
+            if cancel.is_cancelled() {
+                return;
+            }
+            let candidate = plan.jobs[i].descriptor.id.clone();
+            let _ = tx.send(Msg::Event(Event::CheckStarted { candidate }));
+            let record = check(&plan.jobs[i], slot, config, cancel, origin_ns);
+            let _ = tx.send(Msg::Checked(i, Box::new(record)));
+        },
+        |msg| match msg {
+            Msg::Event(e) => observer.event(&e),
+            Msg::Checked(i, record) => {
+                observer.event(&Event::CheckFinished {
+                    candidate: plan.jobs[i].descriptor.id.clone(),
+                    record: record.clone(),
+                });
+                checks[i] = Some(*record);
+            }
+            Msg::Measured(..) => {}
+        },
+    );
+    checks
+}
 
 /// Runs one candidate's check on `slot`. Never fails: every ending is a [`CheckRecord`].
-pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -> CheckRecord {
+pub fn check(
+    job: &Job,
+    slot: &Slot,
+    config: &RunConfig,
+    cancel: &CancelToken,
+    origin_ns: u64,
+) -> CheckRecord {
     let eff = config.effective(&job.descriptor.options);
     let started = Instant::now();
+    let start_s = clock_s(monotonic_ns(), origin_ns);
     let cmd = job.worker_command(Some(slot.cpu), config, eff.memory_limit_mb);
     let mut worker = match Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10))) {
         Ok(w) => w,
-        Err(e) => return failed_without_worker(&e, eff.timeout, eff.memory_limit_mb),
+        Err(e) => {
+            return CheckRecord {
+                start_s: Some(start_s),
+                end_s: Some(clock_s(monotonic_ns(), origin_ns)),
+                cpu: Some(slot.cpu),
+                ..failed_without_worker(&e, eff.timeout, eff.memory_limit_mb)
+            };
+        }
     };
     let answer = worker.request(
         &Request::Check {
@@ -108,6 +164,8 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
         }
     };
     worker.shutdown();
+    // The worker has exited (shutdown reaps it): its interval is closed.
+    let end_s = clock_s(monotonic_ns(), origin_ns);
     let (stdout, stderr) = worker.output();
     // With a verdict per case, the passed cases are counted even after a failure.
     let cases_passed = if verdicts.is_empty() {
@@ -119,6 +177,9 @@ pub fn check(job: &Job, slot: &Slot, config: &RunConfig, cancel: &CancelToken) -
         status,
         cases_passed,
         duration_s: started.elapsed().as_secs_f64(),
+        start_s: Some(start_s),
+        end_s: Some(end_s),
+        cpu: Some(slot.cpu),
         failure,
         stdout,
         stderr,
@@ -138,13 +199,9 @@ fn failed_without_worker(
         timeout,
         memory_limit_mb,
     });
+    let kind = f.kind;
     CheckRecord {
-        status: f.kind,
-        cases_passed: 0,
-        duration_s: 0.0,
         failure: Some(f),
-        stdout: Captured::default(),
-        stderr: Captured::default(),
-        verdicts: Vec::new(),
+        ..CheckRecord::without_worker(kind)
     }
 }

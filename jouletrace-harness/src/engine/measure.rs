@@ -7,7 +7,9 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::idle::IdleTable;
-use super::{Event, Lane, MeasureJob, clock_s};
+use super::parallel::Msg;
+use super::plan::MeasureJob;
+use super::{Event, Lane, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
 use crate::protocol::{Metering, Request, Response, SampleReport};
@@ -29,7 +31,7 @@ pub fn measure(
     job: &MeasureJob,
     lane: &Lane,
     cx: &MeasureContext<'_>,
-    events: &Sender<Event>,
+    events: &Sender<Msg>,
 ) -> CaseMeasurement {
     let config = cx.config;
     let eff = config.effective(&job.job.descriptor.options);
@@ -170,11 +172,11 @@ pub fn measure(
     };
     m.calls_per_sample = calls;
     let planned = eff.warmup + eff.min_trials;
-    let _ = events.send(Event::MeasureStarted {
+    let _ = events.send(Msg::Event(Event::MeasureStarted {
         candidate: id.clone(),
         case: job.case.id.clone(),
         planned,
-    });
+    }));
     let started = Instant::now();
     let mut done = 0;
     let reason = loop {
@@ -218,12 +220,12 @@ pub fn measure(
             }
         };
         done += 1;
-        let _ = events.send(Event::Sample {
+        let _ = events.send(Msg::Event(Event::Sample {
             candidate: id.clone(),
             case: job.case.id.clone(),
             sample: Box::new(sample.clone()),
             done,
-        });
+        }));
         if warm {
             m.warmup.push(sample);
         } else {

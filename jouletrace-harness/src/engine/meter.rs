@@ -1,6 +1,7 @@
 //! The run's meter, chosen once, and the measuring lanes its domains allow.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use super::{EngineError, Lane, Slot};
 use crate::config::RunConfig;
@@ -13,17 +14,9 @@ pub struct Selection {
     pub record: MeterRecord,
 }
 
-pub fn select(config: &RunConfig) -> Result<Selection, EngineError> {
-    let sel = energy::select(
-        config.meter,
-        &config.sysfs_root,
-        config.estimate_watts_per_core,
-    )
-    .map_err(|u| EngineError::MeterUnavailable {
-        backend: u.backend.to_string(),
-        reason: u.reason.clone(),
-        remedy: u.remedy.clone(),
-    })?;
+pub fn select(config: &RunConfig, sysfs_root: &Path) -> Result<Selection, EngineError> {
+    let sel = energy::select(config.meter, sysfs_root, config.estimate_watts_per_core)
+        .map_err(EngineError::MeterUnavailable)?;
     Ok(Selection {
         record: sel.record(),
         spec: sel.spec,

@@ -1,8 +1,19 @@
-//! A shared queue of jobs drained by one thread per lane, with events funnelled back to the
+//! A shared queue of jobs drained by one thread per lane, with messages funnelled back to the
 //! calling thread (where the observer lives: it need not be `Send`).
 
 use std::sync::Mutex;
 use std::sync::mpsc::{Sender, channel};
+
+use super::Event;
+use crate::results::{CaseMeasurement, CheckRecord};
+
+/// What a lane's thread sends back: events for the observer, and finished records by the
+/// candidate's position in the plan.
+pub(crate) enum Msg {
+    Event(Event),
+    Checked(usize, Box<CheckRecord>),
+    Measured(usize, Box<CaseMeasurement>),
+}
 
 pub fn drain_queue<L: Sync, J: Send, E: Send>(
     lanes: &[L],

@@ -1,15 +1,25 @@
 //! The CPUs workers run on: one per physical core, never two SMT siblings.
 
-use super::{EngineError, Slot};
+use super::EngineError;
 use crate::config::{CoreSelection, RunConfig};
 use crate::sysfs::Sysfs;
 use crate::topology::Topology;
 
-pub fn slots(config: &RunConfig) -> Result<Vec<Slot>, EngineError> {
-    let sys = Sysfs::new(&config.sysfs_root);
-    let topo = Topology::read(&sys).map_err(|e| EngineError::Cores(e.to_string()))?;
+/// A CPU a worker runs on.
+#[derive(Clone, Debug)]
+pub(crate) struct Slot {
+    pub cpu: u32,
+    pub package: Option<u32>,
+}
+
+/// A measuring lane: one slot whose measured windows may overlap with other lanes' (they are in
+/// different energy-domain scopes).
+pub(crate) type Lane = Slot;
+
+pub fn slots(config: &RunConfig, sys: &Sysfs) -> Result<Vec<Slot>, EngineError> {
+    let topo = Topology::read(sys).map_err(EngineError::Topology)?;
     let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map_err(|e| EngineError::Cores(format!("cannot read this process's CPU affinity: {e}")))?;
+        .map_err(|e| EngineError::Affinity(e.into()))?;
     // A fake sysfs tree (tests, containers with a mounted host /sys) may describe CPUs this
     // process cannot use; then only the affinity mask decides.
     let usable = |cpu: u32| allowed.is_set(cpu as usize).unwrap_or(false);

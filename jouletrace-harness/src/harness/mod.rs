@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use libtest_mimic::{Arguments, Failed, Measurement, Trial};
 
 use crate::config::RunConfig;
-use crate::engine::{self, CancelToken, NullObserver, Target};
+use crate::engine::{self, CancelToken, NullObserver, RunContext, Target};
 use crate::protocol::WORKER_ARG;
 use crate::registry::Registry;
 use crate::results::{CandidateResult, RunResults, Status};
@@ -61,13 +61,16 @@ pub fn harness_main() -> i32 {
         eprintln!("jouletrace: warning: {w}");
     }
     // The engine runs exactly the candidates whose check libtest would run.
-    let mut config = match crate::config::for_bench_binary() {
-        Ok(c) => RunConfig {
-            measure,
-            exact: true,
-            include_ignored: args.include_ignored || args.ignored,
-            ..c
-        },
+    let (mut config, host) = match crate::config::for_bench_binary() {
+        Ok((c, host)) => (
+            RunConfig {
+                measure,
+                exact: true,
+                include_ignored: args.include_ignored || args.ignored,
+                ..c
+            },
+            host,
+        ),
         Err(e) => {
             eprintln!("jouletrace: {e}");
             return 2;
@@ -106,10 +109,11 @@ pub fn harness_main() -> i32 {
         } else {
             &mut NullObserver
         };
-        match engine::run(&[target], &config, observer, &cancel) {
+        let context = RunContext::for_bench_binary(&host);
+        match engine::run(&[target], &config, &context, observer, &cancel) {
             Ok(r) => Some(r),
             Err(e) => {
-                eprintln!("jouletrace: {e}");
+                eprintln!("jouletrace: {}", error_chain(&e));
                 return 2;
             }
         }
@@ -142,6 +146,18 @@ pub fn harness_main() -> i32 {
         }
     }
     exit_status(&conclusion)
+}
+
+/// `error: cause: its cause…`, as anyhow's `{:#}` prints it.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// libtest's convention: 101 when anything failed.

@@ -131,7 +131,7 @@ impl Worker {
         // --- sandbox hook: last, because its pre_exec step may fork the pid-namespace reaper.
         let sandbox = match &cmd.sandbox {
             Some(spec) => Some(
-                spec.apply(&mut command, cmd.cwd.as_deref())
+                spec.apply(&mut command, cmd.cwd.as_deref(), cmd.memory_limit_mb)
                     .map_err(|e| WorkerError::Spawn(std::io::Error::other(e)))?,
             ),
             None => None,

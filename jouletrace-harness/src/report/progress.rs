@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::Observer;
-use crate::results::{CaseMeasurement, CheckRecord, RunResults, Sample};
+use crate::engine::{Event, Observer};
+use crate::results::{CaseMeasurement, CheckRecord, LockMode};
 
 /// An [`Observer`] that draws progress bars.
 pub struct ProgressObserver {
@@ -92,8 +92,8 @@ impl ProgressObserver {
     }
 }
 
-impl Observer for ProgressObserver {
-    fn plan(&mut self, candidates: usize, measured_cases: usize) {
+impl ProgressObserver {
+    fn on_plan(&mut self, candidates: usize, measured_cases: usize) {
         let bar = self.multi.add(ProgressBar::new(candidates as u64));
         bar.set_style(Self::style(
             "{prefix:>10.bold} [{bar:30.cyan}] {pos}/{len} candidates  {wide_msg}",
@@ -107,17 +107,17 @@ impl Observer for ProgressObserver {
         self.measured_total = (candidates * measured_cases) as u64;
     }
 
-    fn note(&mut self, message: &str) {
+    fn on_note(&mut self, message: &str) {
         self.print(&format!("note: {message}"));
     }
 
-    fn check_started(&mut self, candidate: &str) {
+    fn on_check_started(&mut self, candidate: &str) {
         if let Some(bar) = &self.check {
             bar.set_message(candidate.to_string());
         }
     }
 
-    fn check_finished(&mut self, candidate: &str, record: &CheckRecord) {
+    fn on_check_finished(&mut self, candidate: &str, record: &CheckRecord) {
         if let Some(bar) = &self.check {
             bar.inc(1);
         }
@@ -135,7 +135,7 @@ impl Observer for ProgressObserver {
         }
     }
 
-    fn measure_started(&mut self, candidate: &str, case: &str, planned_samples: u32) {
+    fn on_measure_started(&mut self, candidate: &str, case: &str, planned_samples: u32) {
         self.overall();
         let bar = self.multi.add(ProgressBar::new(u64::from(planned_samples)));
         bar.set_style(Self::style(
@@ -147,7 +147,7 @@ impl Observer for ProgressObserver {
             .insert((candidate.to_string(), case.to_string()), bar);
     }
 
-    fn sample_done(&mut self, candidate: &str, case: &str, _sample: &Sample, done: u32) {
+    fn on_sample(&mut self, candidate: &str, case: &str, done: u32) {
         if let Some(bar) = self.running.get(&(candidate.to_string(), case.to_string())) {
             // Trials adapt: a measurement may take more samples than first planned.
             if u64::from(done) > bar.length().unwrap_or(0) {
@@ -157,7 +157,7 @@ impl Observer for ProgressObserver {
         }
     }
 
-    fn measure_finished(&mut self, candidate: &str, case: &str, m: &CaseMeasurement) {
+    fn on_measure_finished(&mut self, candidate: &str, case: &str, m: &CaseMeasurement) {
         if let Some(bar) = self
             .running
             .remove(&(candidate.to_string(), case.to_string()))
@@ -179,7 +179,7 @@ impl Observer for ProgressObserver {
         }
     }
 
-    fn finished(&mut self, _results: &RunResults) {
+    fn on_finished(&mut self) {
         for (_, bar) in self.running.drain() {
             bar.finish_and_clear();
         }
@@ -190,5 +190,54 @@ impl Observer for ProgressObserver {
             bar.finish_and_clear();
         }
         let _ = self.multi.clear();
+    }
+}
+
+impl Observer for ProgressObserver {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Plan {
+                candidates,
+                measured_cases,
+            } => self.on_plan(*candidates, *measured_cases),
+            Event::Note { message } => self.on_note(message),
+            Event::Warning { message } => self.print(&format!("warning: {message}")),
+            Event::LockWaiting { path, mode } => self.print(&format!(
+                "note: another JouleTrace run holds the machine's run lock ({path}); waiting to \
+                 take it {} ({})",
+                match mode {
+                    LockMode::Shared => "to check",
+                    LockMode::Exclusive => "to measure",
+                },
+                match mode {
+                    LockMode::Shared => "runs may check together, but not while one measures",
+                    LockMode::Exclusive => "a measuring run has the machine to itself",
+                }
+            )),
+            Event::CheckStarted { candidate } => self.on_check_started(candidate),
+            Event::CheckFinished { candidate, record } => self.on_check_finished(candidate, record),
+            Event::MeasureStarted {
+                candidate,
+                case,
+                planned,
+            } => self.on_measure_started(candidate, case, *planned),
+            Event::Sample {
+                candidate,
+                case,
+                done,
+                ..
+            } => self.on_sample(candidate, case, *done),
+            Event::MeasureFinished {
+                candidate,
+                case,
+                measurement,
+            } => self.on_measure_finished(candidate, case, measurement),
+            Event::RunFinished { .. } => self.on_finished(),
+            Event::LockAcquired { .. }
+            | Event::IdleMeasured { .. }
+            | Event::Candidate { .. }
+            | Event::BaselineComparison { .. }
+            | Event::Finished { .. } => {}
+        }
     }
 }

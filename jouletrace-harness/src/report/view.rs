@@ -520,7 +520,7 @@ pub fn sample_energy_per_call(sample: &Sample, domain: &str, basis: Basis) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Captured, CheckRecord};
+    use crate::results::CheckRecord;
 
     fn candidate(name: &str, status: Status) -> CandidateResult {
         CandidateResult {
@@ -530,15 +530,7 @@ mod tests {
             binary: None,
             threshold: None,
             status,
-            check: CheckRecord {
-                status,
-                cases_passed: 0,
-                duration_s: 0.0,
-                failure: None,
-                stdout: Captured::default(),
-                stderr: Captured::default(),
-                verdicts: Vec::new(),
-            },
+            check: CheckRecord::without_worker(status),
             measurements: vec![],
         }
     }

@@ -15,8 +15,8 @@ use crate::energy::{Backend, Domain, Provenance};
 use crate::units::{Joules, Watts};
 
 pub const SCHEMA_MAJOR: u32 = 1;
-pub const SCHEMA_MINOR: u32 = 0;
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_MINOR: u32 = 1;
+pub const SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {
@@ -69,6 +69,39 @@ pub struct RunInfo {
     /// Shard, for `--partition`: `hash:1/3`.
     #[serde(default)]
     pub partition: Option<String>,
+    /// The machine-wide run lock and every hold of it (since 1.1): what this run shared the
+    /// machine with, provably.
+    #[serde(default)]
+    pub lock: Option<LockRecord>,
+}
+
+/// The machine-wide run lock of one run (`docs/process-model.md`, “The run lock”).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LockRecord {
+    pub path: String,
+    /// In order: shared (listing and checks) then, when the run measures, exclusive.
+    pub holds: Vec<LockHold>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockMode {
+    /// Listing and checking: other runs may check too, none may measure.
+    Shared,
+    /// Idle baselines and measured windows: no other run does anything.
+    Exclusive,
+}
+
+/// One hold of the run lock. Times are seconds since the run's origin, on `CLOCK_MONOTONIC`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LockHold {
+    /// `shared` for listing and checks, `exclusive` for idle baselines and measurement.
+    pub mode: LockMode,
+    pub requested_at_s: f64,
+    pub acquired_at_s: f64,
+    pub released_at_s: f64,
+    /// How long the run waited for other runs: `acquired_at_s - requested_at_s`.
+    pub waited_s: f64,
 }
 
 /// The host that ran one target's candidates, as its worker announced it.
@@ -274,6 +307,14 @@ pub struct CheckRecord {
     pub status: Status,
     pub cases_passed: u32,
     pub duration_s: f64,
+    /// When the check's worker ran, from its start to its exit (seconds since the run's origin,
+    /// `CLOCK_MONOTONIC`), and on which CPU (since 1.1; absent for checks that never ran).
+    #[serde(default)]
+    pub start_s: Option<f64>,
+    #[serde(default)]
+    pub end_s: Option<f64>,
+    #[serde(default)]
+    pub cpu: Option<u32>,
     pub failure: Option<Failure>,
     pub stdout: Captured,
     pub stderr: Captured,
@@ -330,6 +371,24 @@ pub struct Failure {
     pub signal: Option<String>,
     /// For `timeout` and `memory_limit`: the limit that was hit (`10s`, `512 MiB`).
     pub limit: Option<String>,
+}
+
+impl CheckRecord {
+    /// The record of a check that did not run (`not_run`, `ignored`): no worker, no output.
+    pub fn without_worker(status: Status) -> CheckRecord {
+        CheckRecord {
+            status,
+            cases_passed: 0,
+            duration_s: 0.0,
+            start_s: None,
+            end_s: None,
+            cpu: None,
+            failure: None,
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            verdicts: Vec::new(),
+        }
+    }
 }
 
 impl Failure {

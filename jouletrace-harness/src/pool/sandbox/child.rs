@@ -50,6 +50,8 @@ pub(super) struct Plan {
     pub pid_namespace: bool,
     pub mount_proc: bool,
     pub drop_to: Option<(u32, u32)>,
+    /// After the drop: a user namespace mapping the sandbox user to itself (root's path).
+    pub userns_after_drop: Option<UserMap>,
     pub landlock: Option<OwnedFd>,
     /// Landlock read rights for the fresh `/proc` (a new filesystem: the parent's rule on the
     /// host's `/proc` does not cover it, so the child adds one after mounting it).
@@ -122,11 +124,6 @@ impl Plan {
             // SAFETY: unshare has no memory arguments.
             check(unsafe { libc::unshare(self.unshare) })?;
         }
-        if let Some(l) = &self.rlimits {
-            // After the user namespace exists: there, the count is of this namespace's
-            // processes; set before, it would count every process of the caller's user.
-            setrlimit(libc::RLIMIT_NPROC, l.nproc)?;
-        }
         if self.pid_namespace {
             self.fork_reaper()?;
         }
@@ -160,6 +157,24 @@ impl Plan {
                 check(libc::setresgid(gid, gid, gid))?;
                 check(libc::setresuid(uid, uid, uid))?;
             }
+        }
+        if let Some(map) = &self.userns_after_drop {
+            // The sandbox user in a user namespace of its own: RLIMIT_NPROC then counts this
+            // worker's processes, not every process of that user (other jobs' workers). Changing
+            // uid cleared "dumpable", which makes /proc/self root's; the map files need it back.
+            // SAFETY: prctl and unshare with integer arguments.
+            unsafe {
+                check(libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0))?;
+                check(libc::unshare(libc::CLONE_NEWUSER))?;
+            }
+            write_file(&map.setgroups_path, b"deny")?;
+            write_file(&map.uid_path, &map.uid_map)?;
+            write_file(&map.gid_path, &map.gid_map)?;
+        }
+        if let Some(l) = &self.rlimits {
+            // After the user namespace exists: there, the count is of this namespace's
+            // processes; set before, it would count every process of the user.
+            setrlimit(libc::RLIMIT_NPROC, l.nproc)?;
         }
         // SAFETY: prctl with integer arguments.
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;

@@ -358,7 +358,7 @@ impl Sandbox {
         let applies_to = match self.policy.mode {
             SandboxMode::Off => "none",
             SandboxMode::Auto if any_untrusted => "untrusted targets",
-            SandboxMode::Auto => "none (bench binaries are trusted under auto)",
+            SandboxMode::Auto => "none: bench binaries are trusted under auto",
             SandboxMode::On | SandboxMode::Strict => "all workers",
         };
         let off = applies_to.starts_with("none");
@@ -483,10 +483,14 @@ impl SandboxSpec {
     /// environment, and a `pre_exec` step that applies every layer. Call it last, after every
     /// other `pre_exec` (it forks the PID-namespace reaper, and what runs after it runs in the
     /// worker only). The returned [`Running`] must live as long as the worker.
+    ///
+    /// `memory_limit_mb` (the pool's RLIMIT_AS, per process) also bounds the worker's whole
+    /// process tree through its memory cgroup, when there is one.
     pub fn apply(
         &self,
         command: &mut Command,
         cwd: Option<&Path>,
+        memory_limit_mb: Option<u64>,
     ) -> Result<Running, SandboxError> {
         let sb = &self.sandbox;
         let policy = &sb.policy;
@@ -602,7 +606,11 @@ impl SandboxSpec {
             None
         };
         let cgroup = if probe.cgroup.ok() {
-            rules::Cgroup::create(policy.max_processes, None).ok()
+            rules::Cgroup::create(
+                policy.max_processes,
+                memory_limit_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
+            )
+            .ok()
         } else {
             None
         };
@@ -643,6 +651,8 @@ impl SandboxSpec {
             pid_namespace: pid_ns && (root || userns),
             mount_proc,
             drop_to: drop_uid.then_some((uid, gid)),
+            userns_after_drop: (drop_uid && probe.userns.ok())
+                .then(|| child::UserMap::new(uid, gid)),
             landlock,
             proc_rights: rules::read_bits(probe.landlock_abi),
             seccomp,

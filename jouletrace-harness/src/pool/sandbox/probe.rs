@@ -180,14 +180,26 @@ fn run_probe() -> Probe {
         Availability::NotNeeded("the orchestrator is not root: workers run as its user".into())
     };
 
-    let userns = match unshare_in_child(false, 0) {
-        Ok(()) if root => Availability::NotNeeded(
-            "root makes the other namespaces itself (a user namespace works here too)".into(),
-        ),
+    // As root, the worker enters a user namespace after dropping to the sandbox user (so its
+    // process limit is its own); otherwise the user namespace is what makes the others possible.
+    // Either way, probe it as an unprivileged process would make it.
+    let userns = match try_in_child(|| {
+        // SAFETY: id-setting and unshare calls with integer arguments.
+        unsafe {
+            if libc::geteuid() == 0
+                && (libc::setgroups(0, std::ptr::null()) == -1
+                    || libc::setresgid(65534, 65534, 65534) == -1
+                    || libc::setresuid(65534, 65534, 65534) == -1)
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::unshare(libc::CLONE_NEWUSER) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }) {
         Ok(()) => Availability::Available,
-        Err(e) if root => Availability::NotNeeded(format!(
-            "root makes the other namespaces itself (a user namespace was refused: {e})"
-        )),
         Err(e) => unavailable(
             format!("unshare(CLONE_NEWUSER) was refused: {e}"),
             userns_remedy(),
@@ -381,11 +393,16 @@ impl Probe {
                 remedy: None,
             };
         }
-        let mut userns = state(Layer::UserNamespace, &self.userns, "own uid mapped".into());
-        if self.root {
-            // Not needed and not counted as missing.
-            userns.active = false;
-        }
+        let userns = state(
+            Layer::UserNamespace,
+            &self.userns,
+            if self.root {
+                "the sandbox user in its own user namespace: process limits count this worker only"
+                    .into()
+            } else {
+                "own uid mapped to itself".into()
+            },
+        );
         vec![
             user,
             userns,

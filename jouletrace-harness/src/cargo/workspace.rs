@@ -1,20 +1,18 @@
 //! Which packages and bench targets take part, found through `cargo metadata`.
-//!
-//! A package takes part when it is selected (`-p`, `--workspace`, or by default the package of the
-//! current manifest, else the workspace's default members) and depends on `jouletrace`; its bench
-//! targets (`--bench` narrows them) are what gets built and run.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
 use cargo_metadata::{Metadata, MetadataCommand, Package, PackageId, TargetKind};
 use serde_json::Value;
 
-use crate::cli::CargoArgs;
+use super::{CargoError, Selection};
+use crate::config::HostConfig;
+use crate::engine::{self, RunContext};
 
 /// The library bench files must depend on to be found.
-const LIBRARY: &str = "jouletrace";
+pub(super) const LIBRARY: &str = "jouletrace";
 
+/// The packages of a workspace that take part in a run.
 pub struct Workspace {
     pub metadata: Metadata,
     pub target_dir: PathBuf,
@@ -22,6 +20,7 @@ pub struct Workspace {
     pub packages: Vec<BenchPackage>,
 }
 
+/// A package that takes part, with its bench targets.
 pub struct BenchPackage {
     pub id: PackageId,
     pub name: String,
@@ -52,7 +51,7 @@ impl Workspace {
 }
 
 /// Reads the workspace without resolving dependencies (fast, and works offline).
-pub fn metadata(manifest_path: Option<&Path>) -> anyhow::Result<Metadata> {
+pub fn metadata(manifest_path: Option<&Path>) -> Result<Metadata, CargoError> {
     let mut cmd = MetadataCommand::new();
     cmd.no_deps();
     if let Ok(cargo) = std::env::var("CARGO") {
@@ -61,8 +60,7 @@ pub fn metadata(manifest_path: Option<&Path>) -> anyhow::Result<Metadata> {
     if let Some(p) = manifest_path {
         cmd.manifest_path(p);
     }
-    cmd.exec()
-        .context("cannot read the workspace with `cargo metadata`")
+    cmd.exec().map_err(CargoError::Metadata)
 }
 
 /// The target directory: `--target-dir` or `CARGO_TARGET_DIR`, else cargo's.
@@ -73,24 +71,22 @@ pub fn target_dir(args_dir: Option<&Path>, metadata: &Metadata) -> PathBuf {
     )
 }
 
-pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
+/// The packages and bench targets `args` select. See the module documentation.
+pub fn discover(args: &Selection) -> Result<Workspace, CargoError> {
     let metadata = metadata(args.manifest_path.as_deref())?;
     let members = metadata.workspace_packages();
     let selected: Vec<&Package> = if args.workspace {
         members.clone()
-    } else if !args.package.is_empty() {
+    } else if !args.packages.is_empty() {
         let mut chosen = Vec::new();
-        for spec in &args.package {
+        for spec in &args.packages {
             let p = members
                 .iter()
                 .find(|p| p.name.as_str() == spec.as_str())
-                .ok_or_else(|| {
-                    let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
-                    anyhow!(
-                        "package `{spec}` is not a member of the workspace at {} (members: {})",
-                        metadata.workspace_root,
-                        names.join(", ")
-                    )
+                .ok_or_else(|| CargoError::NoSuchPackage {
+                    spec: spec.clone(),
+                    workspace: metadata.workspace_root.clone().into_std_path_buf(),
+                    members: members.iter().map(|p| p.name.to_string()).collect(),
                 })?;
             chosen.push(*p);
         }
@@ -105,7 +101,7 @@ pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
     };
 
     let mut packages = Vec::new();
-    let mut unmatched_benches: Vec<&String> = args.bench.iter().collect();
+    let mut unmatched_benches: Vec<&String> = args.benches.iter().collect();
     for p in selected {
         if !p.dependencies.iter().any(|d| d.name == LIBRARY) {
             continue;
@@ -114,7 +110,7 @@ pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
             .targets
             .iter()
             .filter(|t| t.is_kind(TargetKind::Bench))
-            .filter(|t| args.bench.is_empty() || args.bench.contains(&t.name))
+            .filter(|t| args.benches.is_empty() || args.benches.contains(&t.name))
             // As cargo does: a bench whose `required-features` are off is not built. Naming it
             // in `cargo bench --bench` would be an error, so it does not take part (a criterion
             // bench kept behind a feature, for instance, is not a JouleTrace harness).
@@ -141,18 +137,14 @@ pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
         });
     }
     if let Some(b) = unmatched_benches.first() {
-        bail!(
-            "no bench target named `{b}` in the selected packages that depend on {LIBRARY} \
-             (see `cargo joule list`)"
-        );
+        return Err(CargoError::NoSuchBench {
+            bench: (*b).clone(),
+        });
     }
     if packages.is_empty() {
-        bail!(
-            "no bench targets to run: none of the selected packages of {} depends on {LIBRARY} \
-             and has a [[bench]] target; add `{LIBRARY}` as a dev-dependency and a bench with \
-             `harness = false`, or select packages with -p/--workspace",
-            metadata.workspace_root
-        );
+        return Err(CargoError::NoBenches {
+            workspace: metadata.workspace_root.clone().into_std_path_buf(),
+        });
     }
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     let target_dir = target_dir(args.target_dir.as_deref(), &metadata);
@@ -161,6 +153,20 @@ pub fn discover(args: &CargoArgs) -> anyhow::Result<Workspace> {
         target_dir,
         packages,
     })
+}
+
+/// What a run of this workspace records: the command line, the workspace's commit, and the
+/// compiler cargo builds it with — `$RUSTC` when cargo was given one, else `rustc` run in the
+/// workspace root, where rustup honours its `rust-toolchain.toml` as it does for cargo.
+pub fn run_context(ws: &Workspace, host: &HostConfig) -> RunContext {
+    let root = ws.metadata.workspace_root.as_std_path();
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    RunContext {
+        command_line: std::env::args().collect(),
+        commit: engine::git_commit(root),
+        rustc: engine::rustc_version(&rustc, root),
+        ..RunContext::new(host)
+    }
 }
 
 /// The manifest cargo would use: `--manifest-path`, else the nearest Cargo.toml above the
@@ -179,7 +185,7 @@ fn current_manifest(given: Option<&Path>) -> Option<PathBuf> {
 /// The features of `p` that `args` turn on: the requested ones (`feat` or `p/feat`), the
 /// defaults unless `--no-default-features`, everything with `--all-features`, each with the
 /// features it enables in turn.
-fn enabled_features(p: &Package, args: &CargoArgs) -> std::collections::BTreeSet<String> {
+fn enabled_features(p: &Package, args: &Selection) -> std::collections::BTreeSet<String> {
     if args.all_features {
         return p.features.keys().cloned().collect();
     }

@@ -8,14 +8,27 @@
 use std::io::BufReader;
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, bail};
 use cargo_metadata::{Message, TargetKind};
-use jouletrace::engine::Target;
 
-use crate::cli::{CargoArgs, Color, OutputArgs};
-use crate::workspace::Workspace;
+use super::{CargoError, Selection, Workspace};
+use crate::engine::Target;
+use crate::report::ColorChoice;
 
-pub fn build(ws: &Workspace, args: &CargoArgs, out: &OutputArgs) -> anyhow::Result<Vec<Target>> {
+/// How cargo's own output is shown while it builds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildOutput {
+    /// `cargo --quiet`.
+    pub quiet: bool,
+    pub color: ColorChoice,
+}
+
+/// Builds the bench targets of `ws` with the features and profile of `args`; returns one target
+/// per bench executable, sorted by label. Compiler diagnostics go to stderr as cargo renders them.
+pub fn build(
+    ws: &Workspace,
+    args: &Selection,
+    out: BuildOutput,
+) -> Result<Vec<Target>, CargoError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args([
@@ -51,31 +64,26 @@ pub fn build(ws: &Workspace, args: &CargoArgs, out: &OutputArgs) -> anyhow::Resu
     if args.no_default_features {
         cmd.arg("--no-default-features");
     }
-    if out.quiet > 0 {
+    if out.quiet {
         cmd.arg("--quiet");
     }
     match out.color {
-        Color::Auto => {}
-        Color::Always => {
+        ColorChoice::Auto => {}
+        ColorChoice::Always => {
             cmd.arg("--color=always");
         }
-        Color::Never => {
+        ColorChoice::Never => {
             cmd.arg("--color=never");
         }
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut child = cmd
-        .spawn()
-        .context("cannot start cargo to build the benches")?;
-    let stdout = child
-        .stdout
-        .take()
-        .context("cargo's stdout is not captured")?;
+    let mut child = cmd.spawn().map_err(CargoError::Spawn)?;
+    let stdout = child.stdout.take().expect("stdout is piped");
 
     let mut targets = Vec::new();
     let mut success = None;
     for message in Message::parse_stream(BufReader::new(stdout)) {
-        match message.context("cannot read cargo's build messages")? {
+        match message.map_err(CargoError::Messages)? {
             Message::CompilerMessage(m) => {
                 if let Some(rendered) = m.message.rendered {
                     eprint!("{rendered}");
@@ -105,14 +113,14 @@ pub fn build(ws: &Workspace, args: &CargoArgs, out: &OutputArgs) -> anyhow::Resu
             _ => {}
         }
     }
-    let status = child.wait().context("cargo did not finish")?;
+    let status = child.wait().map_err(CargoError::Messages)?;
     if !status.success() || success == Some(false) {
-        bail!("could not build the benches (cargo bench --no-run failed: {status})");
+        return Err(CargoError::Build { status });
     }
     targets.sort_by(|a, b| a.label.cmp(&b.label));
     targets.dedup_by(|a, b| a.label == b.label);
     if targets.is_empty() {
-        bail!("cargo built no bench executables for the selected targets");
+        return Err(CargoError::NoExecutables);
     }
     Ok(targets)
 }

@@ -1,0 +1,91 @@
+//! `sandbox = "on"` and `"strict"` sandbox the workers of a bench binary too: the crash
+//! classification is unchanged, the network is gone, and the results record the level.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use jouletrace::pool::sandbox::{Layer, Sandbox, SandboxMode, SandboxPolicy};
+use jouletrace::results::{RunResults, Status};
+
+fn run(mode: &str, filter: &str) -> RunResults {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_manual_registration")))
+        .arg(filter)
+        .env("CARGO_TARGET_DIR", dir.path())
+        .env("JOULETRACE_SANDBOX", mode)
+        .output()
+        .unwrap();
+    RunResults::load(&dir.path().join("joule/manual_registration/results.json"))
+        .unwrap_or_else(|e| panic!("{e}\n--- stderr:\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn status_of(r: &RunResults, name: &str) -> Status {
+    r.candidates().find(|c| c.name == name).unwrap().status
+}
+
+#[test]
+fn sandbox_on_confines_bench_workers_and_records_it() {
+    let r = run("on", "");
+    let level = r.environment.sandbox.as_ref().expect("level recorded");
+    assert_eq!(level.applies_to, "all workers");
+    assert_eq!(status_of(&r, "square"), Status::Passed);
+    assert_eq!(status_of(&r, "segfault"), Status::Crashed);
+    assert_eq!(
+        status_of(&r, "aborts"),
+        Status::Crashed,
+        "abort stays SIGABRT"
+    );
+    let aborts = r.candidates().find(|c| c.name == "aborts").unwrap();
+    assert_eq!(
+        aborts
+            .check
+            .failure
+            .as_ref()
+            .and_then(|f| f.signal.as_deref()),
+        Some("SIGABRT")
+    );
+    let probe = Sandbox::probed(SandboxPolicy::default());
+    if probe
+        .layer_states()
+        .iter()
+        .any(|s| s.layer == Layer::NetworkNamespace && s.active)
+    {
+        assert_eq!(
+            status_of(&r, "uses_loopback"),
+            Status::WrongAnswer,
+            "no loopback inside the sandbox"
+        );
+    }
+}
+
+#[test]
+fn strict_runs_where_every_layer_is_available_and_says_so() {
+    let full = Sandbox::probed(SandboxPolicy {
+        mode: SandboxMode::Strict,
+        ..SandboxPolicy::default()
+    })
+    .check()
+    .is_ok();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_manual_registration")))
+        .arg("square::")
+        .env("CARGO_TARGET_DIR", dir.path())
+        .env("JOULETRACE_SANDBOX", "strict")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if full {
+        let r = RunResults::load(&dir.path().join("joule/manual_registration/results.json"))
+            .unwrap_or_else(|e| panic!("{e}\n{stderr}"));
+        let level = r.environment.sandbox.clone().unwrap();
+        assert_eq!(
+            (level.mode.as_str(), level.level.as_str()),
+            ("strict", "full")
+        );
+        assert_eq!(status_of(&r, "square"), Status::Passed, "{stderr}");
+    } else {
+        // Refused before any worker started, naming the layer and its remedy.
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("sandbox = \"strict\""), "{stderr}");
+    }
+}
