@@ -112,7 +112,10 @@ pub fn simulate_package(
 /// The simulated-RAPL proof, on the results of a run measured under [`simulate_package`]: a
 /// powercap measurement (not an estimate) of package 0; an idle baseline within 2% of `idle_w`;
 /// each sample of `candidate` charged `busy` W per CPU-second of its worker, net of idle, within
-/// 10% per sample and 1% over all samples; no two measured windows overlapping.
+/// 10% per sample and 1% over all samples; no two measured windows overlapping. On a machine busy
+/// with other work the simulator's own thread is delayed like everything else: samples (and the
+/// idle window) the engine flagged `background_activity` are exempt from the exact figures, and
+/// the run must then have flagged and warned instead.
 pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w: f64, busy: f64) {
     let meter = r.meter.as_ref().unwrap();
     assert_eq!(meter.backend, Backend::Powercap);
@@ -126,7 +129,7 @@ pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w:
         .find(|i| i.domain == "package-0")
         .expect("idle measured");
     assert!(
-        (idle.power.get() - idle_w).abs() / idle_w < 0.02,
+        (idle.power.get() - idle_w).abs() / idle_w < 0.02 || idle.background_activity,
         "idle {} W, simulated {idle_w} W",
         idle.power.get()
     );
@@ -134,29 +137,61 @@ pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w:
     // Net energy is the busy share only: busy watts per CPU-second of the worker.
     let c = r.candidates().find(|c| c.name == candidate).unwrap();
     assert_eq!(c.status, Status::Passed, "{:?}", c.check.failure);
-    let (mut net, mut put_in) = (0.0, 0.0);
+    let (mut net, mut put_in, mut quiet) = (0.0, 0.0, 0);
     for m in &c.measurements {
         assert!(m.failure.is_none(), "{:?}", m.failure);
-        for s in &m.samples {
+        // An interpreted host's loop overhead (measured on an empty twin) was taken off each
+        // sample's net energy; the worker burnt it all the same, so it is added back here.
+        let overhead_per_call = m
+            .loop_overhead
+            .iter()
+            .flat_map(|o| &o.energy_per_call)
+            .find(|e| e.domain == "package-0")
+            .map_or(0.0, |e| e.energy.get());
+        let stats = m.stats.as_ref().expect("statistics");
+        assert!(stats.processes >= 2, "samples spread over processes");
+        if m.samples.iter().any(|s| s.background_activity) {
+            assert!(
+                stats.flags.iter().any(|f| f == "background_activity"),
+                "{:?}",
+                stats.flags
+            );
+        }
+        for s in m.samples.iter().filter(|s| !s.background_activity) {
+            quiet += 1;
             let e = s.energy.iter().find(|e| e.domain == "package-0").unwrap();
+            let burnt = e.net.get() + overhead_per_call * s.calls as f64;
             let expected = busy * s.cpu_time_s;
             assert!(
                 // One sample scatters by a few percent: the simulated counter is a user-space
                 // thread, and its updates land a little before or after the worker's reads.
                 // Hardware updates do not wait for a scheduler; the 1% bound below is on the sum.
-                (e.net.get() - expected).abs() / expected < 0.10,
-                "sample: net {} J, put in {expected} J",
-                e.net.get()
+                (burnt - expected).abs() / expected < 0.10,
+                "sample: net {} J + loop overhead {} J, put in {expected} J",
+                e.net.get(),
+                burnt - e.net.get()
             );
             assert!(e.gross.get() > e.net.get(), "gross includes the idle share");
-            net += e.net.get();
+            net += burnt;
             put_in += expected;
         }
     }
-    assert!(
-        (net - put_in).abs() / put_in < 0.01,
-        "over all samples: net {net} J, put in {put_in} J"
-    );
+    if quiet >= 10 {
+        assert!(
+            (net - put_in).abs() / put_in < 0.01,
+            "over all quiet samples: net {net} J, put in {put_in} J"
+        );
+    } else {
+        assert_flagged_busy(r);
+        assert!(
+            meter
+                .warnings
+                .iter()
+                .any(|w| w.contains("background activity")),
+            "{:?}",
+            meter.warnings
+        );
+    }
 
     // One package, one lane: no two measured windows overlap.
     let mut windows: Vec<(f64, f64)> = r
@@ -169,4 +204,15 @@ pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w:
     for pair in windows.windows(2) {
         assert!(pair[0].1 <= pair[1].0, "windows overlap: {pair:?}");
     }
+}
+
+/// Asserts that `r` observed background activity and flagged samples for it; its account.
+pub fn assert_flagged_busy(r: &RunResults) -> &jouletrace::results::BackgroundSummary {
+    let bg = r
+        .environment
+        .background
+        .as_ref()
+        .expect("background observed");
+    assert!(bg.flagged > 0, "{bg:?}");
+    bg
 }

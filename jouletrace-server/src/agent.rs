@@ -68,6 +68,9 @@ pub struct AgentStatus {
     // the leases in hand are known so a drain that runs out of time can hand them back.
     pub draining: std::sync::atomic::AtomicBool,
     pub held: std::sync::Mutex<Vec<Lease>>,
+    // fleet: wakes the running jobs' heartbeats at once (a cancellation was published), so a
+    // cancelled job's workers die now rather than at the next scheduled heartbeat.
+    pub poke: Notify,
 }
 
 /// The agent's id: host and pid, so two agents on one machine stay apart.
@@ -193,10 +196,14 @@ pub fn held(state: &AppState) -> std::sync::MutexGuard<'_, Vec<Lease>> {
 }
 
 /// Starts a worker process for `spec`.
-pub fn start_worker(validate_only: bool) -> std::io::Result<Child> {
+pub fn start_worker(validate_only: bool, task_id: Option<JobId>) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.arg("worker");
+    if let Some(id) = task_id {
+        // The worker's log lines carry the task id too.
+        cmd.env(TASK_ID_ENV, id.to_string());
+    }
     if validate_only {
         cmd.arg("--validate-only");
     }
@@ -218,16 +225,22 @@ pub fn start_worker(validate_only: bool) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
-/// Kills a worker's whole process group (the engine's own workers included).
-pub fn kill_group(child: &Child) {
-    if let Some(pid) = child.id() {
-        // The group id is the worker's pid (process_group(0)).
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
+/// The environment variable that tells a job worker its task id (for its log lines).
+pub const TASK_ID_ENV: &str = "JOULETRACE_TASK_ID";
+
+/// Stops a worker: SIGTERM first, so the engine cancels its run and kills its own sandboxed
+/// workers (each in a process group of its own, out of reach of ours), then SIGKILL to the
+/// worker's group after a grace period.
+pub async fn stop_worker(pid: Option<u32>) {
+    let Some(pid) = pid else { return };
+    let pgid = nix::unistd::Pid::from_raw(pid as i32);
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM);
+    tokio::time::sleep(STOP_GRACE).await;
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
 }
+
+/// How long a worker has to cancel its engine run before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Feeds `spec` to a new worker and collects its lines until it exits; `on_line` sees each.
 pub async fn drive_worker(
@@ -257,7 +270,7 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
     let started = Instant::now();
     let id = lease.job.id;
     tracing::info!("job started");
-    let mut child = match start_worker(false) {
+    let mut child = match start_worker(false, Some(id)) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot start a worker; the lease will expire and the job run again");
@@ -280,6 +293,7 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
                     tokio::select! {
                         _ = tokio::time::sleep(every) => {}
                         _ = stop.notified() => return LeaseStatus::Held,
+                        _ = state.agent.poke.notified() => {}
                     }
                     let q = state.queue.clone();
                     let l = lease.clone();
@@ -290,13 +304,8 @@ async fn run_job(state: &Arc<AppState>, lease: Lease) {
                     match status {
                         Ok(Ok(LeaseStatus::Held)) => {}
                         Ok(Ok(s)) => {
-                            tracing::warn!(status = ?s, "lease ended under the job: killing its worker");
-                            if let Some(pid) = pgid {
-                                let _ = nix::sys::signal::killpg(
-                                    nix::unistd::Pid::from_raw(pid as i32),
-                                    nix::sys::signal::Signal::SIGKILL,
-                                );
-                            }
+                            tracing::warn!(status = ?s, "lease ended under the job: stopping its worker");
+                            stop_worker(pgid).await;
                             return s;
                         }
                         Ok(Err(e)) => tracing::error!(error = %e, "heartbeat failed"),

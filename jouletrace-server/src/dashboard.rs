@@ -285,4 +285,8 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/dashboard", get(overview))
         .route("/dashboard/jobs/{task_id}", get(job_detail))
+        .route(
+            "/dashboard/batches/{batch_id}",
+            get(crate::api::handlers::batch_page),
+        )
 }

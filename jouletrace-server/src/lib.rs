@@ -47,12 +47,21 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let state = AppState::new(config, queue);
     if let Some(r) = redis {
+        if state.config.agent {
+            fleet::listen_for_cancels(&state, &r);
+        }
         let _ = state
             .fleet
             .registry
             .set(Arc::new(fleet::RedisRegistry::new(r)));
     }
     if state.config.agent {
+        // fleet: the host identity (it probes the sandbox) before the first result needs it.
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || {
+            st.fleet.identity();
+        })
+        .await?;
         agent::spawn(state.clone());
         // fleet: with a shared queue, this process's agent registers like any other.
         tokio::spawn(fleet::heartbeat_loop(state.clone()));

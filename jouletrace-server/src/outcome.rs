@@ -137,15 +137,19 @@ pub fn from_results(results: RunResults, facts: &JobFacts, processing_time_s: f6
     body.insert("candidate_id".into(), json!(facts.candidate_id));
     body.insert("problem_name".into(), json!(facts.problem_name));
     body.insert("validation".into(), validation.clone());
+    // The engine records the isolation its workers ran under; "unknown" only for a results
+    // record that predates it.
+    let sandbox = results.environment.sandbox.as_ref();
     body.insert(
         "sandbox_level".into(),
         json!(
-            facts
-                .sandbox_level
-                .clone()
+            sandbox
+                .map(|s| s.level.clone())
+                .or_else(|| facts.sandbox_level.clone())
                 .unwrap_or_else(|| "unknown".into())
         ),
     );
+    body.insert("sandbox".into(), json!(sandbox));
     body.insert("host".into(), json!(results.environment));
     body.insert(
         "idle_power_watts".into(),

@@ -1,5 +1,7 @@
 //! The runners a job worker can use.
 
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jouletrace::config::{Layer, host_layered, layered};
@@ -52,10 +54,38 @@ impl Observer for StageObserver<'_> {
         }
         match serde_json::to_value(event) {
             Ok(v) => self.reporter.event(v),
-            Err(e) => self
-                .reporter
-                .event(json!({"event": "warning", "message": format!("unserializable event: {e}")})),
+            Err(e) => self.reporter.event(
+                json!({"event": "warning", "message": format!("unserializable event: {e}")}),
+            ),
         }
+    }
+}
+
+/// The interpreter for candidates: `$JOULETRACE_PYTHON`, else `python3` on `PATH` — unless that
+/// one lives where the sandbox's unprivileged user cannot reach it (a pyenv under `/root`) and
+/// the system's `/usr/bin/python3` exists: a service must not fail every job over its PATH.
+fn find_python() -> Result<Interpreter, jouletrace::python::PythonError> {
+    let found = Interpreter::find(None);
+    let system = Path::new("/usr/bin/python3");
+    let unreachable = |p: &Path| {
+        p.ancestors()
+            .skip(1)
+            .any(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 == 0))
+    };
+    match &found {
+        Ok(py)
+            if std::env::var_os("JOULETRACE_PYTHON").is_none()
+                && unreachable(&py.path)
+                && system.exists() =>
+        {
+            tracing::warn!(
+                found = %py.path.display(),
+                "python3 on PATH is not reachable by the sandbox user; using /usr/bin/python3 \
+                 (set JOULETRACE_PYTHON to choose)"
+            );
+            Interpreter::find(Some(system))
+        }
+        _ => found,
     }
 }
 
@@ -114,7 +144,7 @@ impl Runner for Engine {
             Ok(j) => j,
             Err(e) => return Outcome::failed("execution_error", e.to_string()),
         };
-        let python = match Interpreter::find(None) {
+        let python = match find_python() {
             Ok(p) => p,
             Err(e) => return Outcome::failed("engine_unavailable", e.to_string()),
         };

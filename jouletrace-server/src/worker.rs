@@ -95,6 +95,8 @@ pub fn main(validate_only: bool) -> anyhow::Result<()> {
     // SIGTERM from the agent (a cancelled job) stops the engine, which kills its own workers.
     signal_hook_register(&cancel);
     let runner = runner_from_env();
+    let task = std::env::var(crate::agent::TASK_ID_ENV).unwrap_or_else(|_| "validate".into());
+    let _span = tracing::info_span!("worker", task_id = %task).entered();
     let mut rep = LineReporter {
         out: std::io::stdout().lock(),
     };

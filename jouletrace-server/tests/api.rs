@@ -194,12 +194,7 @@ fn cancelled_tasks_poll_cleanly_and_events_stream() {
         assert!(body["failure_timestamp"].is_number());
     }
     // The SSE stream of a finished task: its state, then the end of the stream.
-    let text = Server::client()
-        .get(s.url(&format!("/api/v1/tasks/{a}/events")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = s.text(&format!("/api/v1/tasks/{a}/events")).1;
     assert!(text.contains("event: state"), "{text}");
     assert!(text.contains("\"status\":\"cancelled\""), "{text}");
     // The worker was killed: the next job runs and completes.
@@ -207,12 +202,7 @@ fn cancelled_tasks_poll_cleanly_and_events_stream() {
         .as_str()
         .unwrap()
         .to_owned();
-    let sse = Server::client()
-        .get(s.url(&format!("/api/v1/tasks/{c}/events")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let sse = s.text(&format!("/api/v1/tasks/{c}/events")).1;
     assert!(sse.contains("event: progress"), "{sse}");
     assert!(sse.contains("\"status\":\"completed\""), "{sse}");
 }
@@ -498,12 +488,7 @@ fn a_full_queue_answers_503_with_retry_after() {
     // A batch that would overflow is refused whole.
     let (st, _) = s.post("/api/v1/batches", &json!(squares_requests()));
     assert_eq!(st, 503);
-    let prom = Server::client()
-        .get(s.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let prom = s.text("/metrics").1;
     assert!(
         prom.contains("jouletrace_queue_jobs{state=\"queued\"} 3"),
         "{prom}"
@@ -512,4 +497,27 @@ fn a_full_queue_answers_503_with_retry_after() {
         prom.contains("jouletrace_jobs_rejected_queue_full_total 2"),
         "{prom}"
     );
+}
+
+#[test]
+fn cors_is_off_unless_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let preflight = |s: &Server| {
+        Server::client()
+            .request(reqwest::Method::OPTIONS, s.url("/api/v1/measure"))
+            .header("origin", "http://localhost:3000")
+            .header("access-control-request-method", "POST")
+            .send()
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let off = scripted(&dir.path().join("a"), &["--no-agent"]);
+    assert_eq!(preflight(&off), None);
+    let on = scripted(
+        &dir.path().join("b"),
+        &["--no-agent", "--cors-origin", "http://localhost:3000"],
+    );
+    assert_eq!(preflight(&on).as_deref(), Some("http://localhost:3000"));
 }

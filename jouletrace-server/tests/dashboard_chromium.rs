@@ -41,7 +41,7 @@ fn run_chromium(chromium: &Path, profile: &Path, extra: &[String], url: &str) ->
             "--disable-dev-shm-usage",
             "--hide-scrollbars",
             // Any host name the page tried to resolve would fail; 127.0.0.1 needs no resolving.
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             "--virtual-time-budget=3000",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))

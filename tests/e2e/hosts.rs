@@ -14,8 +14,9 @@ use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
-use jouletrace::job::Job;
+use jouletrace::job::{Job, MeasureRequest};
 use jouletrace::protocol::Metering;
+use jouletrace::python::{HostFiles, Interpreter};
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, worker_cpu_time};
@@ -114,7 +115,9 @@ fn run(targets: &[Target], config: &RunConfig, context: &RunContext) -> RunResul
 fn shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
     match v {
         Value::Object(m) => {
-            for (k, x) in m {
+            // The one addition an interpreted host's record has: its loop overhead, measured
+            // on the candidate's empty twin (docs/python.md).
+            for (k, x) in m.iter().filter(|(k, _)| k.as_str() != "loop_overhead") {
                 let p = format!("{at}.{k}");
                 out.insert(p.clone());
                 shape(x, &p, out);
@@ -295,6 +298,52 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
     sim.stop();
 
     assert_recovers_simulated_energy(&r, "loop", IDLE, BUSY);
+}
+
+#[test]
+fn the_python_host_on_simulated_rapl_is_charged_the_energy_put_in() {
+    const IDLE: f64 = 4.0;
+    const BUSY: f64 = 20.0;
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    let machine = FakeMachine::mirror_host(tree.path()).unwrap();
+    let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
+    let (sim, workers) =
+        simulate_package(&machine, Watts(IDLE), Watts(BUSY), worker_cpu_time(parent));
+
+    // The real host (jouletrace::python), from a service request body.
+    let body = r#"{"candidate_code": "def solve(n):\n    return sum(i * i for i in range(n))\n",
+        "candidate_id": "squares", "problem_name": "squares",
+        "test_cases": [{"test_id": "n20000", "inputs": [20000], "expected_output": 2666466670000}]}"#;
+    let job = Job::from_requests(vec![MeasureRequest::parse(body.as_bytes()).unwrap()]).unwrap();
+    let interpreter = Interpreter::find(Some(&python())).unwrap();
+    let files = HostFiles::write(&job).unwrap();
+    let config = RunConfig {
+        meter: MeterChoice::Forced(Backend::Powercap),
+        cores: CoreSelection::List(workers),
+        min_sample_time: Duration::from_millis(250),
+        min_trials: 10,
+        max_trials: 10,
+        idle_window: Duration::from_secs(1),
+        ..quick_config()
+    };
+    let sim_context = RunContext {
+        sysfs_root: tree.path().to_owned(),
+        ..context(dir.path())
+    };
+    let r = run(
+        &[files.target(&interpreter, "python/squares")],
+        &config,
+        &sim_context,
+    );
+    sim.stop();
+
+    assert_recovers_simulated_energy(&r, "squares", IDLE, BUSY);
+    let m = &r.candidates().next().unwrap().measurements[0];
+    let overhead = m.loop_overhead.as_ref().expect("the host's loop overhead");
+    assert!(overhead.unavailable.is_none(), "{:?}", overhead.unavailable);
+    assert_eq!(r.run.hosts[0].host.language, "python");
 }
 
 #[test]

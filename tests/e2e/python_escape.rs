@@ -8,8 +8,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jouletrace::config::RunConfig;
-use jouletrace::engine::{self, CancelToken, NullObserver};
+use jouletrace::config::{HostConfig, RunConfig};
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext};
 use jouletrace::job::Job;
 use jouletrace::python::{HostFiles, Interpreter};
 use jouletrace::results::{RunResults, Status};
@@ -46,10 +46,20 @@ fn run(job: &Job, dir: &Path) -> RunResults {
     let target = files.target(&python(), "escape");
     let config = RunConfig {
         measure: false,
-        lock_path: dir.join("measure.lock"),
         ..RunConfig::default()
     };
-    engine::run(&[target], &config, &mut NullObserver, &CancelToken::new()).expect("engine run")
+    let context = RunContext::new(&HostConfig {
+        lock_path: dir.join("measure.lock"),
+        ..HostConfig::default()
+    });
+    engine::run(
+        &[target],
+        &config,
+        &context,
+        &mut NullObserver,
+        &CancelToken::new(),
+    )
+    .expect("engine run")
 }
 
 fn outcome(r: &RunResults, name: &str) -> (Status, String) {

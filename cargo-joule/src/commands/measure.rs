@@ -59,7 +59,6 @@ pub fn measure(args: &MeasureFileArgs, out: &OutputArgs) -> CliResult {
     let mut printer = Printer::new(out);
     let requests = read_requests(&args.file).map_err(Failure::usage)?;
     let job = Job::from_located(requests).map_err(Failure::usage)?;
-    let python = Interpreter::find(args.python.as_deref()).map_err(Failure::usage)?;
     let exports = args
         .export
         .iter()
@@ -72,6 +71,12 @@ pub fn measure(args: &MeasureFileArgs, out: &OutputArgs) -> CliResult {
     let host = host_layered(&[&env, &flags]);
     config.measure = !args.measure.no_measure;
     settings::apply_selection(&mut config, &args.select);
+    let chosen = Interpreter::find_runnable(args.python.as_deref(), &config.sandbox)
+        .map_err(Failure::usage)?;
+    if let Some(note) = &chosen.note {
+        printer.warn(note);
+    }
+    let python = chosen.interpreter;
 
     // The host script and the job live in a private directory for the run's length.
     let files = HostFiles::write(&job).map_err(Failure::usage)?;

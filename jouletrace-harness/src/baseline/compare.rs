@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::engine::summarize::per_call;
+use crate::engine::summarize::{per_call, per_call_grouped, used_samples};
 use crate::results::{
     BaselineComparison, CaseMeasurement, ChangeEntry, ChangeVerdict, RunResults, Settings, Status,
 };
@@ -105,12 +105,76 @@ pub fn incompatibilities(old: &RunResults, new: &RunResults) -> Vec<String> {
 
 /// Energy per call of each sample of `m` in its primary domain (the package its worker ran on,
 /// else the run's): net (idle-subtracted) when `net`, else gross.
+///
+/// Samples flagged for background activity are left out as in the run's own statistics.
 pub fn energy_per_call(results: &RunResults, m: &CaseMeasurement, net: bool) -> Vec<f64> {
+    let (samples, _) = used_samples(m, results.settings.min_trials);
     match (&m.primary_domain, &results.meter) {
-        (Some(domain), _) => per_call(&m.samples, domain, net),
-        (None, Some(meter)) => per_call(&m.samples, &meter.primary_domain, net),
+        (Some(domain), _) => per_call(&samples, domain, net),
+        (None, Some(meter)) => per_call(&samples, &meter.primary_domain, net),
         (None, None) => Vec::new(),
     }
+}
+
+/// [`energy_per_call`] grouped by the worker process that took each sample.
+pub fn energy_per_call_grouped(
+    results: &RunResults,
+    m: &CaseMeasurement,
+    net: bool,
+) -> Vec<Vec<f64>> {
+    let (samples, _) = used_samples(m, results.settings.min_trials);
+    match (&m.primary_domain, &results.meter) {
+        (Some(domain), _) => per_call_grouped(&samples, domain, net),
+        (None, Some(meter)) => per_call_grouped(&samples, &meter.primary_domain, net),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// The run-to-run noise of a change between `old` and `new`: each side's between-process
+/// spread (σ of one process's median, relative) combined in quadrature and taken to the
+/// two-sided `level` point of a normal. A side with one process contributes the other side's
+/// spread (the same code on the same machine varies alike); `None` when neither side shows it.
+pub fn change_noise(old: &[Vec<f64>], new: &[Vec<f64>], level: f64) -> Option<f64> {
+    let (a, b) = (
+        stats::between_process_spread(old),
+        stats::between_process_spread(new),
+    );
+    let (a, b) = match (a, b) {
+        (None, None) => return None,
+        (Some(x), None) | (None, Some(x)) => (x, x),
+        (Some(a), Some(b)) => (a, b),
+    };
+    Some(stats::hierarchical::normal_quantile((1.0 + level) / 2.0) * (a * a + b * b).sqrt())
+}
+
+/// One warning when some thresholds are below the noise the data show, naming the noise.
+fn noise_warning(entries: &[ChangeEntry], new: &RunResults) -> Option<String> {
+    let below: Vec<(&ChangeEntry, f64)> = entries
+        .iter()
+        .filter_map(|e| e.noise.filter(|n| *n > e.threshold).map(|n| (e, n)))
+        .collect();
+    let (first, _) = below.first()?;
+    let noises: Vec<f64> = below.iter().map(|(_, n)| *n).collect();
+    let median = stats::median(&noises).unwrap_or(0.0);
+    let max = noises.iter().copied().fold(0.0, f64::max);
+    let meter = new
+        .meter
+        .as_ref()
+        .filter(|m| m.estimated)
+        .map_or(String::new(), |_| {
+            " (the estimate meter charges CPU time, which other work on a shared machine moves)"
+                .into()
+        });
+    Some(format!(
+        "the threshold ({:.1}%) is below the run-to-run noise these runs show for {} of {} \
+         comparisons (median ±{:.1}%, up to ±{:.1}%){meter}: those verdicts need a change beyond \
+         the noise; raise the threshold or measure on a quieter machine",
+        first.threshold * 100.0,
+        below.len(),
+        entries.iter().filter(|e| e.change.is_some()).count(),
+        median * 100.0,
+        max * 100.0
+    ))
 }
 
 /// Whether `m` finished with samples: only such a measurement has an energy per call.
@@ -175,6 +239,7 @@ impl Missing<'_> {
             new_energy_per_call_j: new_energy,
             change: None,
             threshold,
+            noise: None,
             verdict: ChangeVerdict::Missing,
             reason: Some(reason),
         });
@@ -321,23 +386,76 @@ pub fn compare(
                 ));
             }
             let (a, b) = (
-                energy_per_call(old, old_m, net),
-                energy_per_call(new, m, net),
+                energy_per_call_grouped(old, old_m, net),
+                energy_per_call_grouped(new, m, net),
             );
             let bootstrap =
                 BootstrapOptions::new(options.confidence_level, options.resamples, options.seed);
-            let judged = stats::relative_change(&a, &b, &bootstrap).and_then(|change| {
-                let verdict = stats::change_verdict(change.into(), threshold)?;
-                Ok((change, verdict, stats::median(&a)?, stats::median(&b)?))
+            let noise = change_noise(&a, &b, options.confidence_level);
+            let unreliable = [(old, old_m), (new, m)]
+                .iter()
+                .any(|(r, m)| used_samples(m, r.settings.min_trials).1);
+            // A side measured beside other work (too few quiet samples): a meter whose scope is
+            // the worker's own CPU time (the estimate) is moved by it only indirectly, so it is
+            // still judged, against twice the bar; a package- or system-wide meter also counted
+            // the other work's energy, a bias no interval shows, so it is not judged at all.
+            let own_time_only = new.meter.as_ref().is_some_and(|m| m.estimated);
+            let judged = stats::grouped_relative_change(&a, &b, &bootstrap).and_then(|change| {
+                // The change must exceed the run-to-run noise as well as the threshold.
+                let mut bar = noise.map_or(threshold, |n| n.max(threshold));
+                if unreliable && own_time_only {
+                    bar *= 2.0;
+                }
+                let mut verdict = stats::change_verdict(change.into(), bar)?;
+                if unreliable && verdict != ChangeVerdict::Unchanged {
+                    let side = if used_samples(old_m, old.settings.min_trials).1 {
+                        "the baseline was measured"
+                    } else {
+                        "this run measured it"
+                    };
+                    let what = if verdict == ChangeVerdict::Regressed {
+                        "regression"
+                    } else {
+                        "improvement"
+                    };
+                    if own_time_only {
+                        out.warnings.push(format!(
+                            "{label}: {side} beside other work (too few quiet samples); its \
+                             {what} of {:+.1}% is beyond twice the usual bar ({:.1}%), so it stands",
+                            change.point * 100.0,
+                            bar * 100.0
+                        ));
+                    } else {
+                        out.warnings.push(format!(
+                            "{label}: not gated: {side} beside other work (too few quiet \
+                             samples), whose energy a {} meter counts too, so its {what} of \
+                             {:+.1}% is not trusted",
+                            new.meter.as_ref().map_or("package", |m| m.backend.as_str()),
+                            change.point * 100.0
+                        ));
+                        verdict = ChangeVerdict::Unchanged;
+                    }
+                } else if unreliable {
+                    out.warnings.push(format!(
+                        "{label}: measured beside other work (too few quiet samples): judged \
+                         against twice the usual bar"
+                    ));
+                }
+                Ok((change, verdict))
             });
+            let medians = (
+                stats::median(&a.concat()).ok(),
+                stats::median(&b.concat()).ok(),
+            );
             match judged {
-                Ok((change, verdict, old_median, new_median)) => out.entries.push(ChangeEntry {
+                Ok((change, verdict)) => out.entries.push(ChangeEntry {
                     candidate: cand.id.clone(),
                     case: m.case.clone(),
-                    old_energy_per_call_j: Some(Joules(old_median)),
-                    new_energy_per_call_j: Some(Joules(new_median)),
+                    old_energy_per_call_j: medians.0.map(Joules),
+                    new_energy_per_call_j: medians.1.map(Joules),
                     change: Some(change),
                     threshold,
+                    noise,
                     verdict,
                     reason: None,
                 }),
@@ -373,6 +491,7 @@ pub fn compare(
             }
         }
     }
+    out.warnings.extend(noise_warning(&out.entries, new));
     Ok(BaselineComparison {
         name: name.into(),
         file: file.into(),
@@ -449,9 +568,13 @@ pub(crate) mod tests {
                                     net: Joules(e * 9.0),
                                 }],
                                 outlier: false,
+                                process: 0,
+                                background: None,
+                                background_activity: false,
                             })
                             .collect(),
                         stats: None,
+                        loop_overhead: None,
                         primary_domain: None,
                     }]
                 },
@@ -771,6 +894,99 @@ pub(crate) mod tests {
         assert!(json["change"].is_null(), "{json}");
         let back: ChangeEntry = serde_json::from_value(json).unwrap();
         assert_eq!(back, missing);
+    }
+
+    /// `levels` per process, five tight samples each, spread over processes 0, 1, …
+    fn by_process(levels: &[f64]) -> Vec<f64> {
+        levels
+            .iter()
+            .flat_map(|l| (0..5).map(move |i| l * (1.0 + 0.002 * f64::from(i))))
+            .collect()
+    }
+
+    fn spread_processes(r: &mut RunResults, processes: u32) {
+        for s in &mut r.problems[0].candidates[0].measurements[0].samples {
+            s.process = 0;
+        }
+        for (i, s) in r.problems[0].candidates[0].measurements[0]
+            .samples
+            .iter_mut()
+            .enumerate()
+        {
+            s.process = i as u32 / 5 % processes;
+        }
+    }
+
+    #[test]
+    fn a_shift_within_the_noise_between_processes_is_not_a_regression() {
+        let old_levels = [1.0, 1.06, 0.95, 1.03];
+        let new_levels = [1.08, 1.12, 1.02, 1.10];
+        let mut old = results(
+            Backend::Estimate,
+            EPYC,
+            &[("a", Status::Passed, &by_process(&old_levels))],
+        );
+        let mut new = results(
+            Backend::Estimate,
+            EPYC,
+            &[("a", Status::Passed, &by_process(&new_levels))],
+        );
+        spread_processes(&mut old, 4);
+        spread_processes(&mut new, 4);
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        let e = &c.entries[0];
+        assert_eq!(e.verdict, ChangeVerdict::Unchanged, "{e:?}");
+        let noise = e.noise.expect("four processes show their noise");
+        assert!(noise > 0.05, "{noise}");
+        let w = c.warnings.join("\n");
+        assert!(
+            w.contains("below the run-to-run noise") && w.contains("estimate meter"),
+            "{w}"
+        );
+        // A real doubling is still caught through the same noise.
+        let doubled: Vec<f64> = new_levels.iter().map(|l| l * 2.0).collect();
+        let mut new = results(
+            Backend::Estimate,
+            EPYC,
+            &[("a", Status::Passed, &by_process(&doubled))],
+        );
+        spread_processes(&mut new, 4);
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Regressed);
+    }
+
+    #[test]
+    fn a_side_measured_beside_other_work_is_not_gated_on_a_package_meter() {
+        let old = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
+        let mut new = results(Backend::Perf, EPYC, &[("a", Status::Passed, DOUBLE)]);
+        for s in &mut new.problems[0].candidates[0].measurements[0].samples {
+            s.background_activity = true;
+        }
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Unchanged);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("not gated")),
+            "{:?}",
+            c.warnings
+        );
+        // The estimate counts the worker's own CPU time: a doubling still stands, a 30%
+        // change (below twice a 25% threshold) does not.
+        let old = results(Backend::Estimate, EPYC, &[("a", Status::Passed, SAME)]);
+        let mut new = results(Backend::Estimate, EPYC, &[("a", Status::Passed, DOUBLE)]);
+        for s in &mut new.problems[0].candidates[0].measurements[0].samples {
+            s.background_activity = true;
+        }
+        let mut o = opts();
+        o.threshold = 0.25;
+        let c = compare(&old, &new, "main", "main.json", &o).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Regressed);
+        let up: Vec<f64> = SAME.iter().map(|x| x * 1.3).collect();
+        let mut new = results(Backend::Estimate, EPYC, &[("a", Status::Passed, &up)]);
+        for s in &mut new.problems[0].candidates[0].measurements[0].samples {
+            s.background_activity = true;
+        }
+        let c = compare(&old, &new, "main", "main.json", &o).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Unchanged);
     }
 
     #[test]

@@ -419,8 +419,7 @@ impl Activity {
             Activity::None => Box::new(|| Duration::ZERO),
             Activity::Cpus(cpus) => {
                 let proc = Procfs::default();
-                // SAFETY: sysconf has no preconditions.
-                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+                let hz = crate::platform::load::clock_ticks_per_second();
                 Box::new(move || {
                     let ticks = proc_stat_busy(&proc, &cpus);
                     Duration::from_nanos(ticks * 1_000_000_000 / hz)
@@ -443,27 +442,13 @@ impl Activity {
     }
 }
 
-/// Busy jiffies (user + nice + system + irq + softirq + steal) of `cpus`.
+/// Busy ticks (user + nice + system + irq + softirq + steal) of `cpus`.
 fn proc_stat_busy(proc: &Procfs, cpus: &[u32]) -> u64 {
-    let Ok(text) = proc.read_string("stat") else {
-        return 0;
-    };
-    text.lines()
-        .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let cpu: u32 = f.next()?.strip_prefix("cpu")?.parse().ok()?;
-            if !cpus.contains(&cpu) {
-                return None;
-            }
-            let v: Vec<u64> = f.filter_map(|x| x.parse().ok()).collect();
-            // user nice system idle iowait irq softirq steal
-            Some(
-                [0, 1, 2, 5, 6, 7]
-                    .iter()
-                    .filter_map(|&i| v.get(i))
-                    .sum::<u64>(),
-            )
-        })
+    proc.cpu_ticks()
+        .unwrap_or_default()
+        .iter()
+        .filter(|t| cpus.contains(&t.cpu))
+        .map(|t| t.busy)
         .sum()
 }
 
@@ -478,7 +463,10 @@ fn task_cpu_ns(pid: i32) -> Vec<(i32, u64)> {
             let t = t.ok()?;
             let tid: i32 = t.file_name().to_str()?.parse().ok()?;
             let text = fs::read_to_string(t.path().join("schedstat")).ok()?;
-            Some((tid, text.split_whitespace().next()?.parse().ok()?))
+            Some((
+                tid,
+                crate::platform::load::parse_schedstat(&text)?.on_cpu_ns,
+            ))
         })
         .collect()
 }

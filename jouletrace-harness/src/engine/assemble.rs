@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::meter::Selection;
 use super::plan::Plan;
-use super::{RunContext, summarize};
+use super::{RunContext, background, summarize};
 use crate::config::RunConfig;
 use crate::results::{
     CandidateResult, CaseMeasurement, CaseRecord, CheckRecord, Environment, IdleRecord, LockRecord,
@@ -99,6 +99,13 @@ pub fn results(
             selection.as_ref().map(|s| &s.record),
             config,
         );
+    }
+    // How busy the machine was, in the environment and in the meter's warnings.
+    let mut environment = environment;
+    let mut selection = selection;
+    environment.background = background::summarize(&problems, &idle);
+    if let (Some(sel), Some(bg)) = (&mut selection, &environment.background) {
+        sel.record.warnings.extend(background::warnings(bg));
     }
     RunResults {
         schema_version: SCHEMA_VERSION.into(),

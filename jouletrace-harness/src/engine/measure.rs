@@ -1,11 +1,14 @@
-//! Measured trials of one candidate on one case, in a worker pinned to a lane's CPU.
+//! Measured trials of the candidates of one case, interleaved round by round, each round in a
+//! fresh worker pinned to the lane's CPU.
 //!
 //! The worker prepares inputs outside the window, reads the meter right around each batch of
-//! calls, and reports raw readings; process start, IPC and result checking stay outside.
+//! calls, and reports raw readings; process start, IPC and result checking stay outside. Why
+//! several processes and rounds: `docs/measurement.md` and `docs/statistics.md`.
 
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use super::background;
 use super::idle::IdleTable;
 use super::parallel::Msg;
 use super::plan::MeasureJob;
@@ -14,6 +17,7 @@ use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
 use crate::protocol::{Metering, Request, Response, SampleReport};
 use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
+use crate::sysfs::Procfs;
 use crate::units::Joules;
 
 /// Memory the fresh inputs of one batch may take, at most.
@@ -27,220 +31,414 @@ pub struct MeasureContext<'a> {
     pub cancel: &'a super::CancelToken,
 }
 
-pub fn measure(
-    job: &MeasureJob,
+/// Worker processes each candidate's samples are spread over at least (fewer when
+/// `max_trials` leaves room for fewer blocks of [`MIN_PER_PROCESS`]). Four: the smallest number
+/// whose between-process spread means something, and the run-to-run variation it stands for
+/// (memory layout, address-space randomisation, the machine's state) enters every interval.
+pub const MIN_PROCESSES: u32 = 4;
+
+/// Measured samples per process at least: the process's warm-up is paid once per block.
+pub const MIN_PER_PROCESS: u32 = 3;
+
+/// How a candidate's samples are spread: at least `processes` processes of `per_process`
+/// measured samples each (after each process's own warm-up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spread {
+    pub processes: u32,
+    pub per_process: u32,
+}
+
+impl Spread {
+    pub fn new(min_trials: u32, max_trials: u32) -> Spread {
+        let max_trials = max_trials.max(min_trials).max(1);
+        let processes = MIN_PROCESSES.min((max_trials / MIN_PER_PROCESS).max(1));
+        let per_process = MIN_PER_PROCESS
+            .max(min_trials.div_ceil(processes))
+            .min(max_trials);
+        Spread {
+            processes,
+            per_process,
+        }
+    }
+}
+
+/// The units of work of the measuring phase: the candidates of each case (of one problem)
+/// together, to be interleaved by [`measure_case`]. Where several lanes may measure at once (their
+/// scopes do not overlap, e.g. the estimate's per-process lanes), a case's candidates are dealt
+/// round-robin into one unit per lane: they then run at the same time on different lanes, which
+/// exposes them to the same drifts as interleaving does, and no lane idles.
+pub fn case_groups<'a>(jobs: Vec<MeasureJob<'a>>, lanes: usize) -> Vec<Vec<MeasureJob<'a>>> {
+    let mut by_case: std::collections::BTreeMap<(String, String), Vec<MeasureJob<'a>>> =
+        Default::default();
+    for j in jobs {
+        by_case
+            .entry((j.job.descriptor.problem.clone(), j.case.id.clone()))
+            .or_default()
+            .push(j);
+    }
+    let mut units = Vec::new();
+    for group in by_case.into_values() {
+        let n = group.len().min(lanes.max(1));
+        let mut split: Vec<Vec<MeasureJob<'a>>> = (0..n).map(|_| Vec::new()).collect();
+        for (i, j) in group.into_iter().enumerate() {
+            split[i % n].push(j);
+        }
+        units.extend(split);
+    }
+    units
+}
+
+/// Measures the candidates of one case, interleaved: round after round, each candidate that
+/// is not finished gets a fresh worker process that warms up and takes a block of samples, so
+/// slow drifts of the machine hit every candidate alike and each candidate's samples come from
+/// several processes. A candidate stops by the rule of `docs/measurement.md` (its interval over
+/// processes within target after at least [`Spread::processes`] processes, `max_trials`, its own
+/// time budget, too much background activity, a failure, or cancellation).
+///
+/// Every job of `group` must be the same case (of candidates of one problem). Returns each
+/// job's index with its measurement, in the order of `group`.
+pub fn measure_case(
+    group: &[MeasureJob],
     lane: &Lane,
     cx: &MeasureContext<'_>,
     events: &Sender<Msg>,
-) -> CaseMeasurement {
-    let config = cx.config;
-    let eff = config.effective(&job.job.descriptor.options);
-    let id = &job.job.descriptor.id;
-    let primary = cx.meter.primary_for(lane.cpu).id.clone();
-    let mut m = CaseMeasurement {
-        case: job.case.id.clone(),
-        size: job.case.size,
-        calls_per_sample: 0,
-        failure: None,
-        stop_reason: "failed".into(),
-        warmup: Vec::new(),
-        samples: Vec::new(),
-        stats: None,
-        primary_domain: Some(primary.clone()),
-    };
-    let mut cmd = job
-        .job
-        .worker_command(Some(lane.cpu), config, eff.memory_limit_mb);
-    // A bench worker meters itself: under a sandbox it keeps access to its measured counter
-    // (the estimate meter needs none). Recorded in the run's sandbox notes.
-    if let Some(sb) = cmd.sandbox.as_mut()
-        && cx.meter.spec.backend != crate::energy::Backend::Estimate
-    {
-        sb.access.energy = Some(cx.meter.spec.sysfs_root.clone());
-    }
-    let fail = |m: &mut CaseMeasurement, worker: Option<&Worker>, e: crate::pool::WorkerError| {
-        let stderr = worker.map(|w| w.output().1.text).unwrap_or_default();
-        m.failure = Some(classify(&Ending {
-            error: &e,
-            stderr: &stderr,
-            case: Some(&job.case.id),
-            timeout: eff.timeout,
-            memory_limit_mb: eff.memory_limit_mb,
+) -> Vec<(usize, CaseMeasurement)> {
+    let mut states: Vec<Candidate<'_>> =
+        group.iter().map(|j| Candidate::new(j, lane, cx)).collect();
+    for st in &states {
+        let _ = events.send(Msg::Event(Event::MeasureStarted {
+            candidate: st.job.job.descriptor.id.clone(),
+            case: st.job.case.id.clone(),
+            planned: (st.eff.warmup + st.spread.per_process) * st.spread.processes,
         }));
-        if matches!(e, crate::pool::WorkerError::Cancelled) {
-            m.stop_reason = "interrupted".into();
-        }
-    };
-    let mut worker = match Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10))) {
-        Ok(w) => w,
-        Err(e) => {
-            fail(&mut m, None, e);
-            return m;
-        }
-    };
-    let judge = |worker: &mut Worker,
-                 answer: Result<Response, crate::pool::WorkerError>,
-                 what: &str|
-     -> Result<Response, Box<Failure>> {
-        match answer {
-            Ok(Response::Error { message }) => Err(Box::new(Failure::new(
-                Status::ProtocolError,
-                Some(&job.case.id),
-                format!("{what}: {message}"),
-            ))),
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let stderr = worker.output().1.text;
-                let mut f = classify(&Ending {
-                    error: &e,
-                    stderr: &stderr,
-                    case: Some(&job.case.id),
-                    timeout: eff.timeout,
-                    memory_limit_mb: eff.memory_limit_mb,
-                });
-                f.message = format!("{what}: {}", f.message);
-                Err(Box::new(f))
+    }
+    loop {
+        let mut any = false;
+        for st in states.iter_mut().filter(|s| s.stop.is_none()) {
+            any = true;
+            if cx.cancel.is_cancelled() {
+                st.stop = Some("interrupted");
+                continue;
             }
+            st.one_process(lane, cx, events);
         }
-    };
-    let ask = |worker: &mut Worker, req: Request, what: &str| {
-        let answer = worker.request(&req, eff.timeout, Some(cx.cancel));
-        judge(worker, answer, what)
-    };
-    // An answer of the wrong kind is the worker breaking the protocol.
-    let unexpected = |other: Response| {
-        Box::new(Failure::new(
-            Status::ProtocolError,
-            Some(&job.case.id),
-            format!("unexpected {other:?}"),
-        ))
-    };
-    // A host metered from the orchestrator never gets a meter to open: ours reads around its
-    // windows (see `host.rs`).
-    let spec = cx.meter.spec_for(lane.cpu);
-    let from_outside = worker.metering() == Metering::Orchestrator;
-    let prepared = ask(
-        &mut worker,
-        Request::Prepare {
-            candidate: id.clone(),
-            case: job.case.id.clone(),
-            meter: (!from_outside).then(|| spec.clone()),
-            overhead: false,
-        },
-        "preparing",
-    )
-    .and_then(|r| match r {
-        Response::Prepared { input_bytes } => Ok(input_bytes),
-        other => Err(unexpected(other)),
-    });
-    let mut window_meter = match prepared.as_ref().ok().filter(|_| from_outside) {
-        Some(_) => match super::host::WindowMeter::open(&spec, worker.program_pid()) {
-            Ok(w) => Some(w),
-            Err(message) => {
-                m.failure = Some(Failure::new(
-                    Status::ProtocolError,
-                    Some(&job.case.id),
-                    format!("preparing: {message}"),
-                ));
-                worker.shutdown();
-                return m;
-            }
-        },
-        None => None,
-    };
-    let calibrated = prepared.and_then(|input_bytes| {
-        let batch = (BATCH_BYTES / input_bytes.max(1)).max(1);
-        ask(
-            &mut worker,
-            Request::Calibrate {
-                target_ns: config.min_sample_time.as_nanos() as u64,
-                max_batch: batch,
-            },
-            "calibrating",
-        )
-        .and_then(|r| match r {
-            Response::Calibrated { calls, .. } => Ok((calls, batch)),
-            other => Err(unexpected(other)),
+        if !any {
+            break;
+        }
+    }
+    states
+        .into_iter()
+        .map(|mut st| {
+            st.m.stop_reason = st.stop.unwrap_or("failed").into();
+            // Interpreted hosts: the calling loop's cost, measured once, off every sample.
+            super::overhead::subtract(&mut st.m);
+            (st.job.index, st.m)
         })
-    });
-    let (calls, batch) = match calibrated {
-        Ok(c) => c,
-        Err(f) => {
-            m.failure = Some(*f);
-            return m;
-        }
-    };
-    m.calls_per_sample = calls;
-    let planned = eff.warmup + eff.min_trials;
-    let _ = events.send(Msg::Event(Event::MeasureStarted {
-        candidate: id.clone(),
-        case: job.case.id.clone(),
-        planned,
-    }));
-    let started = Instant::now();
-    let mut done = 0;
-    let reason = loop {
-        if cx.cancel.is_cancelled() {
-            break "interrupted";
-        }
-        let warm = m.warmup.len() < eff.warmup as usize;
-        if !warm {
-            let n = m.samples.len() as u32;
-            if n >= eff.min_trials.max(2) {
-                let values = super::summarize::per_call(&m.samples, &primary, true);
-                if super::summarize::within_target(&values, config) {
-                    break "target_ci";
-                }
-            }
-            if n >= config.max_trials.max(eff.min_trials) {
-                break "max_trials";
-            }
-            if n >= eff.min_trials && started.elapsed() >= config.time_budget {
-                break "time_budget";
-            }
-        }
-        let answer = match window_meter.as_mut() {
-            Some(wm) => {
-                let answer =
-                    super::host::sample(&mut worker, wm, calls, batch, eff.timeout, cx.cancel);
-                judge(&mut worker, answer, "sampling")
-            }
-            None => ask(&mut worker, Request::Sample { calls, batch }, "sampling"),
-        };
-        let sample = match answer {
-            Ok(Response::Sampled(report)) => to_sample(&report, lane, cx),
-            Ok(other) => {
-                m.failure = Some(*unexpected(other));
-                break "failed";
-            }
-            Err(f) => {
-                let interrupted = f.kind == Status::NotRun;
-                m.failure = Some(*f);
-                break if interrupted { "interrupted" } else { "failed" };
-            }
-        };
-        done += 1;
-        let _ = events.send(Msg::Event(Event::Sample {
-            candidate: id.clone(),
-            case: job.case.id.clone(),
-            sample: Box::new(sample.clone()),
-            done,
-        }));
-        if warm {
-            m.warmup.push(sample);
-        } else {
-            m.samples.push(sample);
-        }
-    };
-    m.stop_reason = reason.into();
-    if reason == "interrupted" && m.failure.is_none() {
-        // Samples so far are kept; the measurement is simply short.
-    }
-    worker.shutdown();
-    m
+        .collect()
 }
 
-fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
+/// One candidate's measurement while its case is being measured.
+struct Candidate<'a> {
+    job: &'a MeasureJob<'a>,
+    eff: crate::config::Effective,
+    spread: Spread,
+    primary: String,
+    m: CaseMeasurement,
+    /// Calls per sample and batch size, from the first process's calibration.
+    calibrated: Option<(u64, u64)>,
+    processes: u32,
+    done: u32,
+    /// Time spent in this candidate's own processes (the time budget is per candidate).
+    spent: Duration,
+    stop: Option<&'static str>,
+}
+
+impl<'a> Candidate<'a> {
+    fn new(job: &'a MeasureJob<'a>, lane: &Lane, cx: &MeasureContext<'_>) -> Candidate<'a> {
+        let eff = cx.config.effective(&job.job.descriptor.options);
+        let primary = cx.meter.primary_for(lane.cpu).id.clone();
+        Candidate {
+            job,
+            spread: Spread::new(eff.min_trials, cx.config.max_trials),
+            eff,
+            m: CaseMeasurement {
+                case: job.case.id.clone(),
+                size: job.case.size,
+                calls_per_sample: 0,
+                failure: None,
+                stop_reason: "failed".into(),
+                warmup: Vec::new(),
+                samples: Vec::new(),
+                stats: None,
+                primary_domain: Some(primary.clone()),
+                loop_overhead: None,
+            },
+            primary,
+            calibrated: None,
+            processes: 0,
+            done: 0,
+            spent: Duration::ZERO,
+            stop: None,
+        }
+    }
+
+    fn fail(&mut self, f: Failure) {
+        self.stop = Some(if f.kind == Status::NotRun {
+            "interrupted"
+        } else {
+            "failed"
+        });
+        self.m.failure = Some(f);
+    }
+
+    /// Whether the samples so far end the measurement, and why.
+    fn verdict(&self, config: &RunConfig) -> Option<&'static str> {
+        let quiet: Vec<Sample> = self
+            .m
+            .samples
+            .iter()
+            .filter(|s| !s.background_activity)
+            .cloned()
+            .collect();
+        let n = quiet.len() as u32;
+        let max_trials = config.max_trials.max(self.eff.min_trials);
+        // Samples flagged for background activity are re-taken, within a budget.
+        if self.m.samples.len() as u32 - n > max_trials {
+            return Some("background_activity");
+        }
+        if n >= max_trials {
+            return Some("max_trials");
+        }
+        let enough = n >= self.eff.min_trials.max(2) && self.processes >= self.spread.processes;
+        if enough {
+            let values = super::summarize::per_call_grouped(&quiet, &self.primary, true);
+            if super::summarize::within_target(&values, config) {
+                return Some("target_ci");
+            }
+            if self.spent >= config.time_budget {
+                return Some("time_budget");
+            }
+        }
+        None
+    }
+
+    /// One fresh worker: prepare (and calibrate, the first time), warm up, take a block of
+    /// samples, shut down; then decide whether the measurement is over.
+    fn one_process(&mut self, lane: &Lane, cx: &MeasureContext<'_>, events: &Sender<Msg>) {
+        let started = Instant::now();
+        let outcome = self.run_process(lane, cx, events);
+        self.spent += started.elapsed();
+        self.processes += 1;
+        match outcome {
+            Err(f) => self.fail(*f),
+            Ok(()) => self.stop = self.verdict(cx.config),
+        }
+    }
+
+    fn run_process(
+        &mut self,
+        lane: &Lane,
+        cx: &MeasureContext<'_>,
+        events: &Sender<Msg>,
+    ) -> Result<(), Box<Failure>> {
+        let config = cx.config;
+        let eff = &self.eff;
+        let job = self.job;
+        let case = &job.case.id;
+        let id = &job.job.descriptor.id;
+        let cmd = job
+            .job
+            .worker_command(Some(lane.cpu), config, eff.memory_limit_mb);
+        let classified = |e: &crate::pool::WorkerError, stderr: &str| {
+            classify(&Ending {
+                error: e,
+                stderr,
+                case: Some(case),
+                timeout: eff.timeout,
+                memory_limit_mb: eff.memory_limit_mb,
+            })
+        };
+        let mut worker = Worker::spawn(&cmd, eff.timeout.max(Duration::from_secs(10)))
+            .map_err(|e| Box::new(classified(&e, "")))?;
+        let judge = |worker: &mut Worker,
+                     answer: Result<Response, crate::pool::WorkerError>,
+                     what: &str|
+         -> Result<Response, Box<Failure>> {
+            match answer {
+                Ok(Response::Error { message }) => Err(Box::new(Failure::new(
+                    Status::ProtocolError,
+                    Some(case),
+                    format!("{what}: {message}"),
+                ))),
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    let mut f = classified(&e, &worker.output().1.text);
+                    f.message = format!("{what}: {}", f.message);
+                    Err(Box::new(f))
+                }
+            }
+        };
+        let ask = |worker: &mut Worker, req: Request, what: &str| {
+            let answer = worker.request(&req, eff.timeout, Some(cx.cancel));
+            judge(worker, answer, what)
+        };
+        // An answer of the wrong kind is the worker breaking the protocol.
+        let unexpected = |other: Response| {
+            Box::new(Failure::new(
+                Status::ProtocolError,
+                Some(case),
+                format!("unexpected {other:?}"),
+            ))
+        };
+        // A host metered from the orchestrator never gets a meter to open: ours reads around its
+        // windows (see `host.rs`).
+        let spec = cx.meter.spec_for(lane.cpu);
+        let from_outside = worker.metering() == Metering::Orchestrator;
+        let result = (|| {
+            let input_bytes = match ask(
+                &mut worker,
+                Request::Prepare {
+                    candidate: id.clone(),
+                    case: case.clone(),
+                    meter: (!from_outside).then(|| spec.clone()),
+                    overhead: false,
+                },
+                "preparing",
+            )? {
+                Response::Prepared { input_bytes } => input_bytes,
+                other => return Err(unexpected(other)),
+            };
+            let mut window_meter = if from_outside {
+                Some(
+                    super::host::WindowMeter::open(&spec, worker.program_pid()).map_err(
+                        |message| {
+                            Box::new(Failure::new(
+                                Status::ProtocolError,
+                                Some(case),
+                                format!("preparing: {message}"),
+                            ))
+                        },
+                    )?,
+                )
+            } else {
+                None
+            };
+            let (calls, batch) = match self.calibrated {
+                Some(c) => c,
+                None => {
+                    // Calibrated once, in the first process: every process then runs the same
+                    // number of calls per sample, so their samples are comparable.
+                    let batch = (BATCH_BYTES / input_bytes.max(1)).max(1);
+                    match ask(
+                        &mut worker,
+                        Request::Calibrate {
+                            target_ns: config.min_sample_time.as_nanos() as u64,
+                            max_batch: batch,
+                        },
+                        "calibrating",
+                    )? {
+                        Response::Calibrated { calls, .. } => (calls, batch),
+                        other => return Err(unexpected(other)),
+                    }
+                }
+            };
+            self.calibrated = Some((calls, batch));
+            self.m.calls_per_sample = calls;
+            let watch = background::Watch::new(
+                Procfs::from_env(),
+                background::worker_scope(cx.meter.primary_for(lane.cpu), lane.cpu),
+                Some(worker.pid),
+            );
+            let max_trials = config.max_trials.max(eff.min_trials);
+            let (mut warm, mut quiet) = (0, 0);
+            let mut flagged = 0;
+            loop {
+                let warming = warm < eff.warmup;
+                let measured = self
+                    .m
+                    .samples
+                    .iter()
+                    .filter(|s| !s.background_activity)
+                    .count();
+                if !warming
+                    && (quiet >= self.spread.per_process
+                        || measured as u32 >= max_trials
+                        // Re-takes of this block are bounded by the block itself.
+                        || flagged > self.spread.per_process
+                        || cx.cancel.is_cancelled())
+                {
+                    break;
+                }
+                let mark = watch.mark();
+                let answer = match window_meter.as_mut() {
+                    Some(wm) => {
+                        let answer = super::host::sample(
+                            &mut worker,
+                            wm,
+                            calls,
+                            batch,
+                            eff.timeout,
+                            cx.cancel,
+                        );
+                        judge(&mut worker, answer, "sampling")
+                    }
+                    None => ask(&mut worker, Request::Sample { calls, batch }, "sampling"),
+                }?;
+                let reading = mark.and_then(|a| watch.since(&a));
+                let report = match answer {
+                    Response::Sampled(report) => report,
+                    other => return Err(unexpected(other)),
+                };
+                let mut sample = to_sample(&report, lane, cx, reading);
+                sample.process = self.processes;
+                self.done += 1;
+                let _ = events.send(Msg::Event(Event::Sample {
+                    candidate: id.clone(),
+                    case: case.clone(),
+                    sample: Box::new(sample.clone()),
+                    done: self.done,
+                }));
+                if warming {
+                    warm += 1;
+                    self.m.warmup.push(sample);
+                } else {
+                    if sample.background_activity {
+                        flagged += 1;
+                    } else {
+                        quiet += 1;
+                    }
+                    self.m.samples.push(sample);
+                }
+            }
+            // Interpreted hosts: once per candidate and case, in the process that just took
+            // samples, the empty twin with the same calls and batch (engine/overhead.rs).
+            if let Some(wm) = window_meter.as_mut()
+                && self.m.loop_overhead.is_none()
+                && !cx.cancel.is_cancelled()
+            {
+                let plan = super::overhead::Plan {
+                    candidate: id,
+                    calls,
+                    batch,
+                    timeout: eff.timeout,
+                    lane,
+                };
+                self.m.loop_overhead =
+                    Some(super::overhead::measure(&mut worker, wm, case, &plan, cx));
+            }
+            Ok(())
+        })();
+        worker.shutdown();
+        result
+    }
+}
+
+pub(super) fn to_sample(
+    r: &SampleReport,
+    lane: &Lane,
+    cx: &MeasureContext<'_>,
+    reading: Option<background::Reading>,
+) -> Sample {
     let measured = Duration::from_nanos(r.measured_ns);
     // Idle power is charged over the time the energy covers (longer when metered from outside).
     let metered = r.metered_ns.map_or(measured, Duration::from_nanos);
@@ -266,6 +464,9 @@ fn to_sample(r: &SampleReport, lane: &Lane, cx: &MeasureContext<'_>) -> Sample {
             })
             .collect(),
         outlier: false,
+        process: 0,
+        background: reading.map(|r| r.load),
+        background_activity: reading.is_some_and(|r| r.flagged),
     }
 }
 
@@ -280,4 +481,39 @@ pub fn net_went_negative(m: &CaseMeasurement) -> bool {
         .chain(&m.warmup)
         .flat_map(|s| &s.energy)
         .any(|e| &e.domain == domain && e.net.get() < 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_spread_over_processes_within_max_trials() {
+        // Defaults: trials 5, max_trials 30.
+        assert_eq!(
+            Spread::new(5, 30),
+            Spread {
+                processes: 4,
+                per_process: 3
+            }
+        );
+        // Room for two blocks only.
+        assert_eq!(
+            Spread::new(5, 8),
+            Spread {
+                processes: 2,
+                per_process: 3
+            }
+        );
+        // Many trials asked for: bigger blocks.
+        assert_eq!(Spread::new(20, 40).per_process, 5);
+        // Tiny budgets still measure.
+        assert_eq!(
+            Spread::new(1, 1),
+            Spread {
+                processes: 1,
+                per_process: 1
+            }
+        );
+    }
 }

@@ -15,10 +15,11 @@
 //! that never hold one, orchestrator metering; `meter` chooses the meter and the lanes its
 //! domains allow; `gates` warns about frequency scaling and waits for cooling); `assemble` builds
 //! the results (`summarize` turns samples into statistics and rankings); `merge` joins the
-//! results of shards. The design notes are
+//! results of shards; `background` watches for other work beside every window. The design notes are
 //! `docs/process-model.md` and `docs/measurement.md`.
 
 mod assemble;
+pub mod background;
 mod cancel;
 mod check;
 mod context;
@@ -32,6 +33,7 @@ mod measure;
 pub mod merge;
 mod meter;
 mod observer;
+mod overhead;
 mod parallel;
 mod plan;
 mod run;

@@ -12,7 +12,7 @@ use super::lock::RunLock;
 use super::schedule::{self, Schedule};
 use super::{
     CancelToken, CandidateDescriptor, EngineError, Event, Observer, RunContext, Target, TargetKind,
-    check, environment, gates, meter, plan, slots,
+    background, check, environment, gates, meter, plan, slots,
 };
 use crate::config::RunConfig;
 use crate::energy::monotonic_ns;
@@ -168,6 +168,12 @@ pub fn run(
         config,
         context,
     );
+    // How busy the machine was: said aloud now, recorded by `assemble` in the results.
+    if let Some(bg) = &results.environment.background {
+        for message in background::warnings(bg) {
+            observer.event(&Event::Note { message });
+        }
+    }
     let failed = results
         .candidates()
         .filter(|c| c.status.is_failure())

@@ -118,9 +118,11 @@ pub fn measure_all(
         idle,
         cancel,
     };
+    // The candidates of one case are measured together, interleaved (see measure.rs).
+    let units = measure::case_groups(jobs, lanes.len());
     drain_queue(
         &lanes,
-        jobs,
+        units,
         |lane, job, tx| {
             if cancel.is_cancelled() {
                 return;
@@ -135,9 +137,14 @@ pub fn measure_all(
             if let Some(t) = &thermal {
                 t.settle(config.settle_timeout, cancel);
             }
-            let m = measure::measure(&job, lane, &cx, tx);
-            set_lane_drift(lane, measure::net_went_negative(&m));
-            let _ = tx.send(Msg::Measured(job.index, Box::new(m)));
+            let measured = measure::measure_case(&job, lane, &cx, tx);
+            set_lane_drift(
+                lane,
+                measured.iter().any(|(_, m)| measure::net_went_negative(m)),
+            );
+            for (index, m) in measured {
+                let _ = tx.send(Msg::Measured(index, Box::new(m)));
+            }
         },
         |msg| match msg {
             Msg::Event(e) => observer.event(&e),

@@ -1,6 +1,7 @@
 //! From raw samples to the statistics and rankings in the results (all arithmetic is in
 //! [`crate::stats`]; this module only picks the series and records what it found).
 
+use super::background;
 use crate::config::RunConfig;
 use crate::results::{
     CaseMeasurement, CaseRanking, CaseStats, Estimate, MeterRecord, ProblemResult, Sample, Status,
@@ -34,9 +35,29 @@ pub fn per_call(samples: &[Sample], domain: &str, net: bool) -> Vec<f64> {
         .collect()
 }
 
-/// Whether the confidence interval of the median energy per call is within the run's target.
-pub fn within_target(values: &[f64], config: &RunConfig) -> bool {
-    stats::median_ci(values, &options(config))
+/// Energy per call of each sample in `domain`, grouped by the worker process that took it
+/// (ascending process index; processes without a value are left out).
+pub fn per_call_grouped(samples: &[Sample], domain: &str, net: bool) -> Vec<Vec<f64>> {
+    grouped(samples, |s| {
+        energy(s, domain, net).map(|e| e / s.calls as f64)
+    })
+}
+
+/// Any per-sample figure, grouped by process.
+fn grouped(samples: &[Sample], value: impl Fn(&Sample) -> Option<f64>) -> Vec<Vec<f64>> {
+    let mut groups: std::collections::BTreeMap<u32, Vec<f64>> = Default::default();
+    for s in samples {
+        if let Some(v) = value(s) {
+            groups.entry(s.process).or_default().push(v);
+        }
+    }
+    groups.into_values().collect()
+}
+
+/// Whether the confidence interval of the median energy per call (over processes, see
+/// [`stats::hierarchical`]) is within the run's target.
+pub fn within_target(values: &[Vec<f64>], config: &RunConfig) -> bool {
+    stats::grouped_median_ci(values, &options(config))
         .ok()
         .filter(|e| e.point > 0.0)
         .and_then(|e| {
@@ -52,8 +73,8 @@ pub fn within_target(values: &[f64], config: &RunConfig) -> bool {
         .is_some_and(|w| w <= config.target_ci)
 }
 
-fn ci(values: &[f64], config: &RunConfig) -> Option<Estimate<f64>> {
-    stats::median_ci(values, &options(config)).ok()
+fn ci(values: &[Vec<f64>], config: &RunConfig) -> Option<Estimate<f64>> {
+    stats::grouped_median_ci(values, &options(config)).ok()
 }
 
 fn map<T>(e: Estimate<f64>, f: impl Fn(f64) -> T) -> Estimate<T> {
@@ -64,31 +85,34 @@ fn map<T>(e: Estimate<f64>, f: impl Fn(f64) -> T) -> Estimate<T> {
     }
 }
 
+/// The samples of `m` its statistics, ranking and baseline comparison use: the quiet ones while
+/// at least `min_trials` remain (see [`background`]), and whether flagged ones had to be used.
+pub fn used_samples(m: &CaseMeasurement, min_trials: u32) -> (Vec<Sample>, bool) {
+    background::usable(&m.samples, min_trials)
+}
+
 /// Statistics of one measured case; flags outliers on the samples themselves.
 pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &RunConfig) {
-    let net = per_call(&m.samples, domain, true);
-    if net.len() != m.samples.len() || net.len() < 2 {
+    let (used, unreliable) = used_samples(m, config.min_trials);
+    let net = per_call(&used, domain, true);
+    if net.len() != used.len() || net.len() < 2 {
         return;
     }
     if let Ok(classes) = stats::tukey(&net) {
-        for (s, c) in m.samples.iter_mut().zip(&classes) {
-            s.outlier = c.is_outlier();
+        let mut classes = classes.iter();
+        for s in m.samples.iter_mut() {
+            s.outlier = false;
+            if unreliable || !s.background_activity {
+                s.outlier = classes.next().is_some_and(|c| c.is_outlier());
+            }
         }
     }
-    let gross = per_call(&m.samples, domain, false);
-    let power = |net: bool| -> Vec<f64> {
-        m.samples
-            .iter()
-            .filter_map(|s| energy(s, domain, net).map(|e| e / s.measured_s))
-            .collect()
-    };
-    let time: Vec<f64> = m
-        .samples
-        .iter()
-        .map(|s| s.measured_s / s.calls as f64)
-        .collect();
+    let gross = per_call_grouped(&used, domain, false);
+    let power = |net: bool| grouped(&used, |s| energy(s, domain, net).map(|e| e / s.measured_s));
+    let time = grouped(&used, |s| Some(s.measured_s / s.calls as f64));
+    let net_groups = per_call_grouped(&used, domain, true);
     let (Some(e_net), Some(e_gross), Some(p_gross), Some(p_net), Some(t), Ok(summary)) = (
-        ci(&net, config),
+        ci(&net_groups, config),
         ci(&gross, config),
         ci(&power(false), config),
         ci(&power(true), config),
@@ -107,6 +131,12 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
     if p_net.point > IMPLAUSIBLE_NET_W {
         flags.push("net_power_above_plausible".to_owned());
     }
+    if m.samples.iter().any(|s| s.background_activity) {
+        flags.push("background_activity".to_owned());
+    }
+    if unreliable {
+        flags.push("unreliable".to_owned());
+    }
     m.stats = Some(CaseStats {
         domain: domain.to_owned(),
         energy_per_call_j: map(e_gross, Joules),
@@ -119,7 +149,8 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
         mad_energy_per_call_j: Joules(summary.mad),
         cv: summary.cv.unwrap_or(0.0),
         outliers: m.samples.iter().filter(|s| s.outlier).count() as u32,
-        samples: m.samples.len() as u32,
+        samples: used.len() as u32,
+        processes: net_groups.len() as u32,
         flags,
     });
 }
@@ -146,7 +177,7 @@ pub fn problem(
     for case in p.cases.iter().filter(|c| c.measured) {
         // Rank on net energy; if an idle subtraction left a median at or below zero, the ratios
         // would be meaningless, so fall back to gross (the stats flags say why).
-        let series = |net: bool| -> Vec<(String, Vec<f64>)> {
+        let series = |net: bool| -> Vec<(String, Vec<Vec<f64>>)> {
             p.candidates
                 .iter()
                 .filter(|c| c.status == Status::Passed)
@@ -156,7 +187,8 @@ pub fn problem(
                         .iter()
                         .find(|m| m.case == case.id && m.failure.is_none() && m.stats.is_some())?;
                     let d = m.primary_domain.as_deref().unwrap_or(domain);
-                    Some((c.name.clone(), per_call(&m.samples, d, net)))
+                    let (used, _) = used_samples(m, config.min_trials);
+                    Some((c.name.clone(), per_call_grouped(&used, d, net)))
                 })
                 .collect()
         };
@@ -164,8 +196,8 @@ pub fn problem(
         if net.is_empty() {
             continue;
         }
-        let ranked = stats::rank(&net, &options(config))
-            .or_else(|_| stats::rank(&series(false), &options(config)));
+        let ranked = stats::rank_grouped(&net, &options(config))
+            .or_else(|_| stats::rank_grouped(&series(false), &options(config)));
         if let Ok(entries) = ranked {
             p.rankings.push(CaseRanking {
                 case: case.id.clone(),

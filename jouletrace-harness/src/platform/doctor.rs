@@ -11,6 +11,7 @@ use crate::sysfs::{Procfs, Sysfs, format_cpu_list};
 use crate::topology::Topology;
 
 use super::environment::{governor, turbo, uname, virtualization};
+use super::load::LoadNow;
 
 /// One backend's availability.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,6 +77,9 @@ pub struct DoctorReport {
     pub virtualization_evidence: Option<String>,
     pub perf_event_paranoid: Option<i32>,
     pub capabilities: Capabilities,
+    /// Other work running now: measured windows beside it are flagged and re-taken.
+    #[serde(default)]
+    pub load: Option<LoadNow>,
     /// Things that make measurements noisier, each with what to do.
     pub advice: Vec<String>,
     pub measured_usable: bool,
@@ -85,6 +89,11 @@ pub struct DoctorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::pool::sandbox::SandboxLevel>,
 }
+
+/// How long the doctor watches `/proc/stat` for other work.
+const LOAD_WINDOW: Duration = Duration::from_millis(300);
+/// A CPU busier than this with other work is worth a note.
+const BUSY_ADVICE: f64 = 0.10;
 
 const CAP_SYS_RAWIO: u32 = 17;
 const CAP_SYS_ADMIN: u32 = 21;
@@ -275,6 +284,17 @@ impl DoctorReport {
             );
         }
 
+        let load = LoadNow::measure(proc, LOAD_WINDOW);
+        if let Some(l) = load.as_ref().filter(|l| l.max_busy() > BUSY_ADVICE) {
+            advice.push(format!(
+                "the machine is busy with other work (a CPU {:.0}% busy over {:.1} s): samples \
+                 beside it are flagged background_activity and re-taken, and runs take longer; \
+                 measure on a quiet machine",
+                l.max_busy() * 100.0,
+                l.window_s
+            ));
+        }
+
         let measured_usable = !measured.is_empty();
         let verdict = match (measured.first(), automatic_choice) {
             (Some(_), Some(auto)) if auto != Backend::Estimate => format!(
@@ -319,6 +339,7 @@ impl DoctorReport {
             virtualization_evidence: virt.map(|(_, why)| why),
             perf_event_paranoid: proc.perf_event_paranoid().ok(),
             capabilities: capabilities(proc),
+            load,
             advice,
             measured_usable,
             verdict,
@@ -475,6 +496,27 @@ impl DoctorReport {
                 caps.join(", ")
             }
         );
+        match &self.load {
+            Some(l) => {
+                let cpus: Vec<String> = l
+                    .busy
+                    .iter()
+                    .map(|(cpu, b)| format!("cpu{cpu} {:.0}%", b * 100.0))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "Load         {} busy over {:.1} s{}",
+                    cpus.join(", "),
+                    l.window_s,
+                    l.loadavg
+                        .map(|a| format!("; load average {:.2} {:.2} {:.2}", a[0], a[1], a[2]))
+                        .unwrap_or_default()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "Load         unknown (/proc/stat unreadable)");
+            }
+        }
         for a in &self.advice {
             let _ = writeln!(out, "Note         {a}");
         }

@@ -36,6 +36,7 @@ pub fn probe_environment_with(sys: &Sysfs, proc: &Procfs) -> Environment {
         rustc: None,
         worker_cpus: Vec::new(),
         orchestrator_cpu: None,
+        background: None,
         sandbox: None,
     }
 }

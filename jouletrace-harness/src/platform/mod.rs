@@ -14,6 +14,7 @@
 
 mod doctor;
 mod environment;
+pub mod load;
 
 pub use doctor::{
     BackendStatus, Capabilities, DoctorReport, TemperatureSensor, TopologySummary,

@@ -27,12 +27,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Target;
 use crate::job::Job;
+use crate::pool::sandbox::{self, SandboxPolicy};
 
 /// The host script, written next to each job at run time.
 pub const HOST_SCRIPT: &str = include_str!("host.py");
 
 /// Environment variable naming the interpreter to use instead of `python3` on `PATH`.
 pub const PYTHON_ENV: &str = "JOULETRACE_PYTHON";
+
+/// Tried when `python3` on `PATH` is one the sandbox cannot run.
+const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// The interpreter [`Interpreter::find_runnable`] chose, and why, when it is not the first
+/// candidate.
+#[derive(Clone, Debug)]
+pub struct Chosen {
+    pub interpreter: Interpreter,
+    pub note: Option<String>,
+}
 
 /// The oldest Python the host supports (it uses nothing newer).
 const MIN_VERSION: (u32, u32) = (3, 8);
@@ -56,6 +68,11 @@ pub enum PythonError {
     },
     #[error("`{path}` is Python {version}; the host needs {}.{} or newer", MIN_VERSION.0, MIN_VERSION.1)]
     TooOld { path: String, version: String },
+    #[error(
+        "the sandbox cannot run the interpreter {path}: {reason}; name one it can with \
+         --python or {PYTHON_ENV} (a system interpreter such as /usr/bin/python3)"
+    )]
+    NotRunnable { path: String, reason: String },
     #[error("writing the host's files in {dir}: {source}")]
     Write {
         dir: PathBuf,
@@ -120,6 +137,49 @@ impl Interpreter {
             });
         }
         Ok(interpreter)
+    }
+
+    /// As [`Interpreter::find`], for workers started under `policy`: the interpreter must be
+    /// one the sandbox can run (when the orchestrator is root, its unprivileged user must be able
+    /// to read it; pyenv's under `/root` is not). When none was named and `python3` on `PATH`
+    /// is not runnable, the system's `/usr/bin/python3` is used instead, and the note says so;
+    /// never a weaker sandbox.
+    pub fn find_runnable(
+        explicit: Option<&Path>,
+        policy: &SandboxPolicy,
+    ) -> Result<Chosen, PythonError> {
+        let named = explicit.is_some() || std::env::var_os(PYTHON_ENV).is_some();
+        let first = Interpreter::find(explicit)?;
+        let refused = match sandbox::runnable(policy, &first.path) {
+            Ok(()) => {
+                return Ok(Chosen {
+                    interpreter: first,
+                    note: None,
+                });
+            }
+            Err(reason) => reason,
+        };
+        let not_runnable = |path: &Path, reason: String| PythonError::NotRunnable {
+            path: path.display().to_string(),
+            reason,
+        };
+        if named {
+            return Err(not_runnable(&first.path, refused));
+        }
+        let system = Path::new(SYSTEM_PYTHON);
+        match Interpreter::find(Some(system)) {
+            Ok(fallback) if sandbox::runnable(policy, &fallback.path).is_ok() => Ok(Chosen {
+                note: Some(format!(
+                    "python3 on PATH ({}) cannot be run by the sandbox ({refused}); using {} \
+                     (Python {})",
+                    first.path.display(),
+                    fallback.path.display(),
+                    fallback.version
+                )),
+                interpreter: fallback,
+            }),
+            _ => Err(not_runnable(&first.path, refused)),
+        }
     }
 
     fn is_supported(&self) -> bool {

@@ -435,3 +435,87 @@ fn another_protocol_version_is_refused() {
     assert_eq!(r["response"], "error");
     assert!(!host.child.wait().unwrap().success());
 }
+
+#[test]
+fn exact_tolerance_and_custom_comparisons() {
+    use crate::job::Comparison;
+    let mut job = job_of(&[
+        request(
+            "exact_int_float",
+            "def solve():\n    return 1.0\n",
+            json!([case(json!([]), json!(1))]),
+        ),
+        request(
+            "exact_nan",
+            "def solve():\n    return [float('nan')]\n",
+            json!([case(json!([]), json!([0.5]))]),
+        ),
+        request(
+            "tolerance",
+            "def solve():\n    return (1.0 + 1e-12, [2, 3.0000000001])\n",
+            json!([case(json!([]), json!([1, [2, 3]]))]),
+        ),
+        request(
+            "tolerance_off",
+            "def solve():\n    return [1.1]\n",
+            json!([case(json!([]), json!([1]))]),
+        ),
+        request(
+            "custom",
+            "def solve(xs):\n    return sorted(xs, reverse=True)\n",
+            json!([case(json!([[3, 1, 2]]), json!(null))]),
+        ),
+        request(
+            "custom_rejects",
+            "def solve(xs):\n    return xs\n",
+            json!([case(json!([[3, 1, 2]]), json!(null))]),
+        ),
+    ]);
+    let custom = Comparison::Custom {
+        code: "def check(inputs, actual, expected):\n    return actual == sorted(inputs[0], reverse=True)\n".into(),
+        entry: "check".into(),
+    };
+    let tolerance = Comparison::Tolerance {
+        abs_tol: 1e-6,
+        rel_tol: 0.0,
+    };
+    for (c, rule) in job.candidates.iter_mut().zip([
+        Comparison::Exact,
+        Comparison::Exact,
+        tolerance.clone(),
+        tolerance,
+        custom.clone(),
+        custom,
+    ]) {
+        c.comparison = Some(rule);
+    }
+    let mut host = Fake::start(&job, None);
+    let got: Vec<String> = job
+        .candidates
+        .iter()
+        .map(|c| {
+            let r = host.ask(json!({"request": "check", "candidate": c.id}));
+            let o = &r["outcome"];
+            format!(
+                "{}{}",
+                o["outcome"].as_str().unwrap(),
+                if o["validator"] == true {
+                    " (validator)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "wrong_answer",
+            "wrong_answer",
+            "passed",
+            "wrong_answer",
+            "passed",
+            "wrong_answer (validator)"
+        ]
+    );
+}

@@ -49,6 +49,10 @@ struct Page {
     /// The line under the estimate banner that says where the reasons are.
     estimate_pointer: Option<String>,
     estimate_warning: Option<String>,
+    /// How busy the machine was (`None` when not observed).
+    background: Option<String>,
+    /// What the ± means, with processes × samples.
+    interval_note: Option<String>,
     rejected_meters: Vec<Fact>,
     incomplete: Option<String>,
     meter_label: String,
@@ -446,6 +450,8 @@ impl Page {
                         .to_owned()
                 }
             }),
+            background: view::background_line(results),
+            interval_note: view::interval_note(results),
             rejected_meters,
             incomplete: (!results.run.complete).then(|| {
                 results

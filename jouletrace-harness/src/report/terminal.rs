@@ -181,6 +181,18 @@ impl Format for Terminal {
         if let Some(warning) = view::estimate_warning(results) {
             let _ = writeln!(out, "{}", self.paint(Style::BoldYellow, &warning));
         }
+        if let Some(line) = view::background_line(results) {
+            let busy = results
+                .environment
+                .background
+                .as_ref()
+                .is_some_and(|b| b.unreliable_cases > 0 || !b.idle_quiet);
+            let _ = writeln!(
+                out,
+                "{}",
+                self.paint(if busy { Style::BoldYellow } else { Style::Dim }, &line)
+            );
+        }
         if let Some(sb) = results
             .environment
             .sandbox
@@ -281,6 +293,9 @@ impl Format for Terminal {
                     }
                 }
             }
+        }
+        if let Some(note) = view::interval_note(results) {
+            let _ = writeln!(out, "\n{}", self.paint(Style::Dim, &note));
         }
         self.baseline(&mut out, results, &level);
         Ok(out)
@@ -410,7 +425,11 @@ impl Terminal {
             } else {
                 ratio
             }));
-            cells.push(Cell::left("passed").styled(Style::Green));
+            cells.push(if view::unreliable(s) {
+                Cell::left("UNRELIABLE: busy machine").styled(Style::BoldYellow)
+            } else {
+                Cell::left("passed").styled(Style::Green)
+            });
             rows.push(cells);
         }
     }

@@ -39,6 +39,68 @@ pub fn estimate_warning(results: &RunResults) -> Option<String> {
     ))
 }
 
+/// How busy the machine was while measuring, in one line; `None` when it was not observed.
+pub fn background_line(results: &RunResults) -> Option<String> {
+    let b = results.environment.background.as_ref()?;
+    let mut line = format!(
+        "machine load beside measured windows: median {:.0}%, max {:.0}% of the meter scope's CPU \
+         time; {} of {} samples flagged background_activity and re-taken",
+        b.median_foreign_share * 100.0,
+        b.max_foreign_share * 100.0,
+        b.flagged,
+        b.samples
+    );
+    if b.unreliable_cases > 0 {
+        line.push_str(&format!(
+            "; {} measurement(s) UNRELIABLE (too few quiet samples)",
+            b.unreliable_cases
+        ));
+    }
+    if !b.idle_quiet {
+        line.push_str("; idle power measured beside other work (too high)");
+    }
+    Some(line)
+}
+
+/// What the ± of every energy figure means, with the run's numbers of processes and samples:
+/// "±: 95% CI of the median over 3 worker processes × 15 samples…". `None` without statistics.
+pub fn interval_note(results: &RunResults) -> Option<String> {
+    let stats: Vec<&crate::results::CaseStats> = results
+        .candidates()
+        .flat_map(|c| &c.measurements)
+        .filter_map(|m| m.stats.as_ref())
+        .collect();
+    let range = |f: &dyn Fn(&crate::results::CaseStats) -> u32| {
+        let lo = stats.iter().map(|s| f(s)).min()?;
+        let hi = stats.iter().map(|s| f(s)).max()?;
+        Some(if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        })
+    };
+    let processes = range(&|s| s.processes)?;
+    let samples = range(&|s| s.samples)?;
+    let level = super::numbers::level(results.settings.confidence_level);
+    let single = stats.iter().all(|s| s.processes <= 1);
+    Some(if single {
+        format!(
+            "±: {level} CI of the median over 1 worker process × {samples} samples: it covers \
+             that process's noise only, not what varies from one run to the next"
+        )
+    } else {
+        format!(
+            "±: {level} CI of the median over {processes} worker processes × {samples} samples \
+             (two-stage bootstrap over processes: run-to-run variation included)"
+        )
+    })
+}
+
+/// Whether a case's statistics had to include samples taken beside other work.
+pub fn unreliable(stats: &crate::results::CaseStats) -> bool {
+    stats.flags.iter().any(|f| f == "unreliable")
+}
+
 /// A candidate named by a ranking or baseline entry: the entries use the candidate's `id`
 /// (`problem::name`); a bare `name` is accepted too.
 pub fn find_candidate<'a>(problem: &'a ProblemResult, key: &str) -> Option<&'a CandidateResult> {

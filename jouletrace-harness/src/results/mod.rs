@@ -173,6 +173,47 @@ pub struct Environment {
     /// The isolation workers ran under (absent in files written before the sandbox existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::pool::sandbox::SandboxLevel>,
+    /// How busy the machine was with other work while measuring, and what was done about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<BackgroundSummary>,
+}
+
+/// Activity beside one measured or idle window that was not the measured worker's.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Background {
+    /// CPU time of everything but the worker (other processes, interrupts, a hypervisor's steal)
+    /// on the CPUs that share the meter's scope, as a share of those CPUs' time over the window.
+    pub foreign_share: f64,
+    /// Share of the window the worker was runnable but waiting for a CPU (0 for idle windows).
+    pub wait_share: f64,
+    /// How many CPUs the scope has (1 for the estimate and per-core meters).
+    pub cpus: u32,
+}
+
+/// The run's account of background activity (`docs/statistics.md`, "A busy machine").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackgroundSummary {
+    /// What is flagged and what is done with flagged samples, in one sentence.
+    pub policy: String,
+    /// A sample is flagged `background_activity` above this foreign share…
+    pub foreign_share_limit: f64,
+    /// …or above this run-queue wait share.
+    pub wait_share_limit: f64,
+    /// Measured samples (warm-up excluded) and how many of them were flagged.
+    pub samples: u32,
+    pub flagged: u32,
+    /// Measurements whose statistics had to include flagged samples (too few quiet ones).
+    pub unreliable_cases: u32,
+    /// Median and largest foreign share over measured samples.
+    pub median_foreign_share: f64,
+    pub max_foreign_share: f64,
+    /// Largest run-queue wait share over measured samples.
+    pub max_wait_share: f64,
+    /// Largest foreign share seen during the idle measurements that were kept; `None` when no
+    /// idle power was measured.
+    pub idle_foreign_share: Option<f64>,
+    /// Whether every idle measurement was taken quietly (after retries).
+    pub idle_quiet: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -208,6 +249,12 @@ pub struct IdleRecord {
     pub window_s: f64,
     /// Seconds since the run's origin.
     pub taken_at_s: f64,
+    /// Activity beside the idle window: anything here was counted as idle power.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<Background>,
+    /// Set when the window stayed busy through every retry (the idle power is too high).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub background_activity: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -421,7 +468,8 @@ pub struct CaseMeasurement {
     pub calls_per_sample: u64,
     /// `None` when the measurement completed; otherwise why it stopped short.
     pub failure: Option<Failure>,
-    /// Why trials stopped: `target_ci`, `max_trials`, `time_budget`, `interrupted`, `failed`.
+    /// Why trials stopped: `target_ci`, `max_trials`, `time_budget`, `background_activity` (too
+    /// many samples beside other work), `interrupted`, `failed`.
     pub stop_reason: String,
     pub warmup: Vec<Sample>,
     pub samples: Vec<Sample>,
@@ -430,6 +478,26 @@ pub struct CaseMeasurement {
     /// CPU the worker ran on (with several packages, that CPU's package).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_domain: Option<String>,
+    /// Interpreted hosts only: the calling loop's own cost, already taken off every sample's
+    /// `net_j` (see [`LoopOverhead`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_overhead: Option<LoopOverhead>,
+}
+
+/// What calling the candidate costs in an interpreted host, measured on an empty function with
+/// the candidate's parameters, called on the same inputs in the same loop, with the same calls
+/// per sample and meter. `energy_per_call` × a sample's calls has been subtracted from that
+/// sample's `net_j` in each domain; the figures and the twin's own samples are kept here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoopOverhead {
+    /// Median net energy per call of the empty twin, per domain.
+    pub energy_per_call: Vec<crate::energy::DomainEnergy>,
+    /// Median time per call of the empty twin (not subtracted from times).
+    pub time_per_call_s: Option<f64>,
+    pub samples: Vec<Sample>,
+    /// Why the overhead could not be measured (then nothing was subtracted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -452,6 +520,17 @@ pub struct Sample {
     /// Flagged by Tukey's fences on energy per call; never dropped.
     #[serde(default)]
     pub outlier: bool,
+    /// Which fresh worker process of this candidate and case took the sample (0, 1, …): the
+    /// unit the intervals resample.
+    #[serde(default)]
+    pub process: u32,
+    /// Activity beside the window that was not the worker's, when `/proc` could tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<Background>,
+    /// Foreign activity above the documented share: re-taken, and kept out of the statistics
+    /// while enough quiet samples exist.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub background_activity: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -488,10 +567,21 @@ pub struct CaseStats {
     /// Coefficient of variation of energy per call.
     pub cv: f64,
     pub outliers: u32,
+    /// Samples the statistics use (flagged `background_activity` ones left out while enough
+    /// quiet ones exist).
     pub samples: u32,
+    /// Fresh worker processes those samples came from: the unit the intervals resample
+    /// ("95% CI over 3 processes × 15 samples"). 1 in files written before processes were
+    /// spread.
+    #[serde(default = "one")]
+    pub processes: u32,
     /// Plain flags a reader must see: `negative_net_power`, `net_power_above_tdp`, `estimated`…
     #[serde(default)]
     pub flags: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -540,6 +630,12 @@ pub struct ChangeEntry {
     #[serde(default)]
     pub change: Option<Estimate<f64>>,
     pub threshold: f64,
+    /// The run-to-run noise the data show for this entry (relative, like `change`): how far
+    /// one worker process's median strays from another's, combined over both sides at the
+    /// confidence level. A verdict needs the change beyond both `threshold` and this. `None`
+    /// when neither side has two processes (then it cannot be seen inside a run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
     pub verdict: ChangeVerdict,
     /// Why the entry is `missing` ("not in the baseline", "not measured in this run:
     /// wrong_answer", "removed"…); `None` for a compared entry.

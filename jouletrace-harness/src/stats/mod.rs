@@ -9,6 +9,8 @@
 //!   ([`median_ci`]), and [`relative_half_width`] for the stopping rule "the 95% CI of the
 //!   median lies within ±2%";
 //! - [`outliers`]: Tukey's fences, which flag outliers and never drop them;
+//! - [`hierarchical`]: the same intervals over samples grouped by worker process (two-stage
+//!   bootstrap), the unit that varies from one run to the next;
 //! - [`compare`]: the ratio of two medians with its interval, the relative change against a
 //!   baseline and the [`change_verdict`] that gates CI;
 //! - [`mann_whitney`](mod@mann_whitney): the rank test between neighbours in a ranking;
@@ -51,6 +53,7 @@
 pub mod bootstrap;
 pub mod compare;
 mod error;
+pub mod hierarchical;
 pub mod mann_whitney;
 pub mod outliers;
 pub mod rank;
@@ -63,9 +66,13 @@ mod proptests;
 pub use bootstrap::{BootstrapOptions, Interval, bootstrap_ci, median_ci, relative_half_width};
 pub use compare::{change_verdict, ratio_of_medians, relative_change};
 pub use error::StatsError;
+pub use hierarchical::{
+    GroupedRatio, between_process_spread, grouped_median_ci, grouped_ratio_of_medians,
+    grouped_relative_change,
+};
 pub use mann_whitney::{MannWhitney, PValueMethod, mann_whitney};
 pub use outliers::{Fences, OutlierClass, count_outliers, tukey};
-pub use rank::{RankError, rank};
+pub use rank::{RankError, rank, rank_grouped};
 pub use summary::{
     MAD_NORMAL_SCALE, Summary, cv, mad, mad_scaled, mean, median, quantile, std_dev, variance,
 };

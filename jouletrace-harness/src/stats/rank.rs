@@ -4,6 +4,7 @@
 use super::bootstrap::{BootstrapOptions, check_enough};
 use super::compare::ratio_of_medians;
 use super::error::StatsError;
+use super::hierarchical::{grouped_ratio_of_medians, shape};
 use super::mann_whitney::mann_whitney;
 use super::rng::{derive_seed, stable_hash};
 use super::summary::median;
@@ -44,28 +45,101 @@ pub fn rank<N: AsRef<str>, S: AsRef<[f64]>>(
     candidates: &[(N, S)],
     options: &BootstrapOptions,
 ) -> Result<Vec<RankEntry>, RankError> {
+    let (names, medians) = validated(candidates, options)?;
+    let named = |i: usize| named(names[i]);
+    let samples = |i: usize| candidates[i].1.as_ref();
+    entries(
+        &names,
+        &medians,
+        options,
+        |i, best, pair| ratio_of_medians(samples(i), samples(best), pair).map_err(named(i)),
+        |a, b| {
+            mann_whitney(samples(a), samples(b))
+                .map(|t| t.p_value)
+                .map_err(named(a))
+        },
+    )
+}
+
+/// [`rank`] over samples grouped by the worker process that took them (see
+/// [`hierarchical`](super::hierarchical)): medians of all samples, ratio intervals from the
+/// two-stage bootstrap, and the step between neighbours tested by that bootstrap (its
+/// two-sided achieved significance of a ratio of 1) instead of Mann–Whitney, whose
+/// independent-samples assumption processes break. When no candidate has more than one
+/// process, this is exactly [`rank`] on the pooled samples.
+pub fn rank_grouped<N: AsRef<str>, G: AsRef<[Vec<f64>]>>(
+    candidates: &[(N, G)],
+    options: &BootstrapOptions,
+) -> Result<Vec<RankEntry>, RankError> {
+    let pooled: Vec<(&str, Vec<f64>)> = candidates
+        .iter()
+        .map(|(n, g)| (n.as_ref(), g.as_ref().concat()))
+        .collect();
+    if candidates.iter().all(|(_, g)| shape(g.as_ref()).0 <= 1) {
+        return rank(&pooled, options);
+    }
+    let (names, medians) = validated(&pooled, options)?;
+    let named = |i: usize| named(names[i]);
+    let groups = |i: usize| candidates[i].1.as_ref();
+    entries(
+        &names,
+        &medians,
+        options,
+        |i, best, pair| {
+            grouped_ratio_of_medians(groups(i), groups(best), pair)
+                .map(|r| r.estimate)
+                .map_err(named(i))
+        },
+        |a, b| {
+            let stream = stable_hash(names[b]) ^ stable_hash(names[a]).rotate_left(1);
+            let pair = options.with_seed(derive_seed(options.seed, stream));
+            grouped_ratio_of_medians(groups(b), groups(a), &pair)
+                .map(|r| r.p_equal)
+                .map_err(named(a))
+        },
+    )
+}
+
+/// An error about the candidate `name`.
+fn named(name: &str) -> impl Fn(StatsError) -> RankError + '_ {
+    move |source| RankError::Candidate {
+        candidate: name.to_owned(),
+        source,
+    }
+}
+
+/// Checks the options and each candidate's samples; their names and medians.
+fn validated<'a, N: AsRef<str>, S: AsRef<[f64]>>(
+    candidates: &'a [(N, S)],
+    options: &BootstrapOptions,
+) -> Result<(Vec<&'a str>, Vec<f64>), RankError> {
     options.check().map_err(RankError::Options)?;
-    let named = |i: usize| {
-        move |source| RankError::Candidate {
-            candidate: candidates[i].0.as_ref().to_owned(),
-            source,
-        }
-    };
+    let names: Vec<&str> = candidates.iter().map(|c| c.0.as_ref()).collect();
     let mut medians = Vec::with_capacity(candidates.len());
-    for (i, (_, samples)) in candidates.iter().enumerate() {
-        let samples = samples.as_ref();
-        let m = median(samples).map_err(named(i))?;
-        check_enough(samples).map_err(named(i))?;
+    for (name, samples) in names.iter().zip(candidates.iter().map(|c| c.1.as_ref())) {
+        let m = median(samples).map_err(named(name))?;
+        check_enough(samples).map_err(named(name))?;
         medians.push(m);
     }
-    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    Ok((names, medians))
+}
+
+/// The ranking itself, given how to get a ratio to the best (`ratio(i, best, options)`) and the
+/// p-value of the step between two neighbours (`p(upper, lower)`).
+fn entries(
+    names: &[&str],
+    medians: &[f64],
+    options: &BootstrapOptions,
+    ratio: impl Fn(usize, usize, &BootstrapOptions) -> Result<Estimate<f64>, RankError>,
+    p: impl Fn(usize, usize) -> Result<f64, RankError>,
+) -> Result<Vec<RankEntry>, RankError> {
+    let mut order: Vec<usize> = (0..names.len()).collect();
     order.sort_by(|&x, &y| {
         medians[x]
             .total_cmp(&medians[y])
-            .then_with(|| candidates[x].0.as_ref().cmp(candidates[y].0.as_ref()))
+            .then_with(|| names[x].cmp(names[y]))
     });
-    let name = |i: usize| candidates[i].0.as_ref();
-    let samples = |i: usize| candidates[i].1.as_ref();
+    let name = |i: usize| names[i];
 
     let Some(&best) = order.first() else {
         return Ok(Vec::new());
@@ -81,13 +155,12 @@ pub fn rank<N: AsRef<str>, S: AsRef<[f64]>>(
         } else {
             let stream = stable_hash(name(i)) ^ stable_hash(name(best)).rotate_left(1);
             let pair = options.with_seed(derive_seed(options.seed, stream));
-            ratio_of_medians(samples(i), samples(best), &pair).map_err(named(i))?
+            ratio(i, best, &pair)?
         });
     }
     let mut p_next = Vec::with_capacity(order.len());
     for pair in order.windows(2) {
-        let test = mann_whitney(samples(pair[0]), samples(pair[1])).map_err(named(pair[0]))?;
-        p_next.push(Some(test.p_value));
+        p_next.push(Some(p(pair[0], pair[1])?));
     }
     p_next.push(None);
 

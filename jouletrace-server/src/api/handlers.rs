@@ -27,6 +27,16 @@ use crate::queue::{CancelOutcome, JobId, JobKind, JobRecord, JobState, NewJob, U
 use crate::spec::{self, Admitted};
 use crate::state::AppState;
 
+/// This HTTP request's id (the `x-request-id` header and the logs' `request_id`), as the
+/// predecessor answered a fresh request id on submission.
+fn http_request_id() -> String {
+    super::error::REQUEST_ID
+        .try_with(Clone::clone)
+        .ok()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 type St = State<Arc<AppState>>;
@@ -170,7 +180,7 @@ pub async fn measure(
     tracing::info!(task_id = %id, test_cases = admitted.test_cases, "job queued");
     let body = json!({
         "task_id": id.to_string(),
-        "request_id": uuid::Uuid::new_v4().to_string(),
+        "request_id": http_request_id(),
         "status": "queued",
         "estimated_completion_seconds": estimate_seconds(
             admitted.test_cases, admitted.trials, admitted.warmup, ahead, state.agent.slots),
@@ -528,24 +538,60 @@ pub fn batch_body(batch: JobId, jobs: &[JobRecord]) -> Value {
     })
 }
 
-pub async fn get_batch(State(state): St, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id = task_id(&raw).map_err(|_| ApiError::NotFound(format!("no batch with id `{raw}`")))?;
+/// A batch's id and jobs, or 404 for a malformed or unknown id.
+async fn load_batch(state: &Arc<AppState>, raw: &str) -> Result<(JobId, Vec<JobRecord>), ApiError> {
+    let id = task_id(raw).map_err(|_| ApiError::NotFound(format!("no batch with id `{raw}`")))?;
     let q = state.queue.clone();
     let jobs = blocking(move || q.batch(id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no batch with id `{id}`")))?;
+    Ok((id, jobs))
+}
+
+pub async fn get_batch(State(state): St, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (id, jobs) = load_batch(&state, &raw).await?;
     Ok(Json(batch_body(id, &jobs)))
 }
 
+/// The batch's HTML report: the library's report (the renderer of `cargo joule`) of its tasks'
+/// results merged as shards of one run — one ranking per problem — when they can be merged
+/// (same meter and CPU, distinct candidate names); otherwise, or before any task has results,
+/// the batch's page with its rankings per comparable class.
 pub async fn batch_report(
     State(state): St,
     Path(raw): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let id = task_id(&raw).map_err(|_| ApiError::NotFound(format!("no batch with id `{raw}`")))?;
-    let q = state.queue.clone();
-    let jobs = blocking(move || q.batch(id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no batch with id `{id}`")))?;
+    let (id, jobs) = load_batch(&state, &raw).await?;
+    let shards: Vec<(String, jouletrace::results::RunResults)> = jobs
+        .iter()
+        .filter_map(|j| {
+            outcome_of(j)
+                .and_then(|o| o.results)
+                .map(|r| (format!("task {}", j.id), r))
+        })
+        .collect();
+    if !shards.is_empty() {
+        match jouletrace::engine::merge::merge(shards, false) {
+            Ok(merged) => {
+                return jouletrace::report::Html
+                    .render(&merged)
+                    .map(Html)
+                    .map_err(|e| ApiError::Internal(format!("report: {e}")));
+            }
+            Err(e) => {
+                tracing::info!(batch_id = %id, reason = %e, "batch results not mergeable; serving the batch page")
+            }
+        }
+    }
+    Ok(Html(state.dashboard.batch_page(&batch_body(id, &jobs))?))
+}
+
+/// The batch's page: counts, rankings per comparable class, links to every task.
+pub async fn batch_page(
+    State(state): St,
+    Path(raw): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let (id, jobs) = load_batch(&state, &raw).await?;
     Ok(Html(state.dashboard.batch_page(&batch_body(id, &jobs))?))
 }
 
@@ -565,7 +611,7 @@ pub async fn validate(
         .acquire()
         .await
         .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?;
-    let mut child = crate::agent::start_worker(true)
+    let mut child = crate::agent::start_worker(true, None)
         .map_err(|e| ApiError::Internal(format!("cannot start a validation worker: {e}")))?;
     // The job's own limits bound each test case; this bounds the whole call.
     let limit =
@@ -580,7 +626,7 @@ pub async fn validate(
         }
         Ok(Err(e)) => return Err(ApiError::Internal(format!("validation worker: {e}"))),
         Err(_) => {
-            crate::agent::kill_group(&child);
+            crate::agent::stop_worker(child.id()).await;
             return Err(ApiError::Internal(format!(
                 "validation did not finish within {} s",
                 limit.as_secs()
@@ -588,7 +634,7 @@ pub async fn validate(
         }
     };
     let mut body = json!({
-        "request_id": uuid::Uuid::new_v4().to_string(),
+        "request_id": http_request_id(),
         "validation": outcome.body.get("validation").cloned().unwrap_or(Value::Null),
         "processing_time_seconds": started.elapsed().as_secs_f64(),
     });
@@ -619,9 +665,14 @@ pub async fn health(State(state): St) -> Json<Value> {
     let (status, queue, done24, avg) = match stats {
         Ok(Ok((counts, (n, avg)))) => {
             state.metrics.set_depth(&counts);
-            let status = match (state.agent.slots > 0, meter.is_some()) {
-                (true, true) => "healthy",
-                (true, false) | (false, _) => "degraded",
+            // As the predecessor: healthy needs an agent and a meter that measures; an
+            // estimate-only host answers, but its figures are estimates, so it is degraded.
+            let measuring =
+                meter.is_some_and(|m| m.provenance == jouletrace::energy::Provenance::Measured);
+            let status = if state.agent.slots > 0 && measuring {
+                "healthy"
+            } else {
+                "degraded"
             };
             (status, json!(counts), json!(n), json!(avg))
         }

@@ -6,7 +6,7 @@
 //! and browsable at `/docs`.
 
 pub mod error;
-mod handlers;
+pub(crate) mod handlers;
 pub mod openapi;
 mod shapes;
 

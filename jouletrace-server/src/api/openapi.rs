@@ -262,7 +262,7 @@ fn submit_batch() {}
     responses((status = 200, body = BatchStatusResponse), (status = 404, body = HttpErrorBody)))]
 fn get_batch() {}
 #[utoipa::path(get, path = "/api/v1/batches/{batch_id}/report", tag = "batches", params(("batch_id" = String, Path)),
-    responses((status = 200, description = "The batch's HTML page with its rankings", content_type = "text/html")))]
+    responses((status = 200, description = "The library's HTML report of the batch's results merged as one run (one ranking per problem); the batch page when they cannot be merged", content_type = "text/html")))]
 fn batch_report() {}
 #[utoipa::path(post, path = "/api/v1/validate", tag = "tasks", request_body = QuickValidationRequest,
     responses((status = 200, body = QuickValidationResponse), (status = 422, body = ValidationErrorBody)))]
@@ -279,12 +279,16 @@ fn dashboard() {}
     responses((status = 200, content_type = "text/html", description = "A job's detail with its report")))]
 fn dashboard_job() {}
 
+#[utoipa::path(get, path = "/dashboard/batches/{batch_id}", tag = "dashboard", params(("batch_id" = String, Path)),
+    responses((status = 200, content_type = "text/html", description = "A batch's counts, rankings per comparable class and tasks")))]
+fn dashboard_batch() {}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "JouleTrace measurement service", description = "The predecessor's API (same requests, same shapes) with honest energy figures: every number carries its meter and provenance."),
     paths(root, ping, prometheus, measure, measure_socket0, get_task, cancel_task, task_events, task_report,
           task_results, submit_batch, get_batch, batch_report, validate, health, capabilities, metrics_json,
-          dashboard, dashboard_job),
+          dashboard, dashboard_job, dashboard_batch),
     components(schemas(FieldError, ValidationErrorBody, HttpErrorBody, TestCaseRequest, EnergyMeasurementRequest,
         QuickValidationRequest, BatchRequest, TaskQueuedResponse, TaskRunningResponse, ValidationSummary,
         EnergyMetrics, TaskCompletedResponse, TaskFailedResponse, QuickValidationResponse,

@@ -163,6 +163,13 @@ async fn run(config: ServerConfig, drain_timeout: Duration) -> anyhow::Result<()
     let redis = redis.expect("agent queues are Redis");
     tokio::task::spawn_blocking(crate::host::probe).await?;
     let state = AppState::new(config, queue);
+    // The identity probes the sandbox (throw-away child processes): off the async threads.
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        st.fleet.identity();
+    })
+    .await?;
+    super::listen_for_cancels(&state, &redis);
     let registry: Arc<dyn Registry> = Arc::new(RedisRegistry::new(redis));
     let _ = state.fleet.registry.set(registry.clone());
     let (_, class) = state.fleet.identity();

@@ -34,8 +34,9 @@ pub struct HostIdentity {
     pub governor: Option<String>,
     pub turbo: Option<bool>,
     pub virtualized: Option<bool>,
-    /// The sandbox level this build applies to candidates; `None` when this build cannot tell
-    /// (the sandbox layer's probe is not linked into this build yet).
+    /// The sandbox level candidates get here (`full`, `partial`, `off`, and to whom it applies),
+    /// from the same probe and configuration the engine uses; `None` if the configuration in
+    /// the environment is invalid (then jobs fail and say why).
     pub sandbox_level: Option<String>,
     /// The CPUs this agent's jobs run on (its `--cpus`, or every CPU).
     pub cpus: Vec<u32>,
@@ -84,7 +85,7 @@ impl HostIdentity {
             governor: env.governor.clone(),
             turbo: env.turbo,
             virtualized: env.virtualized,
-            sandbox_level: None,
+            sandbox_level: sandbox_level(),
             cpus,
         }
     }
@@ -111,6 +112,16 @@ impl HostIdentity {
             label,
         }
     }
+}
+
+/// What the engine's sandbox would be for a job (Python candidates are untrusted targets).
+fn sandbox_level() -> Option<String> {
+    use jouletrace::config::{Layer, layered};
+    use jouletrace::pool::sandbox::Sandbox;
+    let env = Layer::from_env(std::env::vars()).ok()?;
+    let config = layered(&[&env]).ok()?;
+    let level = Sandbox::probed(config.sandbox).level(true);
+    Some(format!("{} ({})", level.level, level.applies_to))
 }
 
 fn microcode() -> Option<String> {

@@ -109,6 +109,20 @@ pub async fn heartbeat_loop(state: Arc<AppState>) {
     }
 }
 
+/// Makes a client's cancel reach the agent running the job at once: a cancelled job this
+/// process holds gets its heartbeat now, which hears `Cancelled` and kills the job's workers.
+pub fn listen_for_cancels(state: &Arc<AppState>, redis: &crate::queue::RedisQueue) {
+    let weak = Arc::downgrade(state);
+    redis.on_cancel(move |id| {
+        if let Some(state) = weak.upgrade()
+            && crate::agent::held(&state).iter().any(|l| l.job.id == id)
+        {
+            tracing::info!(task_id = %id, "cancelled by a client: stopping it now");
+            state.agent.poke.notify_waiters();
+        }
+    });
+}
+
 /// The agents `/api/v1/health` and the dashboard list: the fleet's registered agents when the
 /// queue is shared, else this process's own agent (if it runs one).
 pub async fn agents_json(state: &Arc<AppState>) -> Result<Vec<Value>, crate::queue::QueueError> {

@@ -62,7 +62,7 @@ impl Registry for RedisRegistry {
                 .atomic()
                 .cmd("SET")
                 .arg(self.queue.key(&format!("agent:{}", agent.id)))
-                .arg(json)
+                .arg(&json)
                 .arg("PX")
                 .arg(ms)
                 .ignore()

@@ -53,6 +53,9 @@ const GROUP: &str = "agents";
 /// the same retention).
 pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How long a call waits for a restarting Redis to finish loading its data.
+const LOADING_WAIT: Duration = Duration::from_secs(30);
+
 /// A Redis-backed [`Queue`].
 pub struct RedisQueue {
     client: Client,
@@ -399,35 +402,84 @@ impl RedisQueue {
     }
 
     /// Runs `f` on a pooled connection. A connection that failed at the transport level is
-    /// dropped (the next call reconnects: Redis may have restarted); one that got a server
-    /// error is reused.
+    /// dropped; one that got a server error is reused. When a *pooled* connection turns out to
+    /// be dead (Redis restarted since it was last used), `f` runs once more on a fresh one: every
+    /// script is safe to repeat (a repeated submit adds a second stream entry that `lease`
+    /// skips, a repeated finish is refused, a lease lost in transit expires and runs again).
     pub fn with<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, RedisError>,
+        mut f: impl FnMut(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, QueueError> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let was_pooled = pooled.is_some();
         let mut con = match pooled {
             Some(c) => c,
             None => self.open().map_err(|e| self.err(e))?,
         };
-        match f(&mut con) {
+        let mut result = f(&mut con);
+        if was_pooled && result.as_ref().is_err_and(dead) {
+            con = self.open().map_err(|e| self.err(e))?;
+            result = f(&mut con);
+        }
+        // A Redis that just restarted answers LOADING while it replays its append-only file:
+        // wait for it (bounded) rather than fail the caller. Nothing ran, so repeating is safe.
+        let deadline = std::time::Instant::now() + LOADING_WAIT;
+        while result.as_ref().is_err_and(|e| e.code() == Some("LOADING"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+            result = f(&mut con);
+        }
+        match result {
             Ok(v) => {
-                self.idle
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(con);
+                self.give_back(con);
                 Ok(v)
             }
             Err(e) => {
-                if !(e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()) {
-                    self.idle
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(con);
+                if !dead(&e) {
+                    self.give_back(con);
                 }
                 Err(self.err(e))
             }
         }
+    }
+
+    fn give_back(&self, con: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(con);
+    }
+
+    /// Calls `on` with the id of every job cancelled from now on (the `:cancel` channel), on a
+    /// thread of its own that reconnects after Redis restarts. Cancellation does not depend on
+    /// it (the running agent's heartbeat hears it anyway); it makes it immediate.
+    pub fn on_cancel(&self, on: impl Fn(JobId) + Send + 'static) {
+        let client = self.client.clone();
+        let channel = self.key("cancel");
+        std::thread::Builder::new()
+            .name("jouletrace-cancel".into())
+            .spawn(move || {
+                loop {
+                    let listened = (|| -> Result<(), RedisError> {
+                        let mut con = client.get_connection_with_timeout(Duration::from_secs(5))?;
+                        let mut sub = con.as_pubsub();
+                        sub.subscribe(&channel)?;
+                        loop {
+                            let msg = sub.get_message()?;
+                            let payload: String = msg.get_payload()?;
+                            if let Ok(id) = payload.parse() {
+                                on(id);
+                            }
+                        }
+                    })();
+                    if let Err(e) = listened {
+                        tracing::warn!(error = %e, "cancel channel lost; listening again in 1 s");
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+            .expect("spawn the cancel listener");
     }
 
     fn open(&self) -> Result<Connection, RedisError> {
@@ -524,6 +576,11 @@ impl RedisQueue {
             .map(|h| self.record(h))
             .collect()
     }
+}
+
+/// A transport failure: the connection is unusable.
+fn dead(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()
 }
 
 /// A Redis URL with its password replaced, for error messages.

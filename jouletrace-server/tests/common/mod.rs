@@ -27,6 +27,12 @@ impl Server {
             .env("JOULETRACE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        // The sandbox runs candidates as an unprivileged user, who cannot enter /root (where
+        // pyenv lives on our machines): use the system interpreter when there is one.
+        if std::env::var_os("JOULETRACE_PYTHON").is_none() && Path::new("/usr/bin/python3").exists()
+        {
+            cmd.env("JOULETRACE_PYTHON", "/usr/bin/python3");
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -81,6 +87,12 @@ impl Server {
         let r = Self::client().get(self.url(path)).send().unwrap();
         let status = r.status().as_u16();
         (status, r.json().unwrap_or(Value::Null))
+    }
+
+    /// A page's status and text (HTML, SSE, Prometheus).
+    pub fn text(&self, path: &str) -> (u16, String) {
+        let r = Self::client().get(self.url(path)).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
     }
 
     /// Polls a task until it is completed, failed or cancelled.

@@ -64,7 +64,7 @@ impl RedisServer {
             });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_err() {
+        while !answers_ping(self.port) {
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not listen on port {} within 10 s (log: {})",
@@ -107,6 +107,19 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop(libc::SIGTERM);
     }
+}
+
+/// Listening is not ready: a Redis replaying its AOF answers LOADING until done.
+fn answers_ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0u8; 64];
+    s.write_all(b"PING\r\n").is_ok()
+        && s.read(&mut buf)
+            .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
 }
 
 fn free_port() -> u16 {

@@ -1,0 +1,381 @@
+//! Calibration of the intervals and of baseline gating (issue 11), and the engine beside a
+//! synthetic background load.
+//!
+//! Repeated runs of one unchanged bench (`bin/calibration_bench.rs`: two candidates × two cases)
+//! through the real engine, on the estimate meter and on a simulated RAPL package:
+//! - for each candidate-case, the share of other runs' medians inside a run's 95% interval (the
+//!   issue asks ≥ 0.8 overall; exact intervals would give about 0.83, since both medians vary);
+//! - the first run saved as a baseline and every other run compared with it: never a
+//!   regression, at most 5% "improved" verdicts, and an interval of the change that excludes zero
+//!   in at most 10% of comparisons.
+//!
+//! The CI versions are bounded: 6 runs of short samples (20 ms, 6–12 trials). The full versions
+//! (`--ignored`) take ten runs at the default 100 ms samples. The issue's figures are for the
+//! bundled examples; this fixture is smaller so that CI can afford it, and says so.
+//!
+//! Samples flagged `background_activity` are what the engine itself distrusts: a case whose
+//! statistics had to include them is marked `unreliable`, and the figures above are asserted
+//! over reliable cases only, when there are enough of them; on a machine too busy for any, the
+//! test asserts that the run said so instead.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use jouletrace::baseline::{CompareOptions, compare};
+use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
+use jouletrace::energy::Backend;
+use jouletrace::energy::simulate::FakeMachine;
+use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
+use jouletrace::results::{ChangeVerdict, RunResults};
+use jouletrace::units::Watts;
+use jouletrace_tests::{assert_flagged_busy, simulate_package, worker_cpu_time};
+
+/// One engine run at a time in this binary: the simulated package charges every child of this
+/// process, and the load test must not load another test's workers.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn target() -> Target {
+    Target::bench(
+        PathBuf::from(env!("CARGO_BIN_EXE_calibration_bench")),
+        "calibration_bench",
+    )
+}
+
+/// Where a run of these tests takes its lock and reads sysfs.
+fn context(lock: &std::path::Path, sysfs: Option<&std::path::Path>) -> RunContext {
+    let host = HostConfig {
+        lock_path: lock.to_owned(),
+        ..HostConfig::default()
+    };
+    let host = match sysfs {
+        Some(root) => HostConfig {
+            sysfs_root: root.to_owned(),
+            ..host
+        },
+        None => host,
+    };
+    RunContext::new(&host)
+}
+
+fn config(full: bool) -> RunConfig {
+    RunConfig {
+        meter: MeterChoice::Forced(Backend::Estimate),
+        min_sample_time: Duration::from_millis(if full { 100 } else { 20 }),
+        min_trials: 6,
+        max_trials: if full { 30 } else { 12 },
+        time_budget: Duration::from_secs(if full { 10 } else { 2 }),
+        idle_window: Duration::from_millis(100),
+        ..RunConfig::default()
+    }
+}
+
+fn run(config: &RunConfig, context: &RunContext) -> RunResults {
+    engine::run(
+        &[target()],
+        config,
+        context,
+        &mut NullObserver,
+        &CancelToken::new(),
+    )
+    .expect("engine run")
+}
+
+/// What the calibration found.
+#[derive(Debug, Default)]
+struct Calibration {
+    /// Other runs' medians inside a run's interval, over reliable candidate-cases.
+    inside: usize,
+    pairs: usize,
+    /// The same over every candidate-case, reliable or not (reported, not asserted).
+    inside_all: usize,
+    pairs_all: usize,
+    unreliable_cases: usize,
+    cases: usize,
+    comparisons: usize,
+    regressed: usize,
+    improved: usize,
+    excludes_zero: usize,
+}
+
+impl std::fmt::Display for Calibration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let share = |a: usize, b: usize| a as f64 / b.max(1) as f64;
+        write!(
+            f,
+            "coverage {:.3} over {} reliable pairs ({:.3} over all {}); {} of {} candidate-case \
+             measurements unreliable; vs baseline: {} comparisons, {} regressed, {} improved \
+             ({:.1}%), change excludes zero in {} ({:.1}%)",
+            share(self.inside, self.pairs),
+            self.pairs,
+            share(self.inside_all, self.pairs_all),
+            self.pairs_all,
+            self.unreliable_cases,
+            self.cases,
+            self.comparisons,
+            self.regressed,
+            self.improved,
+            100.0 * share(self.improved, self.comparisons),
+            self.excludes_zero,
+            100.0 * share(self.excludes_zero, self.comparisons)
+        )
+    }
+}
+
+/// One run's figure for a candidate-case: (median, lower, upper, unreliable).
+type Figure = (f64, f64, f64, bool);
+
+fn calibrate(runs: &[RunResults]) -> Calibration {
+    let mut c = Calibration::default();
+    let mut figures: std::collections::BTreeMap<(String, String), Vec<Figure>> = Default::default();
+    for r in runs {
+        for cand in r.candidates() {
+            for m in &cand.measurements {
+                let Some(s) = &m.stats else { continue };
+                let e = &s.net_energy_per_call_j;
+                let unreliable = s.flags.iter().any(|f| f == "unreliable");
+                figures
+                    .entry((cand.id.clone(), m.case.clone()))
+                    .or_default()
+                    .push((e.point.get(), e.lower.get(), e.upper.get(), unreliable));
+            }
+        }
+    }
+    for runs in figures.values() {
+        for (i, (_, lo, hi, unreliable)) in runs.iter().enumerate() {
+            c.cases += 1;
+            c.unreliable_cases += usize::from(*unreliable);
+            for (j, (median, ..)) in runs.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                let inside = usize::from(lo <= median && median <= hi);
+                c.inside_all += inside;
+                c.pairs_all += 1;
+                if !unreliable {
+                    c.inside += inside;
+                    c.pairs += 1;
+                }
+            }
+        }
+    }
+    let base = &runs[0];
+    for r in &runs[1..] {
+        let cmp = compare(
+            base,
+            r,
+            "calibration",
+            "calibration.json",
+            &CompareOptions::from_settings(&r.settings),
+        )
+        .expect("same meter, same machine");
+        for e in &cmp.entries {
+            let Some(change) = e.change else { continue };
+            c.comparisons += 1;
+            c.regressed += usize::from(e.verdict == ChangeVerdict::Regressed);
+            c.improved += usize::from(e.verdict == ChangeVerdict::Improved);
+            c.excludes_zero += usize::from(change.lower > 0.0 || change.upper < 0.0);
+        }
+    }
+    c
+}
+
+/// The acceptance figures. A false regression is never acceptable, busy machine or not.
+fn assert_calibrated(c: &Calibration, runs: &[RunResults]) {
+    let meter = runs[0]
+        .meter
+        .as_ref()
+        .map_or("none", |m| m.backend.as_str());
+    eprintln!(
+        "calibration ({meter}, {} runs, load average {}): {c}",
+        runs.len(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    assert_eq!(c.regressed, 0, "an unchanged rerun regressed: {c}");
+    assert!(
+        c.improved * 20 <= c.comparisons.max(20),
+        "too many 'improved' verdicts on unchanged code: {c}"
+    );
+    // Asserted where the engine vouches for the intervals: enough reliable pairs.
+    if c.pairs >= c.pairs_all / 2 && c.pairs >= 10 {
+        assert!(
+            c.inside as f64 >= 0.8 * c.pairs as f64,
+            "intervals miss other runs' medians: {c}"
+        );
+        assert!(
+            c.excludes_zero * 10 <= c.comparisons.max(10),
+            "the change's interval excludes zero too often: {c}"
+        );
+    } else {
+        // Too busy to vouch for: every run must say so.
+        for r in runs {
+            assert_flagged_busy(r);
+        }
+    }
+}
+
+fn estimate_runs(n: usize, full: bool) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (config, context) = (config(full), context(&dir.path().join("lock"), None));
+    let runs: Vec<RunResults> = (0..n).map(|_| run(&config, &context)).collect();
+    for r in &runs {
+        assert!(r.is_estimated());
+        for cand in r.candidates() {
+            for m in &cand.measurements {
+                let s = m.stats.as_ref().expect("measured");
+                assert!(s.processes >= 2, "samples spread over processes: {s:?}");
+            }
+        }
+    }
+    assert_calibrated(&calibrate(&runs), &runs);
+}
+
+fn simulated_runs(n: usize, full: bool) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tree = tempfile::tempdir().unwrap();
+    let machine = FakeMachine::mirror_host(tree.path()).unwrap();
+    let me = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(std::process::id() as i32));
+    let (sim, cpus) = simulate_package(&machine, Watts(4.0), Watts(20.0), worker_cpu_time(me));
+    let dir = tempfile::tempdir().unwrap();
+    let config = RunConfig {
+        meter: MeterChoice::Forced(Backend::Powercap),
+        cores: CoreSelection::List(cpus),
+        ..config(full)
+    };
+    let context = context(&dir.path().join("lock"), Some(tree.path()));
+    let runs: Vec<RunResults> = (0..n).map(|_| run(&config, &context)).collect();
+    sim.stop();
+    for r in &runs {
+        assert!(!r.is_estimated());
+        assert_eq!(r.meter.as_ref().unwrap().backend, Backend::Powercap);
+    }
+    assert_calibrated(&calibrate(&runs), &runs);
+}
+
+#[test]
+fn unchanged_reruns_on_the_estimate_meter_never_regress_and_intervals_hold() {
+    estimate_runs(6, false);
+}
+
+#[test]
+fn unchanged_reruns_on_a_simulated_rapl_package_never_regress_and_intervals_hold() {
+    simulated_runs(6, false);
+}
+
+#[test]
+#[ignore = "ten runs at the default 100 ms samples: several minutes"]
+fn full_calibration_on_the_estimate_meter() {
+    estimate_runs(10, true);
+}
+
+#[test]
+#[ignore = "ten runs at the default 100 ms samples: several minutes"]
+fn full_calibration_on_a_simulated_rapl_package() {
+    simulated_runs(10, true);
+}
+
+/// Busy loops on every worker CPU until stopped or `limit` has passed: the load stops by itself.
+struct Load {
+    stop: std::sync::Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(cpus: &[usize], limit: Duration) -> Load {
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let threads = cpus
+            .iter()
+            .map(|&cpu| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut set = nix::sched::CpuSet::new();
+                    let _ = set.set(cpu);
+                    let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+                    let until = Instant::now() + limit;
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_background_load_is_flagged_and_never_yields_a_tight_interval_on_contaminated_data() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (config, context) = (config(false), context(&dir.path().join("lock"), None));
+    let quiet = run(&config, &context);
+    let cpus: Vec<usize> = quiet
+        .environment
+        .worker_cpus
+        .iter()
+        .map(|&c| c as usize)
+        .collect();
+    let loaded = {
+        let _load = Load::start(&cpus, Duration::from_secs(120));
+        run(&config, &context)
+    };
+    assert_flagged_busy(&loaded);
+    let meter = loaded.meter.as_ref().unwrap();
+    assert!(
+        meter
+            .warnings
+            .iter()
+            .any(|w| w.contains("background activity") || w.contains("BUSY MACHINE")),
+        "{:?}",
+        meter.warnings
+    );
+    for cand in loaded.candidates() {
+        for m in &cand.measurements {
+            let s = m.stats.as_ref().expect("measured");
+            assert!(
+                m.samples.iter().any(|s| s.background_activity),
+                "{} {}: samples beside the load are flagged",
+                cand.id,
+                m.case
+            );
+            let flags_unreliable = s.flags.iter().any(|f| f == "unreliable");
+            let quiet_m = quiet
+                .candidates()
+                .find(|c| c.id == cand.id)
+                .and_then(|c| c.measurements.iter().find(|q| q.case == m.case))
+                .and_then(|q| q.stats.as_ref())
+                .expect("measured quietly too");
+            if quiet_m.flags.iter().any(|f| f == "unreliable") {
+                // No quiet reference on a machine this busy: the flags above are what counts.
+                continue;
+            }
+            let (a, b) = (
+                quiet_m.net_energy_per_call_j.point.get(),
+                s.net_energy_per_call_j.point.get(),
+            );
+            // Either the figure held, or the engine said not to trust it.
+            assert!(
+                (b / a - 1.0).abs() <= 0.05 || flags_unreliable,
+                "{} {}: {b} vs quiet {a}, flags {:?}",
+                cand.id,
+                m.case,
+                s.flags
+            );
+        }
+    }
+}
