@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
+use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::{Activity, FakeMachine, SimConfig, SimulatedPowercap};
+use jouletrace::engine::RunContext;
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
 
@@ -107,6 +109,30 @@ pub fn simulate_package(
         workers.push(0);
     }
     (sim, workers)
+}
+
+/// The run settings of the simulated proof, for an in-process `engine::run`: the powercap meter
+/// forced, workers on `workers`, 250 ms samples, exactly 10 of them, a 1 s idle window.
+pub fn simulated_run_config(workers: Vec<u32>) -> RunConfig {
+    RunConfig {
+        meter: MeterChoice::Forced(Backend::Powercap),
+        cores: CoreSelection::List(workers),
+        min_sample_time: Duration::from_millis(250),
+        min_trials: 10,
+        max_trials: 10,
+        idle_window: Duration::from_secs(1),
+        settle_timeout: Duration::ZERO,
+        ..RunConfig::default()
+    }
+}
+
+/// The context of a simulated run: the fake tree at `sysfs_root`, and a lock of its own there
+/// (the run measures only its own workers).
+pub fn simulated_context(sysfs_root: &std::path::Path) -> RunContext {
+    RunContext::new(&HostConfig {
+        sysfs_root: sysfs_root.to_owned(),
+        lock_path: sysfs_root.join("measure.lock"),
+    })
 }
 
 /// The simulated-RAPL proof, on the results of a run measured under [`simulate_package`]: a

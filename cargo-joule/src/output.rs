@@ -178,8 +178,18 @@ pub fn print_summary(p: &Printer, results: &RunResults, written: Option<&std::pa
                 .unwrap_or("the run did not finish")
         );
     }
+    // Ignored candidates were never checked: counted apart, never among the passed.
+    let ignored = results
+        .candidates()
+        .filter(|c| c.status == jouletrace::results::Status::Ignored)
+        .count();
+    let ignored = if ignored > 0 {
+        format!(", {ignored} ignored")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "     Summary {total} candidates: {} failed, {regressed} regressed",
+        "     Summary {total} candidates: {} failed{ignored}, {regressed} regressed",
         failed.len()
     );
     if let Some(path) = written {

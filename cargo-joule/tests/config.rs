@@ -20,6 +20,7 @@ fn unknown_package_key_exits_2_naming_file_and_key() {
     assert!(out.stderr.contains("alpha/Cargo.toml"), "{out}");
     assert!(out.stderr.contains("[package.metadata.joule]"), "{out}");
     assert!(out.stderr.contains("unknown key `trails`"), "{out}");
+    assert!(out.stderr.contains("did you mean `trials`?"), "{out}");
     assert!(
         out.stderr.contains("allowed keys: meter, cores, trials"),
         "{out}"
@@ -58,6 +59,28 @@ fn bad_environment_value_exits_2_naming_the_variable() {
         .current_dir(ws.path()));
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("JOULETRACE_TIMEOUT"), "{out}");
+}
+
+/// Issue 12: `JOULETRACE_TRAILS=10` was ignored without a word while `JOULETRACE_TRIALS=ten`
+/// was refused.
+#[test]
+fn unknown_jouletrace_variables_are_warned_about_with_the_closest_name() {
+    let ws = fixture_copy("gating");
+    let out = run(cargo_joule()
+        .arg("--workspace")
+        .env("JOULETRACE_TRAILS", "10")
+        // A bad value stops the run before anything is built; the warning comes first.
+        .env("JOULETRACE_TIMEOUT", "soon")
+        .current_dir(ws.path()));
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr.contains(
+            "warning: environment variable JOULETRACE_TRAILS is not a JouleTrace setting and is \
+             ignored; did you mean JOULETRACE_TRIALS?"
+        ),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("JOULETRACE_TIMEOUT is not"), "{out}");
 }
 
 #[test]

@@ -57,6 +57,16 @@ fn baseline_regression_unchanged_broken_and_shards() {
         "one engine run covers both packages, and not `plain`"
     );
     assert!(r.is_estimated());
+    // Issue 12: the estimate's note comes once per run (two binaries here), on one short line.
+    // (The fixture forces the estimate; the fallback's note, which points at `cargo joule
+    // doctor`, is held to the same in energy::select's tests.)
+    let notes: Vec<&str> = first
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("note:") && l.contains("ESTIMATED"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{first}");
+    assert!(notes[0].chars().count() <= 150, "{}", notes[0]);
     assert!(
         r.candidates().all(|c| c.status == Status::Passed),
         "{first}"
@@ -148,6 +158,11 @@ fn baseline_regression_unchanged_broken_and_shards() {
     // 6. `list` agrees with what ran.
     let listed = joule(&[]).code;
     assert_eq!(listed, 0);
+    // Issue 12: an ignored candidate is listed as ignored, not like the others.
+    let more = ws.path().join("beta/benches/more.rs");
+    let lazy = "#[joule_bench(problem = \"more\", ignore)]\nfn lazy(v: Vec<u32>) -> u32 {\n    \
+                v.into_iter().max().unwrap_or(0)\n}\n\njouletrace::main!();";
+    edit(&more, "jouletrace::main!();", lazy);
     let mut cmd = cargo_joule();
     cmd.args(["list", "--workspace", "--target-dir"])
         .arg(&target)
@@ -160,7 +175,22 @@ fn baseline_regression_unchanged_broken_and_shards() {
         .filter_map(|l| l.split_whitespace().next())
         .map(String::from)
         .collect();
-    assert_eq!(listed, all, "{list}");
+    let mut with_lazy = all.clone();
+    with_lazy.insert("more::lazy".into());
+    assert_eq!(listed, with_lazy, "{list}");
+    for line in list.stdout.lines() {
+        assert_eq!(
+            line.ends_with("ignored"),
+            line.starts_with("more::lazy "),
+            "{line}"
+        );
+    }
+    assert!(
+        list.stderr
+            .contains("6 candidates, 1 ignored (not run unless --include-ignored)"),
+        "{list}"
+    );
+    edit(&more, lazy, "jouletrace::main!();");
 
     // 7. Ctrl-C once measuring has begun: exit 130, the partial results written and marked.
     let mut cmd = cargo_joule();

@@ -301,3 +301,66 @@ fn chapters_link_to_files_that_exist() {
         }
     }
 }
+
+/// Every Markdown page users read: the README, docs/ and the guide.
+fn all_docs() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = vec![(
+        "README.md".to_owned(),
+        std::fs::read_to_string(root.join("README.md")).unwrap(),
+    )];
+    for dir in ["docs", "docs/guide"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|e| e == "md") {
+                let name = p.strip_prefix(&root).unwrap().display().to_string();
+                out.push((name, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// Issue 12: docs that contradicted the code or each other.
+#[test]
+fn the_docs_agree_with_the_code_and_with_each_other() {
+    for (file, text) in all_docs() {
+        // The guide says JouleTrace is not on crates.io: no page may show a registry version.
+        for line in text.lines() {
+            let l = line.replace(' ', "");
+            assert!(
+                !l.starts_with("jouletrace=\"") && !l.contains("jouletrace={version"),
+                "{file}: a crates.io dependency on jouletrace: {line}"
+            );
+            // Installs are reproducible: the lock file the repository ships is used.
+            if line.contains("cargo install") && !line.contains("cargo install`") {
+                assert!(
+                    line.contains("--locked"),
+                    "{file}: install without --locked: {line}"
+                );
+                // Not on crates.io: every install names the path it installs from.
+                assert!(
+                    line.contains("--path"),
+                    "{file}: install from crates.io: {line}"
+                );
+            }
+        }
+        assert!(
+            !text.contains("example.invalid"),
+            "{file}: a placeholder URL that does not resolve"
+        );
+        // The flag that runs ignored candidates is --include-ignored; a bare `--ignored` is only
+        // right as libtest's own flag.
+        assert!(
+            !text.contains("(`--ignored`)"),
+            "{file}: `--ignored` as the way to run ignored candidates"
+        );
+    }
+    let benches = all_docs()
+        .into_iter()
+        .find(|(f, _)| f.ends_with("writing-benches.md"))
+        .unwrap()
+        .1;
+    assert!(benches.contains("`--include-ignored`"));
+    assert!(help(None).contains("--include-ignored"));
+}

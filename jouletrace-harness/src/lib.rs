@@ -80,7 +80,7 @@ pub mod __private {
     pub use crate::harness::harness_main;
     pub use crate::registry::{
         ApproxEq, CandidateEntry, CandidateOptions, Problem, ProblemEntry, Typed, cmp_eq,
-        cmp_tolerance, for_problem, typed,
+        cmp_tolerance, for_problem, same_name, typed,
     };
     pub use inventory;
     pub use std::time::Duration;

@@ -3,7 +3,10 @@
 //!
 //! Needs `/usr/bin/chromium` (Debian's `chromium` package; `JOULE_CHROMIUM` overrides the path).
 //! Without it the test fails when `CI` is set — CI installs Chromium, so its absence there is a
-//! broken setup — and is skipped with a notice otherwise. The screenshot is kept at
+//! broken setup — and otherwise reports itself *ignored*, with the path it tried, in `cargo
+//! test`'s own summary (a plain `#[test]` could only pass silently: libtest hides a passing
+//! test's output, so this file runs under libtest-mimic, which can ignore at run time). The
+//! screenshot is kept at
 //! `target/joule-artifacts/report.png` (and `report-estimated.png`). Set `JOULE_REPORT_HTML` to
 //! a report file (the examples' `target/joule/report.html`) to check that page as well.
 
@@ -15,15 +18,27 @@ use std::time::{Duration, Instant};
 
 use jouletrace::report::{Format, Html};
 use jouletrace::results::RunResults;
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/results");
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("JOULE_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    path.is_file().then_some(path)
+const RENDER_TEST: &str = "the_html_report_renders_in_headless_chromium_without_network_access";
+
+/// The Chromium binary to use, or the path that was tried and how it was chosen.
+fn chromium() -> Result<PathBuf, String> {
+    let (path, from) = match std::env::var_os("JOULE_CHROMIUM") {
+        Some(p) => (PathBuf::from(p), "JOULE_CHROMIUM"),
+        None => (PathBuf::from("/usr/bin/chromium"), "the default path"),
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "no Chromium at {} ({from}): apt-get install -y chromium, or set JOULE_CHROMIUM",
+            path.display()
+        ))
+    }
 }
 
 fn artifacts_dir() -> PathBuf {
@@ -235,20 +250,28 @@ fn detector_sees_a_page_request(chromium: &Path, dir: &Path) {
     );
 }
 
-#[test]
-fn the_html_report_renders_in_headless_chromium_without_network_access() {
-    let Some(chromium) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "CI is set but /usr/bin/chromium is missing: install Debian's `chromium` \
-                 (apt-get install -y chromium) or point JOULE_CHROMIUM at a Chromium binary"
-            );
+fn main() {
+    let args = Arguments::from_args();
+    let trials = vec![
+        Trial::ignorable_test(RENDER_TEST, renders_without_network_access),
+        Trial::test(
+            "a_missing_chromium_is_reported_as_ignored_naming_the_path",
+            a_missing_chromium_is_reported_as_ignored,
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn renders_without_network_access() -> Result<Completion, Failed> {
+    let chromium = match chromium() {
+        Ok(path) => path,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            return Err(format!(
+                "CI is set but {why} (CI installs Chromium: its absence there is a broken setup)"
+            )
+            .into());
         }
-        eprintln!(
-            "SKIPPED report_chromium: /usr/bin/chromium not found (apt-get install -y chromium \
-             to run it; it fails instead when CI is set)"
-        );
-        return;
+        Err(why) => return Ok(Completion::ignored_with(why)),
     };
     let dir = tempfile::tempdir().unwrap();
     detector_sees_a_page_request(&chromium, dir.path());
@@ -268,4 +291,28 @@ fn the_html_report_renders_in_headless_chromium_without_network_access() {
             .contains("id=\"estimated-banner\"");
         check_page(&chromium, &report, "report-examples.png", estimated);
     }
+    Ok(Completion::Completed)
+}
+
+/// Issue 12: without Chromium the test printed a skip notice that `cargo test` hides and
+/// reported `ok`. Runs this binary's rendering test with a Chromium path that does not exist:
+/// libtest's summary must say `ignored`, with that path.
+fn a_missing_chromium_is_reported_as_ignored() -> Result<(), Failed> {
+    let missing = "/nonexistent/jouletrace-test/chromium";
+    let out = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["--exact", RENDER_TEST, "--test-threads", "1"])
+        .env("JOULE_CHROMIUM", missing)
+        .env_remove("CI")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success()
+        || !stdout.contains(&format!(
+            "{RENDER_TEST} ... ignored (no Chromium at {missing}"
+        ))
+        || !stdout.contains("1 ignored")
+    {
+        return Err(format!("expected an ignored test naming {missing}:\n{stdout}").into());
+    }
+    Ok(())
 }

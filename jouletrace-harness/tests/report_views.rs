@@ -205,7 +205,21 @@ fn an_estimated_html_report_cannot_be_mistaken_for_a_measurement() {
             );
         }
     }
-    assert!(checked >= 20, "only {checked} energy cells found");
+    assert!(checked >= 14, "only {checked} energy cells found");
+    // The power under the estimate is the model's constant: greyed, and tagged.
+    let model_cells: Vec<&str> = html
+        .split("<td class=\"num model\"")
+        .skip(1)
+        .map(|c| &c[..c.find("</td>").expect("cells close")])
+        .collect();
+    assert_eq!(
+        model_cells.len(),
+        checked,
+        "one greyed power cell per energy cell"
+    );
+    for cell in model_cells {
+        assert!(cell.contains("<span class=\"est\">est.</span>"), "{cell}");
+    }
     assert!(
         html.contains("ESTIMATED energy per call"),
         "chart axes must say so too"
@@ -241,7 +255,8 @@ fn bmf_export() {
 fn junit_export() {
     let xml = Junit.render(&redacted("measured.json")).unwrap();
     assert!(xml.starts_with("<?xml"));
-    assert_eq!(xml.matches("<testcase ").count(), 9);
+    assert_eq!(xml.matches("<testcase ").count(), 11);
+    assert_eq!(xml.matches("<skipped ").count(), 1, "the ignored candidate");
     assert_eq!(xml.matches("<failure ").count(), 4);
     assert!(xml.contains("type=\"crashed\""));
     assert!(
@@ -396,4 +411,214 @@ fn a_check_only_run_renders_without_energy_figures() {
     }
     let bmf: serde_json::Value = serde_json::from_str(&Bmf.render(&results).unwrap()).unwrap();
     assert_eq!(bmf, serde_json::json!({}));
+}
+
+// Issue 12: what a newcomer tripped over in the reports.
+
+#[test]
+fn ties_are_marked_in_the_terminal_and_spelled_out_in_the_html() {
+    let text = Terminal::new(false)
+        .render(&fixture("measured.json"))
+        .unwrap();
+    // parse_config: hand_rolled and table_parse are not significantly different.
+    let tied: Vec<&str> = text.lines().filter(|l| l.contains('≈')).collect();
+    assert!(
+        tied.iter()
+            .any(|l| l.contains("hand_rolled") && l.contains("≈1.00×")),
+        "{text}"
+    );
+    assert!(
+        tied.iter()
+            .any(|l| l.contains("table_parse") && l.contains("≈1.01×"))
+    );
+    assert!(text.contains("≈ not significantly different from the candidate ranked just above"));
+    // A significant step is not marked.
+    let serde = text
+        .lines()
+        .find(|l| l.contains("serde_parse") && l.contains("2.65×"))
+        .unwrap();
+    assert!(!serde.contains('≈'), "{serde}");
+    // The sort problem has no tie, so no footnote in its block.
+    let sort_block = &text[..text.find("parse_config").unwrap()];
+    assert!(!sort_block.contains('≈'));
+
+    let html = Html.render(&fixture("measured.json")).unwrap();
+    // The verdict is text in a cell, not only a tooltip.
+    assert!(
+        html.contains(
+            "<td class=\"verdict small\">hand_rolled uses 1.00× the energy of table_parse (95% CI 0.98–1.02), not significantly different from table_parse (p = 0.55)</td>"
+        ),
+        "verdict not visible"
+    );
+    assert!(
+        !html.contains("title=\"hand_rolled uses"),
+        "verdict hidden in a tooltip"
+    );
+    assert!(html.contains("<span class=\"tie\""));
+}
+
+#[test]
+fn the_ranked_net_energy_is_shown_with_the_gross_beside_it() {
+    let results = fixture("measured.json");
+    let text = Terminal::new(false).render(&results).unwrap();
+    let head = text.lines().find(|l| l.contains("energy/call")).unwrap();
+    assert!(
+        head.contains("net energy/call ±95% CI [perf · package-0]"),
+        "{head}"
+    );
+    assert!(head.contains("gross"), "{head}");
+    // The first figure is the net one the ratios come from, the gross one beside it.
+    let std_sort = &results.problems[0].candidates[0];
+    let stats = std_sort.measurements[0].stats.as_ref().unwrap();
+    assert!((stats.net_energy_per_call_j.point.get() - 92.45e-6).abs() < 0.01e-6);
+    assert!((stats.energy_per_call_j.point.get() - 111.3e-6).abs() < 0.1e-6);
+    let row = text.lines().find(|l| l.contains("n1k (n=1000)")).unwrap();
+    let net_at = row
+        .find("92.45 µJ ±")
+        .expect("net figure shown, with its interval");
+    let gross_at = row.find("111.3 µJ").expect("gross figure shown");
+    assert!(net_at < gross_at, "{row}");
+    assert!(text.contains("net: idle power subtracted (ranks and ratios use it)"));
+
+    let html = Html.render(&results).unwrap();
+    assert!(html.contains("Net energy / call"));
+    assert!(html.contains("<th class=\"num\">Gross</th>"));
+    assert!(!html.contains("Net of idle"));
+
+    // Without idle power (the estimate) net is gross: one energy column.
+    let est = Terminal::new(false)
+        .render(&fixture("estimated.json"))
+        .unwrap();
+    assert!(!est.contains("gross"), "{est}");
+    assert!(!est.contains("net energy"), "{est}");
+}
+
+#[test]
+fn the_estimates_model_power_is_not_a_terminal_column() {
+    let est = Terminal::new(false)
+        .render(&fixture("estimated.json"))
+        .unwrap();
+    for line in est
+        .lines()
+        .filter(|l| l.contains("passed") && l.contains("est."))
+    {
+        assert!(!line.contains(" W "), "model power shown: {line}");
+    }
+    assert!(
+        !est.lines()
+            .any(|l| l.contains("candidate") && l.contains("power"))
+    );
+    let measured = Terminal::new(false)
+        .render(&fixture("measured.json"))
+        .unwrap();
+    assert!(
+        measured
+            .lines()
+            .any(|l| l.contains("candidate") && l.contains("power"))
+    );
+}
+
+#[test]
+fn ignored_candidates_are_counted_and_shown_as_ignored_everywhere() {
+    let results = fixture("measured.json");
+    let text = Terminal::new(false).render(&results).unwrap();
+    assert!(text.contains("11 candidates (1 ignored)"), "{text}");
+    assert!(
+        text.contains("sort  3 of 6 candidates passed their checks, 1 ignored"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ignored (`ignore` on the candidate; `--include-ignored` runs it): bogo_sort"
+        )
+    );
+    assert!(!text.contains("6 of 6"));
+
+    let html = Html.render(&results).unwrap();
+    assert!(html.contains("<span class=\"chip\">1 ignored</span>"));
+    assert!(html.contains("3 of 6 candidates passed their checks, 1 ignored"));
+    assert!(html.contains("Ignored, not run"));
+    assert!(html.contains("<strong>bogo_sort</strong> <span class=\"status skip\">ignored</span>"));
+
+    let md = GithubSummary.render(&results).unwrap();
+    assert!(md.contains("11 candidates (1 ignored)"), "{md}");
+    assert!(md.contains("bogo\\_sort"), "{md}");
+}
+
+#[test]
+fn the_estimate_note_appears_once_in_the_html() {
+    let html = Html.render(&fixture("estimated.json")).unwrap();
+    assert_eq!(
+        html.matches("cargo joule doctor").count(),
+        1,
+        "pointer once"
+    );
+    assert_eq!(
+        html.matches("did not advance over a busy probe").count(),
+        1,
+        "each rejected meter's reason once"
+    );
+    assert_eq!(
+        html.matches("no energy counter can be read here").count(),
+        0
+    );
+}
+
+/// The search example's shape: two families of cases (`worst-case-*`, `text-*`) of the same
+/// sizes, sized n + 1.
+fn two_families() -> RunResults {
+    let mut results = fixture("measured.json");
+    let sort = &mut results.problems[0];
+    let mut cases = Vec::new();
+    for c in sort.cases.iter().filter(|c| c.measured) {
+        for family in ["worst-case", "text"] {
+            let mut c = c.clone();
+            c.size = c.size.map(|n| n + 1);
+            c.id = format!("{family}-{}", c.size.unwrap());
+            cases.push(c);
+        }
+    }
+    for cand in &mut sort.candidates {
+        let mut ms = Vec::new();
+        for m in &cand.measurements {
+            for (family, scale) in [("worst-case", 1.0), ("text", 0.5)] {
+                let mut m = m.clone();
+                m.size = m.size.map(|n| n + 1);
+                m.case = format!("{family}-{}", m.size.unwrap());
+                if let Some(s) = &mut m.stats {
+                    for e in [&mut s.energy_per_call_j, &mut s.net_energy_per_call_j] {
+                        e.point.0 *= scale;
+                        e.lower.0 *= scale;
+                        e.upper.0 *= scale;
+                    }
+                }
+                ms.push(m);
+            }
+        }
+        cand.measurements = ms;
+    }
+    sort.cases = cases;
+    sort.rankings.clear();
+    results.baseline = None;
+    results
+}
+
+#[test]
+fn the_scaling_chart_draws_one_line_per_case_family() {
+    let html = Html.render(&two_families()).unwrap();
+    let chart = html
+        .split("<svg class=\"chart scaling\"")
+        .nth(1)
+        .expect("a scaling chart");
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    // std_sort and merge_sort have three sizes in each family, insertion_sort two.
+    assert_eq!(chart.matches("<polyline").count(), 6, "{chart}");
+    assert_eq!(chart.matches("stroke-dasharray").count(), 3);
+    assert!(chart.contains(">std_sort · text-*</text>"));
+    assert!(html.contains(
+        "One line per candidate and family of cases: solid worst-case-*, dashed text-*."
+    ));
+    // Sizes run from 1,001 to 100,001: the axis ends near 100k, not at the next power of ten.
+    assert!(chart.contains(">100k</text>"));
+    assert!(!chart.contains(">1M</text>"), "{chart}");
 }

@@ -32,6 +32,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let (problem_name, imp) = match source {
         CaseSource::Problem(p) => {
             let ty = problem::type_ident(&p);
+            extra = problem::same_spelling(&p, &ty);
             (
                 p.name,
                 quote! {

@@ -146,10 +146,19 @@ impl Candidate {
         let input = Ident::new("__jouletrace_input", span);
         let args: Vec<TokenStream> = match self.params.len() {
             1 => vec![quote!(#input)],
+            // Every token of `&input.i` carries the parameter type's span, the index too: a
+            // token left at the call site would stretch the expression over the attribute, and
+            // a mismatch would be reported twice, at the parameter and at the attribute
+            // (issue 12). Spanned alike, the two closures' errors are one error to rustc.
             n => (0..n)
                 .map(|i| {
-                    let index = syn::Index::from(i);
-                    quote_spanned!(self.params[i].ty.span()=> &#input.#index)
+                    let span = self.params[i].ty.span();
+                    let input = Ident::new("__jouletrace_input", span);
+                    let index = syn::Index {
+                        index: i as u32,
+                        span,
+                    };
+                    quote_spanned!(span=> &#input.#index)
                 })
                 .collect(),
         };

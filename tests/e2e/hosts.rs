@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
+use jouletrace::config::{HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
@@ -19,7 +19,10 @@ use jouletrace::protocol::Metering;
 use jouletrace::python::{HostFiles, Interpreter};
 use jouletrace::results::{RunResults, Status};
 use jouletrace::units::Watts;
-use jouletrace_tests::{assert_recovers_simulated_energy, simulate_package, worker_cpu_time};
+use jouletrace_tests::{
+    assert_recovers_simulated_energy, simulate_package, simulated_context, simulated_run_config,
+    worker_cpu_time,
+};
 use serde_json::{Value, json};
 
 /// The simulated package charges the CPU time of every child of this process: every test here
@@ -100,6 +103,17 @@ fn context(dir: &Path) -> RunContext {
     })
 }
 
+/// An error with its causes, as a person reads it.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
 fn run(targets: &[Target], config: &RunConfig, context: &RunContext) -> RunResults {
     engine::run(
         targets,
@@ -115,9 +129,7 @@ fn run(targets: &[Target], config: &RunConfig, context: &RunContext) -> RunResul
 fn shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
     match v {
         Value::Object(m) => {
-            // The one addition an interpreted host's record has: its loop overhead, measured
-            // on the candidate's empty twin (docs/python.md).
-            for (k, x) in m.iter().filter(|(k, _)| k.as_str() != "loop_overhead") {
+            for (k, x) in m {
                 let p = format!("{at}.{k}");
                 out.insert(p.clone());
                 shape(x, &p, out);
@@ -243,10 +255,12 @@ fn a_python_program_is_checked_and_measured_on_the_estimate_meter() {
     assert_eq!(compiled.run.hosts[0].host.language, "rust");
     assert!(compiled.run.hosts[0].host.version.starts_with("rustc "));
     assert_eq!(compiled.run.hosts[0].host.metering, Metering::Worker);
-    assert_eq!(
-        shape_of(&candidate_json(&r, "square")),
-        shape_of(&candidate_json(&compiled, "square"))
-    );
+    // An interpreted host's record adds, beside the figures, the calling loop's overhead that
+    // was taken off them (measured on the candidate's empty twin); nothing else differs.
+    let mut interpreted = shape_of(&candidate_json(&r, "square"));
+    assert!(interpreted.contains(".measurements[].loop_overhead.energy_per_call"));
+    interpreted.retain(|k| !k.starts_with(".measurements[].loop_overhead"));
+    assert_eq!(interpreted, shape_of(&candidate_json(&compiled, "square")));
     let whole = |r: &RunResults| {
         let mut v = serde_json::to_value(r).unwrap();
         v.as_object_mut().unwrap().remove("problems");
@@ -277,65 +291,39 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
         )],
         json!([{"id": "n20000", "inputs": [n], "expected": (0..n).map(|i| i * i).sum::<u64>()}]),
     );
-    let config = RunConfig {
-        meter: MeterChoice::Forced(Backend::Powercap),
-        cores: CoreSelection::List(workers),
-        min_sample_time: Duration::from_millis(250),
-        min_trials: 10,
-        max_trials: 10,
-        idle_window: Duration::from_secs(1),
-        ..quick_config()
-    };
-    let sim_context = RunContext {
-        sysfs_root: tree.path().to_owned(),
-        ..context(dir.path())
-    };
     let r = run(
         &[host_target(&job, dir.path(), "python/sum")],
-        &config,
-        &sim_context,
+        &simulated_run_config(workers),
+        &simulated_context(tree.path()),
     );
     sim.stop();
 
     assert_recovers_simulated_energy(&r, "loop", IDLE, BUSY);
 }
 
+/// The same proof with the product's Python host (`jouletrace::python`), from a service request
+/// body: its loop overhead, measured on the candidate's empty twin, is taken off and added back.
 #[test]
 fn the_python_host_on_simulated_rapl_is_charged_the_energy_put_in() {
     const IDLE: f64 = 4.0;
     const BUSY: f64 = 20.0;
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
     let tree = tempfile::tempdir().unwrap();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
     let (sim, workers) =
         simulate_package(&machine, Watts(IDLE), Watts(BUSY), worker_cpu_time(parent));
 
-    // The real host (jouletrace::python), from a service request body.
     let body = r#"{"candidate_code": "def solve(n):\n    return sum(i * i for i in range(n))\n",
         "candidate_id": "squares", "problem_name": "squares",
         "test_cases": [{"test_id": "n20000", "inputs": [20000], "expected_output": 2666466670000}]}"#;
     let job = Job::from_requests(vec![MeasureRequest::parse(body.as_bytes()).unwrap()]).unwrap();
     let interpreter = Interpreter::find(Some(&python())).unwrap();
     let files = HostFiles::write(&job).unwrap();
-    let config = RunConfig {
-        meter: MeterChoice::Forced(Backend::Powercap),
-        cores: CoreSelection::List(workers),
-        min_sample_time: Duration::from_millis(250),
-        min_trials: 10,
-        max_trials: 10,
-        idle_window: Duration::from_secs(1),
-        ..quick_config()
-    };
-    let sim_context = RunContext {
-        sysfs_root: tree.path().to_owned(),
-        ..context(dir.path())
-    };
     let r = run(
         &[files.target(&interpreter, "python/squares")],
-        &config,
-        &sim_context,
+        &simulated_run_config(workers),
+        &simulated_context(tree.path()),
     );
     sim.stop();
 
@@ -347,26 +335,52 @@ fn the_python_host_on_simulated_rapl_is_charged_the_energy_put_in() {
 }
 
 #[test]
-fn a_host_window_outside_the_metered_one_is_a_protocol_error() {
+fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let job = one_square();
-    let target =
-        host_target(&job, dir.path(), "python/early").with_env("MINI_HOST_EARLY_CLOCK", "1");
-    let r = run(&[target], &quick_config(), &context(dir.path()));
-    let c = r.candidates().next().unwrap();
-    assert_eq!(c.status, Status::Passed, "checks are not metered");
-    let f = c.measurements[0]
-        .failure
-        .as_ref()
-        .expect("the measurement failed");
-    assert_eq!(f.kind, Status::ProtocolError);
+    for (misbehaviour, message) in [
+        // It starts its clock before the go: calls outside the metered window.
+        (
+            "MINI_HOST_EARLY_CLOCK",
+            "does not lie inside the metered window",
+        ),
+        // It claims more batches than the windows the orchestrator metered.
+        ("MINI_HOST_MISCOUNT", "windows closed"),
+    ] {
+        let target = host_target(&job, dir.path(), "python/rogue").with_env(misbehaviour, "1");
+        let r = run(&[target], &quick_config(), &context(dir.path()));
+        let c = r.candidates().next().unwrap();
+        assert_eq!(c.status, Status::Passed, "checks are not metered");
+        let m = &c.measurements[0];
+        let f = m.failure.as_ref().expect("the measurement failed");
+        assert_eq!(f.kind, Status::ProtocolError, "{misbehaviour}");
+        assert!(f.message.contains(message), "{misbehaviour}: {}", f.message);
+        assert!(
+            m.samples.is_empty() && m.warmup.is_empty(),
+            "no figure from a broken window"
+        );
+    }
+    // A language host that would meter itself could report any figure: refused.
+    let own_meter =
+        host_target(&job, dir.path(), "python/own").with_env("MINI_HOST_METERING", "worker");
+    let e = engine::describe(&own_meter, &quick_config()).unwrap_err();
     assert!(
-        f.message.contains("does not lie inside the metered window"),
-        "{}",
-        f.message
+        chain(&e).contains("must announce `metering: orchestrator`"),
+        "{e}"
     );
-    assert!(c.measurements[0].samples.is_empty());
+    // A host that cannot start is an error naming it, not a bench binary to skip.
+    let broken = Target::for_job(
+        python(),
+        [mini_host()],
+        &dir.path().join("missing.json"),
+        "x",
+    );
+    let e = engine::describe(&broken, &quick_config()).unwrap_err();
+    assert!(
+        chain(&e).contains("did not start as a worker of protocol 2"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -377,41 +391,65 @@ fn both_sides_refuse_a_peer_of_another_version() {
     // The orchestrator refuses a host of protocol 1.
     let old = host_target(&job, dir.path(), "python/v1").with_env("MINI_HOST_PROTOCOL", "1");
     let e = engine::describe(&old, &quick_config()).unwrap_err();
-    assert!(e.to_string().contains("worker speaks protocol 1"), "{e}");
+    assert!(chain(&e).contains("worker speaks protocol 1"), "{e}");
 
     // A bench binary refuses an orchestrator whose first request is not a hello of its version
     // (a protocol 1 orchestrator starts with `list`): an error on fd 3, then exit status 2.
-    let bench = env!("CARGO_BIN_EXE_manual_registration");
     for first in [
         r#"{"request":"list"}"#,
         r#"{"request":"hello","protocol":1}"#,
     ] {
-        let answers = dir.path().join("answers");
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "printf '%s\\n' '{first}' | '{bench}' --jouletrace-worker 3>'{}'",
-                answers.display()
-            ))
-            .env("JOULETRACE_PROTOCOL_FD", "3")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{first}");
-        let answers = std::fs::read_to_string(&answers).unwrap();
-        let lines: Vec<Value> = answers
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (status, lines) = bench_worker_session(dir.path(), &[first]);
+        assert_eq!(status, Some(2), "{first}");
         assert_eq!(lines[0]["response"], "hello");
         assert_eq!(lines[0]["protocol"], 2);
-        assert_eq!(lines[1]["response"], "error", "{first}: {answers}");
-        assert!(
-            lines[1]["message"]
-                .as_str()
-                .unwrap()
-                .contains("speaks protocol 2"),
-            "{answers}"
-        );
+        assert_eq!(lines[1]["response"], "error", "{first}: {lines:?}");
+        let message = lines[1]["message"].as_str().unwrap();
+        assert!(message.contains("speaks protocol 2"), "{message}");
         assert_eq!(lines.len(), 2, "nothing after the refusal");
     }
+    // Greeted with its own version, it answers nothing to the hello and serves requests; it
+    // refuses to measure a calling loop, which is compiled into a Rust candidate.
+    let (status, lines) = bench_worker_session(
+        dir.path(),
+        &[
+            r#"{"request":"hello","protocol":2}"#,
+            r#"{"request":"prepare","candidate":"square::square","case":"two","meter":null,"overhead":true}"#,
+        ],
+    );
+    assert_eq!(status, Some(0), "end of input ends the session");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1]["response"], "error");
+    assert!(
+        lines[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("loop overhead")
+    );
+}
+
+/// Feeds `requests` to the bench binary started as a worker; answers its exit status and the
+/// responses it wrote on fd 3.
+fn bench_worker_session(dir: &Path, requests: &[&str]) -> (Option<i32>, Vec<Value>) {
+    let answers = dir.join("answers");
+    let input = dir.join("requests");
+    let text: String = requests.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&input, text).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --jouletrace-worker <'{}' 3>'{}'",
+            env!("CARGO_BIN_EXE_manual_registration"),
+            input.display(),
+            answers.display()
+        ))
+        .env("JOULETRACE_PROTOCOL_FD", "3")
+        .output()
+        .unwrap();
+    let lines = std::fs::read_to_string(&answers)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out.status.code(), lines)
 }

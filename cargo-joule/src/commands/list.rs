@@ -25,29 +25,37 @@ pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
     settings::apply_selection(&mut config, &args.select);
 
     let mut all: Vec<(String, String)> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
     for t in &targets {
-        let mut cmd = Command::new(&t.program);
-        cmd.arg("--list");
-        if let Some(cwd) = &t.cwd {
-            cmd.current_dir(cwd);
-        }
-        let output = cmd
-            .output()
-            .with_context(|| format!("cannot run {} --list", t.program.display()))
-            .map_err(Failure::usage)?;
-        if !output.status.success() {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "{} --list failed ({}): {}",
-                t.label,
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        for id in parse_list(&String::from_utf8_lossy(&output.stdout)).map_err(Failure::usage)? {
+        let listed = |extra: &[&str]| -> Result<Vec<String>, Failure> {
+            let mut cmd = Command::new(&t.program);
+            cmd.arg("--list").args(extra);
+            if let Some(cwd) = &t.cwd {
+                cmd.current_dir(cwd);
+            }
+            let output = cmd
+                .output()
+                .with_context(|| format!("cannot run {} --list", t.program.display()))
+                .map_err(Failure::usage)?;
+            if !output.status.success() {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{} --list failed ({}): {}",
+                    t.label,
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            parse_list(&String::from_utf8_lossy(&output.stdout)).map_err(Failure::usage)
+        };
+        for id in listed(&[])? {
             all.push((id, t.label.clone()));
         }
+        // libtest's `--list --ignored` lists only the candidates marked `ignore`.
+        ignored.extend(listed(&["--ignored"])?);
     }
     let selected = config.partitioned(all.iter().map(|(id, _)| id.as_str()));
+    // A run checks an ignored candidate only with --include-ignored: otherwise say so.
+    let skipped = |id: &str| !config.include_ignored && ignored.iter().any(|i| i == id);
     for id in &selected {
         let label = all
             .iter()
@@ -57,13 +65,24 @@ pub fn list(args: &ListArgs, out: &OutputArgs) -> CliResult {
             printer.emit(&Event::Candidate {
                 id: (*id).to_owned(),
                 binary: label.to_owned(),
+                ignored: skipped(id),
             });
+        } else if skipped(id) {
+            println!("{id}    ({label})    ignored");
         } else {
             println!("{id}    ({label})");
         }
     }
     if !printer.json() && out.quiet == 0 {
-        eprintln!("{} candidates", selected.len());
+        let n = selected.iter().filter(|id| skipped(id)).count();
+        if n > 0 {
+            eprintln!(
+                "{} candidates, {n} ignored (not run unless --include-ignored)",
+                selected.len()
+            );
+        } else {
+            eprintln!("{} candidates", selected.len());
+        }
     }
     Ok(Status::Ok)
 }

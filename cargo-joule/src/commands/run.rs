@@ -17,6 +17,10 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     let mut printer = Printer::new(out);
     let selection = args.cargo.selection();
     let ws = cargo::discover(&selection)?;
+    // Before the settings are read, so that a typo is named even when another setting fails.
+    for w in jouletrace::config::unknown_env_vars(std::env::vars()) {
+        printer.warn(&w);
+    }
     let (config, host) = settings::resolve(&ws, &args.measure, &args.select)?;
     let exports = args
         .export

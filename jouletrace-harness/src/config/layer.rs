@@ -74,7 +74,7 @@ impl fmt::Display for Origin {
 /// A setting that cannot be used, with where it was written and what is allowed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: unknown key `{key}` in {table}; allowed keys: {allowed}", path = path.display())]
+    #[error("{path}: unknown key `{key}` in {table}{hint}; allowed keys: {allowed}", path = path.display(), hint = did_you_mean(key))]
     UnknownKey {
         path: PathBuf,
         table: String,
@@ -106,6 +106,13 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Inconsistent(String),
+}
+
+/// `; did you mean `trials`?` for a key one typo away from a known one, else nothing.
+fn did_you_mean(key: &str) -> String {
+    super::suggest::closest(&key.replace('-', "_"), KEYS.iter().copied())
+        .map(|k| format!("; did you mean `{k}`?"))
+        .unwrap_or_default()
 }
 
 /// How a key's value is read.
@@ -636,6 +643,10 @@ mod tests {
         assert!(msg.contains("[workspace.metadata.joule]"), "{msg}");
         assert!(msg.contains("`trails`"), "{msg}");
         assert!(msg.contains("trials, max_trials"), "{msg}");
+        // Issue 12: a typo gets the key it most likely meant.
+        assert!(msg.contains("did you mean `trials`?"), "{msg}");
+        let far = Layer::from_table(&json!({"colour": true}), ws()).unwrap_err();
+        assert!(!far.to_string().contains("did you mean"), "{far}");
     }
 
     #[test]

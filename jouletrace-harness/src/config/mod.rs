@@ -11,9 +11,11 @@
 
 mod layer;
 mod partition;
+mod suggest;
 
 pub use layer::{ConfigError, KEYS, Layer, Origin, host_layered, layered};
 pub use partition::{Partition, PartitionError, PartitionKind};
+pub use suggest::{OTHER_ENV_VARS, unknown_env_vars};
 
 use std::path::PathBuf;
 use std::time::Duration;

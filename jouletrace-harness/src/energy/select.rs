@@ -115,15 +115,12 @@ pub fn select_with(
                 }
             }
             let info = try_one(Backend::Estimate)?;
-            let why: Vec<String> = rejected
-                .iter()
-                .map(|u| format!("{}: {}", u.backend, u.reason))
-                .collect();
+            // One short line, printed once per run: why each meter was refused is in the
+            // results (`meter.rejected`) and in `cargo joule doctor`, not repeated here.
             let warnings = vec![format!(
-                "no energy counter can be read here ({}); {} Run `cargo joule doctor` to see \
-                 why and what would fix it",
-                why.join("; "),
-                estimate_note(estimate_watts_per_core)
+                "no energy counter can be read here: energy is ESTIMATED from CPU time × \
+                 {estimate_watts_per_core} W per busy core, not measured (`cargo joule doctor` \
+                 says why)"
             )];
             Ok(Selection {
                 spec: spec_for(&info),
@@ -137,8 +134,8 @@ pub fn select_with(
 
 fn estimate_note(watts: f64) -> String {
     format!(
-        "energy is ESTIMATED from CPU time × {watts} W per core, not measured: use it to \
-         compare candidates within this run only, never with measured results."
+        "energy is ESTIMATED from CPU time × {watts} W per busy core, not measured: compare \
+         candidates within this run only"
     )
 }
 
@@ -200,6 +197,18 @@ mod tests {
         assert!(sel.rejected[0].reason.contains("did not advance"));
         assert!(sel.warnings[0].contains("cargo joule doctor"));
         assert!(sel.warnings[0].contains("ESTIMATED"));
+        // Issue 12: short, one line; the reasons live in `rejected` and in the doctor.
+        assert_eq!(sel.warnings.len(), 1);
+        assert!(
+            !sel.warnings[0].contains("did not advance"),
+            "{}",
+            sel.warnings[0]
+        );
+        assert!(
+            sel.warnings[0].chars().count() <= 140,
+            "{}",
+            sel.warnings[0]
+        );
         let record = crate::results::MeterRecord::of(&sel);
         assert!(record.estimated);
         assert_eq!(record.primary_domain, "cpu-estimate");

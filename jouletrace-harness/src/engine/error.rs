@@ -60,6 +60,12 @@ pub enum ListingError {
     Unexpected(String),
     #[error("{error}; its stderr: {stderr}")]
     Failed { error: WorkerError, stderr: String },
+    /// A language host that does not start is broken, never "not a bench" to skip quietly.
+    #[error("the host did not start as a worker of protocol {version}: {error}")]
+    HostNotStarted { version: u32, error: WorkerError },
+    /// A language host must be metered by the orchestrator (`engine/host.rs`).
+    #[error("{0}")]
+    Metering(String),
 }
 
 impl EngineError {

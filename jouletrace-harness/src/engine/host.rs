@@ -17,10 +17,25 @@
 
 use std::time::{Duration, Instant};
 
-use super::CancelToken;
+use super::{CancelToken, TargetKind};
 use crate::energy::{self, DomainEnergy, Meter, MeterSpec, Snapshot, add_energies};
 use crate::pool::{Worker, WorkerError};
-use crate::protocol::{Request, Response, SampleReport};
+use crate::protocol::{Metering, Request, Response, SampleReport};
+
+/// Whether the orchestrator meters this worker (`Ok(true)`), or the worker meters itself. A
+/// language host's figures must come from the orchestrator's meter: one that announces
+/// `metering: worker` would report energy the engine cannot check, so it is refused.
+pub(crate) fn metered_from_outside(kind: TargetKind, metering: Metering) -> Result<bool, String> {
+    match (kind, metering) {
+        (_, Metering::Orchestrator) => Ok(true),
+        (TargetKind::Bench, Metering::Worker) => Ok(false),
+        (TargetKind::Host, Metering::Worker) => Err(
+            "the host announced `metering: worker`, but a language host never reads a meter: \
+             it must announce `metering: orchestrator`"
+                .into(),
+        ),
+    }
+}
 
 /// The run's meter as the orchestrator reads it around one worker's windows.
 pub(crate) struct WindowMeter {
@@ -189,5 +204,27 @@ pub(crate) fn sample(
 fn meter_failed(message: String) -> Response {
     Response::Error {
         message: format!("reading the meter failed: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bench_meters_itself() {
+        assert_eq!(
+            metered_from_outside(TargetKind::Bench, Metering::Worker),
+            Ok(false)
+        );
+        assert_eq!(
+            metered_from_outside(TargetKind::Bench, Metering::Orchestrator),
+            Ok(true)
+        );
+        assert_eq!(
+            metered_from_outside(TargetKind::Host, Metering::Orchestrator),
+            Ok(true)
+        );
+        assert!(metered_from_outside(TargetKind::Host, Metering::Worker).is_err());
     }
 }

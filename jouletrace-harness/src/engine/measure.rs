@@ -15,7 +15,7 @@ use super::plan::MeasureJob;
 use super::{Event, Lane, clock_s};
 use crate::config::RunConfig;
 use crate::pool::{Ending, Worker, classify};
-use crate::protocol::{Metering, Request, Response, SampleReport};
+use crate::protocol::{Request, Response, SampleReport};
 use crate::results::{CaseMeasurement, Failure, Sample, SampleEnergy, Status};
 use crate::sysfs::Procfs;
 use crate::units::Joules;
@@ -246,9 +246,18 @@ impl<'a> Candidate<'a> {
         let job = self.job;
         let case = &job.case.id;
         let id = &job.job.descriptor.id;
-        let cmd = job
+        let mut cmd = job
             .job
             .worker_command(Some(lane.cpu), config, eff.memory_limit_mb);
+        // A bench worker meters itself: under a sandbox it keeps access to its measured counter
+        // (the estimate meter needs none). Recorded in the run's sandbox notes. A language host
+        // never does: the orchestrator meters it, and it must not reach a counter.
+        if let Some(sb) = cmd.sandbox.as_mut()
+            && job.job.target.kind == super::TargetKind::Bench
+            && cx.meter.spec.backend != crate::energy::Backend::Estimate
+        {
+            sb.access.energy = Some(cx.meter.spec.sysfs_root.clone());
+        }
         let classified = |e: &crate::pool::WorkerError, stderr: &str| {
             classify(&Ending {
                 error: e,
@@ -293,7 +302,18 @@ impl<'a> Candidate<'a> {
         // A host metered from the orchestrator never gets a meter to open: ours reads around its
         // windows (see `host.rs`).
         let spec = cx.meter.spec_for(lane.cpu);
-        let from_outside = worker.metering() == Metering::Orchestrator;
+        let from_outside =
+            match super::host::metered_from_outside(job.job.target.kind, worker.metering()) {
+                Ok(outside) => outside,
+                Err(message) => {
+                    worker.shutdown();
+                    return Err(Box::new(Failure::new(
+                        Status::ProtocolError,
+                        Some(case),
+                        message,
+                    )));
+                }
+            };
         let result = (|| {
             let input_bytes = match ask(
                 &mut worker,

@@ -73,6 +73,9 @@ pub enum Event {
     Candidate {
         id: String,
         binary: String,
+        /// Marked `ignore`, and the run would not include ignored candidates: not run.
+        #[serde(default)]
+        ignored: bool,
     },
     /// The run compared with a baseline.
     BaselineComparison {

@@ -100,6 +100,10 @@ pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineEr
     };
     let timeout = std::time::Duration::from_secs(30);
     let mut worker = Worker::spawn(&cmd, timeout).map_err(|e| match e {
+        e if target.kind == super::TargetKind::Host => fail(ListingError::HostNotStarted {
+            version: crate::protocol::PROTOCOL_VERSION,
+            error: e,
+        }),
         crate::pool::WorkerError::Died { status } => EngineError::NotAHarness {
             binary: target.label.clone(),
             detail: format!(
@@ -115,6 +119,9 @@ pub fn describe(target: &Target, config: &RunConfig) -> Result<Listing, EngineEr
     })?;
     let answer = worker.request(&Request::List, timeout, None);
     worker.shutdown();
+    if let Err(message) = super::host::metered_from_outside(target.kind, worker.metering()) {
+        return Err(fail(ListingError::Metering(message)));
+    }
     match answer {
         Ok(Response::Candidates { candidates }) => Ok(Listing {
             host: worker.host.clone(),

@@ -56,6 +56,10 @@ pub fn harness_main() -> i32 {
         return exit_status(&libtest_mimic::run(&args, skeleton));
     }
 
+    // A `JOULETRACE_*` typo would otherwise change nothing without a word.
+    for w in crate::config::unknown_env_vars(std::env::vars()) {
+        eprintln!("jouletrace: warning: {w}");
+    }
     // The engine runs exactly the candidates whose check libtest would run.
     let (mut config, host) = match crate::config::for_bench_binary() {
         Ok((c, host)) => (
@@ -267,15 +271,72 @@ fn energy_outcome(c: Option<&CandidateResult>) -> Result<Option<Measurement>, Fa
     if let Some(f) = c.measurements.iter().find_map(|m| m.failure.as_ref()) {
         return Err(format!("measurement failed: {}", f.message).into());
     }
-    // libtest reports nanoseconds only; the energy goes in our own table and results file.
-    let last = c.measurements.iter().rev().find_map(|m| m.stats.as_ref());
-    match last {
-        Some(s) => Ok(Some(Measurement {
-            avg: (s.time_per_call_s.point * 1e9) as u64,
-            variance: ((s.time_per_call_s.upper - s.time_per_call_s.lower) * 1e9 / 2.0) as u64,
-        })),
-        None => Err(
-            "nothing was measured (every case is check_only, or the run was interrupted)".into(),
-        ),
+    energy_line(c)
+        .ok_or_else(|| {
+            "nothing was measured (every case is check_only, or the run was interrupted)".into()
+        })
+        .map(Some)
+}
+
+/// What the `[energy] … ns/iter (+/- …)` line of `cargo bench` carries. libtest has room for one
+/// duration per candidate, and a candidate has one per measured case; the one figure true of
+/// all of them is their sum: the time of one call on each measured case (the `+/-` sums the
+/// half-widths of their intervals). The energy itself is in the table printed after libtest's
+/// lines and in the results file.
+fn energy_line(c: &CandidateResult) -> Option<Measurement> {
+    let stats: Vec<_> = c
+        .measurements
+        .iter()
+        .filter_map(|m| m.stats.as_ref())
+        .collect();
+    if stats.is_empty() {
+        return None;
+    }
+    let ns = |s: f64| (s * 1e9).round() as u64;
+    Some(Measurement {
+        avg: stats.iter().map(|s| ns(s.time_per_call_s.point)).sum(),
+        variance: stats
+            .iter()
+            .map(|s| ns((s.time_per_call_s.upper - s.time_per_call_s.lower) / 2.0))
+            .sum(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: the line carried the last case's time per call, as if it were the candidate's.
+    #[test]
+    fn the_bench_line_carries_one_call_of_every_measured_case() {
+        let results = RunResults::from_json(
+            include_str!("../../tests/fixtures/results/measured.json"),
+            "measured.json",
+        )
+        .unwrap();
+        let std_sort = results
+            .candidates()
+            .find(|c| c.id == "sort::std_sort")
+            .unwrap();
+        let times: Vec<f64> = std_sort
+            .measurements
+            .iter()
+            .map(|m| m.stats.as_ref().unwrap().time_per_call_s.point)
+            .collect();
+        assert_eq!(times.len(), 3);
+        let line = energy_line(std_sort).unwrap();
+        let sum_ns = times.iter().sum::<f64>() * 1e9;
+        assert!(
+            (line.avg as f64 - sum_ns).abs() <= 3.0,
+            "{} vs {sum_ns}",
+            line.avg
+        );
+        assert!(line.variance > 0);
+        // Nothing measured, no line (the trial then fails with the reason).
+        let broken = results
+            .candidates()
+            .find(|c| c.id == "sort::broken_sort")
+            .unwrap();
+        assert!(energy_line(broken).is_none());
     }
 }

@@ -34,6 +34,28 @@ pub trait Problem {
     fn cases() -> Vec<crate::Case<Self::Input, Self::Output>>;
 }
 
+/// Whether two problem names are spelled the same, in a constant: the check `#[joule_bench]`
+/// expands to, so that a candidate and its cases cannot disagree on `-` against `_`.
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A problem name with `-` read as `_`: names equal under it are one problem misspelt.
+fn spelling_key(name: &str) -> String {
+    name.replace('-', "_")
+}
+
 /// Everything one binary registered, in a stable order (problem, then candidate name).
 pub struct Registry {
     pub candidates: Vec<&'static CandidateEntry>,
@@ -51,6 +73,16 @@ pub enum RegistryError {
         problem: String,
         first: String,
         second: String,
+    },
+    #[error(
+        "problems `{first}` ({first_at}) and `{second}` ({second_at}) differ only in `-` against \
+         `_`: spell them the same if they are one problem, or name them apart"
+    )]
+    SimilarNames {
+        first: String,
+        first_at: String,
+        second: String,
+        second_at: String,
     },
     #[error("candidate `{id}` is registered twice: {first} and {second}")]
     DuplicateCandidate {
@@ -83,6 +115,17 @@ impl Registry {
                     problem: pair[0].problem.to_owned(),
                     first: pair[0].location(),
                     second: pair[1].location(),
+                });
+            }
+        }
+        let mut by_key: BTreeMap<String, &ProblemEntry> = BTreeMap::new();
+        for p in &problems {
+            if let Some(first) = by_key.insert(spelling_key(p.problem), p) {
+                return Err(RegistryError::SimilarNames {
+                    first: first.problem.to_owned(),
+                    first_at: first.location(),
+                    second: p.problem.to_owned(),
+                    second_at: p.location(),
                 });
             }
         }
@@ -119,5 +162,46 @@ impl Registry {
             map.entry(c.problem).or_default().push(c);
         }
         map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static DASHED: ProblemEntry = ProblemEntry {
+        problem: "fingerprint-eq",
+        function: "cases",
+        file: "benches/a.rs",
+        line: 3,
+    };
+    static UNDERSCORED: ProblemEntry = ProblemEntry {
+        problem: "fingerprint_eq",
+        function: "cases",
+        file: "benches/b.rs",
+        line: 7,
+    };
+
+    #[test]
+    fn problem_names_that_differ_only_in_punctuation_are_refused() {
+        let err = Registry::from_entries(vec![], vec![&DASHED, &UNDERSCORED])
+            .err()
+            .expect("refused");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`fingerprint-eq`") && msg.contains("`fingerprint_eq`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("benches/a.rs:3") && msg.contains("benches/b.rs:7"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn same_name_compares_exactly() {
+        const { assert!(same_name("a-b", "a-b")) };
+        assert!(!same_name("a-b", "a_b"));
+        assert!(!same_name("ab", "abc"));
     }
 }

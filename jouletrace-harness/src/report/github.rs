@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::numbers::{self as num};
-use super::view::{self, CaseTable};
+use super::view::{self, Basis, CaseTable};
 use super::{Format, ReportError};
 use crate::results::{ChangeVerdict, RunResults};
 
@@ -16,14 +16,19 @@ pub struct GithubSummary;
 impl Format for GithubSummary {
     fn render(&self, results: &RunResults) -> Result<String, ReportError> {
         let mut out = String::new();
-        let candidates = results.candidates().count();
+        let all = view::Counts::of(results.candidates());
         let _ = writeln!(
             out,
-            "## JouleTrace: {} problem{}, {} candidate{}\n",
+            "## JouleTrace: {} problem{}, {} candidate{}{}\n",
             results.problems.len(),
             plural(results.problems.len()),
-            candidates,
-            plural(candidates),
+            all.total,
+            plural(all.total),
+            if all.ignored > 0 {
+                format!(" ({} ignored)", all.ignored)
+            } else {
+                String::new()
+            }
         );
         if let Some(warning) = view::estimate_warning(results) {
             let _ = writeln!(out, "> [!WARNING]\n> **{}**\n", md(&warning));
@@ -52,25 +57,50 @@ impl Format for GithubSummary {
         }
         let _ = writeln!(out, "{}\n", facts.join(" · "));
 
-        let energy_head = if estimated {
-            format!("Estimated energy/call ({})", md(&meter))
-        } else {
-            format!("Energy/call ({})", md(&meter))
+        let net = view::shows_net(results);
+        let energy_head = match (estimated, net) {
+            (true, _) => format!("Estimated energy/call ({})", md(&meter)),
+            (false, true) => format!("Net energy/call ({})", md(&meter)),
+            (false, false) => format!("Energy/call ({})", md(&meter)),
         };
+        // Under the estimate the power is the model's constant: no column for it.
+        let mut extra_head = String::new();
+        let mut extra_align = String::new();
+        if net {
+            extra_head.push_str(" Gross |");
+            extra_align.push_str("--:|");
+        }
+        if !estimated {
+            extra_head.push_str(" Power |");
+            extra_align.push_str("--:|");
+        }
         let level = num::level(results.settings.confidence_level);
         for problem in &results.problems {
             let _ = writeln!(out, "### {}\n", md(&problem.name));
+            let counts = view::Counts::of(&problem.candidates);
+            let _ = writeln!(out, "{}\n", md(&counts.sentence()));
             let tables = view::case_tables(problem);
             if tables.iter().any(|t| t.ranked().next().is_some()) {
                 let _ = writeln!(
                     out,
-                    "| Case | Rank | Candidate | {energy_head} | {level} CI | Power | Time/call | Ratio to best | Status |"
+                    "| Case | Rank | Candidate | {energy_head} | {level} CI |{extra_head} Time/call | Ratio to best | Status |"
                 );
-                out.push_str("|---|--:|---|--:|--:|--:|--:|--:|---|\n");
+                let _ = writeln!(out, "|---|--:|---|--:|--:|{extra_align}--:|--:|---|");
                 for table in &tables {
-                    rows(&mut out, table, estimated);
+                    rows(&mut out, table, estimated, net);
                 }
                 out.push('\n');
+                if net {
+                    out.push_str("_Net: idle power subtracted (ranks and ratios use it); gross: as the meter read it._\n\n");
+                }
+                if tables.iter().any(|t| t.rows.iter().any(|r| r.tie)) {
+                    let _ = writeln!(out, "_{}._\n", md(&view::tie_note(&level)));
+                }
+            }
+            let ignored = view::ignored(problem);
+            if !ignored.is_empty() {
+                let names: Vec<String> = ignored.iter().map(|c| md(&c.name)).collect();
+                let _ = writeln!(out, "{}: {}\n", md(view::IGNORED_NOTE), names.join(", "));
             }
             let failures = view::failures(problem);
             if !failures.is_empty() {
@@ -110,22 +140,40 @@ impl Format for GithubSummary {
     }
 }
 
-fn rows(out: &mut String, table: &CaseTable<'_>, estimated: bool) {
+fn rows(out: &mut String, table: &CaseTable<'_>, estimated: bool, net: bool) {
     let case = match table.size {
         Some(n) => format!("{} (n={})", md(table.case), num::size(n)),
         None => md(table.case),
     };
+    let basis = if net { table.basis } else { Basis::Gross };
+    let header_basis = if net { Basis::Net } else { Basis::Gross };
     for (i, row) in table.rows.iter().enumerate() {
         let case_cell = if i == 0 { case.as_str() } else { "" };
         let name = md(&row.candidate.name);
-        match row.stats {
-            Some(s) => {
-                let e = &s.energy_per_call_j;
+        match (row.stats, row.energy(basis), row.energy(basis.other())) {
+            (Some(s), Some(e), Some(o)) => {
                 let est = if estimated { " (est.)" } else { "" };
+                let label = if basis == header_basis {
+                    String::new()
+                } else {
+                    format!(" ({})", basis.word())
+                };
+                let mut extra = String::new();
+                if net {
+                    extra.push_str(&format!(" {} |", num::joules(o.point)));
+                }
+                if !estimated {
+                    extra.push_str(&format!(" {} |", num::watts(s.power_w.point)));
+                }
                 let ratio = row.ratio.map(num::ratio).unwrap_or_default();
+                let ratio = if row.tie {
+                    format!("≈{ratio}")
+                } else {
+                    ratio
+                };
                 let _ = writeln!(
                     out,
-                    "| {case_cell} | {} | {} | {}{est} | {}{est} | {} | {} | {ratio} | ✅ passed |",
+                    "| {case_cell} | {} | {} | {}{label}{est} | {}{est} |{extra} {} | {ratio} | ✅ passed |",
                     row.rank.map(|r| r.to_string()).unwrap_or_default(),
                     if row.rank == Some(1) {
                         format!("**{name}**")
@@ -134,14 +182,15 @@ fn rows(out: &mut String, table: &CaseTable<'_>, estimated: bool) {
                     },
                     num::joules(e.point),
                     num::joules_range(e),
-                    num::watts(s.power_w.point),
                     num::seconds(s.time_per_call_s.point),
                 );
             }
-            None => {
+            _ => {
+                let blanks = 1 + usize::from(net) + usize::from(!estimated);
                 let _ = writeln!(
                     out,
-                    "| {case_cell} | – | {name} | – | – | – | – | – | ❌ {} |",
+                    "| {case_cell} | – | {name} | – |{} – | – | ❌ {} |",
+                    " – |".repeat(blanks),
                     row.status.as_str()
                 );
             }

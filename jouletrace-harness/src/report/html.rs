@@ -43,8 +43,11 @@ struct Page {
     estimated: bool,
     /// `" (estimated)"` or empty: appended to every energy heading.
     est_suffix: &'static str,
-    /// Idle-subtracted figures mean something only when idle power was measured.
+    /// Idle-subtracted figures mean something only when idle power was measured; then they are
+    /// ranked and shown first, gross beside them.
     show_net: bool,
+    /// The line under the estimate banner that says where the reasons are.
+    estimate_pointer: Option<String>,
     estimate_warning: Option<String>,
     /// How busy the machine was (`None` when not observed).
     background: Option<String>,
@@ -75,6 +78,7 @@ struct Counts {
     candidates: usize,
     passed: usize,
     failed: usize,
+    ignored: usize,
     regressions: usize,
 }
 
@@ -111,12 +115,17 @@ struct ProblemView {
     legend: Vec<LegendItem>,
     cases: Vec<CaseView>,
     scaling: Option<Chart>,
+    /// `solid worst-case-*, dashed text-*` when the chart has several case families.
+    scaling_families: String,
     failures: Vec<FailureView>,
     changes: Vec<ChangeView>,
     regressions: usize,
-    passed: usize,
-    total: usize,
+    /// `3 of 6 candidates passed their checks, 1 ignored`.
+    counts: String,
     not_ranked: Vec<NotRanked>,
+    ignored: Vec<String>,
+    /// Some ratio is marked `≈`: the footnote explains it.
+    has_ties: bool,
 }
 
 #[derive(Serialize)]
@@ -135,6 +144,8 @@ struct LegendItem {
 struct CaseView {
     id: String,
     size: Option<String>,
+    /// `net` or `gross`: what the rows are ranked on.
+    basis: &'static str,
     rows: Vec<RowView>,
     bars: Option<Chart>,
     distribution: Option<Chart>,
@@ -149,15 +160,17 @@ struct RowView {
     color: &'static str,
     measured: bool,
     best: bool,
+    /// The ranked energy (net of idle when idle was measured), then the other one.
     energy: String,
     energy_range: String,
-    net_energy: String,
+    other_energy: String,
     power: String,
     power_range: String,
     time: String,
     time_range: String,
     ratio: String,
     ratio_range: String,
+    tie: bool,
     samples: String,
     cv: String,
     flags: Vec<String>,
@@ -221,15 +234,7 @@ impl Page {
             .enumerate()
             .map(|(i, p)| problem_view(results, p, i, &level))
             .collect();
-        let candidates = results.candidates().count();
-        let passed = results
-            .candidates()
-            .filter(|c| c.status == Status::Passed)
-            .count();
-        let failed = results
-            .candidates()
-            .filter(|c| c.status.is_failure())
-            .count();
+        let all = view::Counts::of(results.candidates());
         let regressions = results
             .baseline
             .iter()
@@ -335,7 +340,15 @@ impl Page {
                         fact(view::backend_name(r.backend), value)
                     })
                     .collect();
-                (facts, domains, m.warnings.clone(), rejected)
+                // Under the estimate the banner already says it (once, with the pointer to
+                // `cargo joule doctor`): its note is not repeated here.
+                let warnings = m
+                    .warnings
+                    .iter()
+                    .filter(|w| !(m.estimated && w.contains("ESTIMATED")))
+                    .cloned()
+                    .collect();
+                (facts, domains, warnings, rejected)
             }
             None => (
                 vec![fact(
@@ -420,8 +433,23 @@ impl Page {
             tool: format!("{} {}", results.tool.name, results.tool.version),
             estimated,
             est_suffix,
-            show_net: !results.idle.is_empty(),
+            show_net: view::shows_net(results),
             estimate_warning: view::estimate_warning(results),
+            estimate_pointer: estimated.then(|| {
+                if results
+                    .meter
+                    .as_ref()
+                    .is_some_and(|m| !m.rejected.is_empty())
+                {
+                    "Why no energy counter could be read: see “Meters not used” below; \
+                     `cargo joule doctor` says what would fix it."
+                        .to_owned()
+                } else {
+                    "The estimate was asked for; `cargo joule doctor` shows which meters this \
+                     machine has."
+                        .to_owned()
+                }
+            }),
             background: view::background_line(results),
             interval_note: view::interval_note(results),
             rejected_meters,
@@ -448,9 +476,10 @@ impl Page {
             command_line: results.run.command_line.join(" "),
             counts: Counts {
                 problems: results.problems.len(),
-                candidates,
-                passed,
-                failed,
+                candidates: all.total,
+                passed: all.passed,
+                failed: all.failed,
+                ignored: all.ignored,
                 regressions,
             },
             problems,
@@ -512,35 +541,62 @@ fn problem_view(results: &RunResults, p: &ProblemResult, index: usize, level: &s
         svg::color(i)
     };
     let tables = view::case_tables(p);
+    let has_ties = tables.iter().any(|t| t.rows.iter().any(|r| r.tie));
     let left = svg::label_margin(p.candidates.iter().map(|c| c.name.as_str()));
     let cases = tables
         .iter()
         .map(|t| case_view(results, t, left, &color_of, level, est))
         .collect();
 
-    // Energy against size: one series per candidate over the sized, measured cases.
-    let series: Vec<svg::Series<'_>> = p
-        .candidates
-        .iter()
-        .map(|cand| svg::Series {
-            name: &cand.name,
-            color: color_of(&cand.id),
-            points: cand
+    // Energy against size: one line per candidate and case family (`worst-case-*` and
+    // `text-*` are two lines, never one zig-zag), over the sized, measured cases.
+    let sized = |m: &crate::results::CaseMeasurement| {
+        m.size
+            .or_else(|| p.cases.iter().find(|c| c.id == m.case).and_then(|c| c.size))
+    };
+    let mut families: Vec<&str> = Vec::new();
+    for c in p.cases.iter().filter(|c| c.measured && c.size.is_some()) {
+        let f = view::case_family(&c.id);
+        if !families.contains(&f) {
+            families.push(f);
+        }
+    }
+    let basis_of = |case: &str| {
+        tables
+            .iter()
+            .find(|t| t.case == case)
+            .map(|t| t.basis)
+            .filter(|_| view::shows_net(results))
+            .unwrap_or(view::Basis::Gross)
+    };
+    let mut series: Vec<svg::Series> = Vec::new();
+    let mut legend: Vec<LegendItem> = Vec::new();
+    for cand in &p.candidates {
+        for (fi, family) in families.iter().enumerate() {
+            let points: Vec<svg::Point> = cand
                 .measurements
                 .iter()
+                .filter(|m| view::case_family(&m.case) == *family)
                 .filter_map(|m| {
                     let s = m.stats.as_ref()?;
-                    let size = m
-                        .size
-                        .or_else(|| p.cases.iter().find(|c| c.id == m.case).and_then(|c| c.size))?;
-                    let e = &s.energy_per_call_j;
+                    let size = sized(m)?;
+                    let basis = basis_of(&m.case);
+                    let e = match basis {
+                        view::Basis::Net => &s.net_energy_per_call_j,
+                        view::Basis::Gross => &s.energy_per_call_j,
+                    };
+                    let net = if basis == view::Basis::Net && view::shows_net(results) {
+                        " net"
+                    } else {
+                        ""
+                    };
                     Some(svg::Point {
                         size,
                         point: e.point.get(),
                         lower: e.lower.get(),
                         upper: e.upper.get(),
                         title: format!(
-                            "{} · {} (n={}): {}{est} ({})",
+                            "{} · {} (n={}): {}{net}{est} ({})",
                             cand.name,
                             m.case,
                             num::size(size),
@@ -549,26 +605,54 @@ fn problem_view(results: &RunResults, p: &ProblemResult, index: usize, level: &s
                         ),
                     })
                 })
-                .collect(),
-        })
-        .filter(|s| !s.points.is_empty())
-        .collect();
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            if !legend.iter().any(|l| l.name == cand.name) {
+                legend.push(LegendItem {
+                    name: cand.name.clone(),
+                    color: color_of(&cand.id),
+                });
+            }
+            series.push(svg::Series {
+                name: if families.len() > 1 {
+                    format!("{} · {}", cand.name, family_label(family))
+                } else {
+                    cand.name.clone()
+                },
+                color: color_of(&cand.id),
+                family: fi,
+                points,
+            });
+        }
+    }
     let scaling = svg::scaling_chart(
         &series,
         "J",
         format!(
-            "{}energy per call (log scale), {}",
+            "{}{}energy per call (log scale), {}",
             if estimated { "ESTIMATED " } else { "" },
+            if view::shows_net(results) { "net " } else { "" },
             view::meter_label(results)
         ),
     );
-    let legend = series
-        .iter()
-        .map(|s| LegendItem {
-            name: s.name.to_string(),
-            color: s.color,
-        })
-        .collect();
+    let scaling_families = if families.len() > 1 {
+        families
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                format!(
+                    "{} {}",
+                    ["solid", "dashed", "dotted", "dash-dot"][i % 4],
+                    family_label(f)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        String::new()
+    };
 
     let failures = view::failures(p)
         .into_iter()
@@ -599,18 +683,19 @@ fn problem_view(results: &RunResults, p: &ProblemResult, index: usize, level: &s
         legend,
         cases,
         scaling,
+        scaling_families,
         failures,
         regressions: entries
             .iter()
             .filter(|e| e.verdict == ChangeVerdict::Regressed)
             .count(),
         changes,
-        passed: p
-            .candidates
-            .iter()
-            .filter(|c| c.status == Status::Passed)
-            .count(),
-        total: p.candidates.len(),
+        counts: view::Counts::of(&p.candidates).sentence(),
+        ignored: view::ignored(p)
+            .into_iter()
+            .map(|c| c.name.clone())
+            .collect(),
+        has_ties,
         not_ranked: view::check_failed(p)
             .into_iter()
             .map(|c| NotRanked {
@@ -635,6 +720,12 @@ fn case_view(
 ) -> CaseView {
     let estimated = results.is_estimated();
     let meter = view::meter_label(results);
+    // Without idle power net and gross are one figure: show it as gross.
+    let basis = if view::shows_net(results) {
+        t.basis
+    } else {
+        view::Basis::Gross
+    };
     let rows = t
         .rows
         .iter()
@@ -650,13 +741,14 @@ fn case_view(
                 best: r.rank == Some(1),
                 energy: "–".into(),
                 energy_range: String::new(),
-                net_energy: "–".into(),
+                other_energy: "–".into(),
                 power: "–".into(),
                 power_range: String::new(),
                 time: "–".into(),
                 time_range: String::new(),
                 ratio: "–".into(),
                 ratio_range: String::new(),
+                tie: false,
                 samples: String::new(),
                 cv: String::new(),
                 flags: Vec::new(),
@@ -671,12 +763,15 @@ fn case_view(
                 note: r.note.clone().unwrap_or_default(),
                 verdict: r.verdict.unwrap_or_default().to_string(),
             };
-            let Some(s) = r.stats else { return base };
+            let (Some(s), Some(e), Some(o)) = (r.stats, r.energy(basis), r.energy(basis.other()))
+            else {
+                return base;
+            };
             RowView {
                 measured: true,
-                energy: num::joules(s.energy_per_call_j.point),
-                energy_range: num::joules_range(&s.energy_per_call_j),
-                net_energy: num::joules(s.net_energy_per_call_j.point),
+                energy: num::joules(e.point),
+                energy_range: num::joules_range(e),
+                other_energy: num::joules(o.point),
                 power: num::watts(s.power_w.point),
                 power_range: num::watts_range(&s.power_w),
                 time: num::seconds(s.time_per_call_s.point),
@@ -686,6 +781,7 @@ fn case_view(
                     .ratio_interval
                     .map(|e| num::ratio_range(&e))
                     .unwrap_or_default(),
+                tie: r.tie,
                 samples: if s.outliers > 0 {
                     format!(
                         "{} ({} outlier{})",
@@ -707,8 +803,7 @@ fn case_view(
     let bars: Vec<svg::Bar<'_>> = ranked
         .iter()
         .filter_map(|r| {
-            let s = r.stats?;
-            let e = &s.energy_per_call_j;
+            let e = r.energy(basis)?;
             Some(svg::Bar {
                 name: &r.candidate.name,
                 color: color_of(&r.candidate.id),
@@ -725,10 +820,10 @@ fn case_view(
             })
         })
         .collect();
-    let what = if estimated {
-        "ESTIMATED energy per call"
-    } else {
-        "energy per call"
+    let what = match (estimated, basis) {
+        (true, _) => "ESTIMATED energy per call",
+        (false, view::Basis::Net) => "net energy per call (idle subtracted)",
+        (false, view::Basis::Gross) => "energy per call",
     };
     let bars_chart = (!bars.is_empty()).then(|| {
         let mut chart = svg::bar_chart(
@@ -749,15 +844,21 @@ fn case_view(
             let samples: Vec<(f64, bool)> = m
                 .samples
                 .iter()
-                .filter_map(|x| Some((view::sample_energy_per_call(x, &s.domain)?, x.outlier)))
+                .filter_map(|x| {
+                    Some((
+                        view::sample_energy_per_call(x, &s.domain, basis)?,
+                        x.outlier,
+                    ))
+                })
                 .collect();
+            let median = r.energy(basis)?.point;
             (!samples.is_empty()).then(|| svg::Distribution {
                 name: &r.candidate.name,
                 color: color_of(&r.candidate.id),
-                median: s.energy_per_call_j.point.get(),
+                median: median.get(),
                 summary: format!(
                     "{}{est} · CV {:.1}% · {} samples",
-                    num::joules(s.energy_per_call_j.point),
+                    num::joules(median),
                     s.cv * 100.0,
                     samples.len()
                 ),
@@ -780,9 +881,19 @@ fn case_view(
     CaseView {
         id: t.case.to_string(),
         size: t.size.map(num::size),
+        basis: basis.word(),
         rows,
         bars: bars_chart,
         distribution,
+    }
+}
+
+/// `text-*`: a family as its cases are named.
+fn family_label(family: &str) -> String {
+    if family.is_empty() {
+        "unnamed".into()
+    } else {
+        format!("{family}-*")
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Polyline {
     pub points: String,
     pub class: &'static str,
     pub stroke: &'static str,
+    /// `stroke-dasharray`: tells apart the case families of one candidate.
+    pub dash: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -404,19 +406,86 @@ pub struct Point {
     pub title: String,
 }
 
-pub struct Series<'a> {
-    pub name: &'a str,
+/// One line of the scaling chart: one candidate on one family of cases.
+pub struct Series {
+    /// `kmp`, or `kmp · text` when the problem has several case families.
+    pub name: String,
     pub color: &'static str,
+    /// The family's index among the problem's families: its dash pattern.
+    pub family: usize,
     pub points: Vec<Point>,
+}
+
+/// Dash patterns for the case families of a problem, solid first.
+const DASHES: [Option<&str>; 4] = [None, Some("7 4"), Some("2 3"), Some("10 3 2 3")];
+
+/// A logarithmic axis that ends near the data: a small margin beyond the smallest and largest
+/// value, not the next power of ten (sizes 1,001–100,001 end near 100k, not at 1M).
+struct LogAxis {
+    lo: f64,
+    hi: f64,
+}
+
+impl LogAxis {
+    fn of(values: &[f64]) -> LogAxis {
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min).log10();
+        let hi = values
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
+            .log10();
+        let pad = ((hi - lo) * 0.04).max(0.05);
+        LogAxis {
+            lo: lo - pad,
+            hi: hi + pad,
+        }
+    }
+
+    /// Where 0..1 of the axis falls for `v`.
+    fn fraction(&self, v: f64) -> f64 {
+        (v.max(1e-300).log10() - self.lo) / (self.hi - self.lo)
+    }
+
+    /// Labelled ticks: the powers of ten inside the axis, with 2× and 5× added when fewer than
+    /// three powers of ten fall inside; and the grid lines between them.
+    fn ticks(&self) -> (Vec<f64>, Vec<f64>) {
+        let inside = |v: f64| {
+            let l = v.log10();
+            l >= self.lo - 1e-9 && l <= self.hi + 1e-9
+        };
+        let first = self.lo.floor() as i32;
+        let last = self.hi.ceil() as i32;
+        let decades: Vec<f64> = (first..=last)
+            .map(|d| 10f64.powi(d))
+            .filter(|v| inside(*v))
+            .collect();
+        let mut minor = Vec::new();
+        let mut labelled = decades.clone();
+        for d in first..=last {
+            for m in 2..10 {
+                let v = 10f64.powi(d) * m as f64;
+                if !inside(v) {
+                    continue;
+                }
+                if decades.len() < 3 && (m == 2 || m == 5) {
+                    labelled.push(v);
+                } else {
+                    minor.push(v);
+                }
+            }
+        }
+        labelled.sort_by(f64::total_cmp);
+        (labelled, minor)
+    }
 }
 
 /// Energy per call against input size, both axes logarithmic: a straight line of slope 1 is
 /// linear growth, slope 2 quadratic.
-pub fn scaling_chart(series: &[Series<'_>], unit: &str, axis_title: String) -> Option<Chart> {
+pub fn scaling_chart(series: &[Series], unit: &str, axis_title: String) -> Option<Chart> {
     const WIDTH: f64 = 1000.0;
     const HEIGHT: f64 = 420.0;
     const LEFT: f64 = 78.0;
-    const RIGHT: f64 = 130.0;
+    const RIGHT: f64 = 170.0;
     const TOP: f64 = 30.0;
     const BOTTOM: f64 = 50.0;
     let points = || series.iter().flat_map(|s| s.points.iter());
@@ -440,52 +509,36 @@ pub fn scaling_chart(series: &[Series<'_>], unit: &str, axis_title: String) -> O
     if energies.is_empty() {
         return None;
     }
-    let decades = |values: &[f64]| {
-        let lo = values
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
-            .log10()
-            .floor();
-        let hi = values.iter().copied().fold(0.0, f64::max).log10().ceil();
-        (lo, if hi <= lo { lo + 1.0 } else { hi })
-    };
-    let (x_lo, x_hi) = decades(&sizes);
-    let (y_lo, y_hi) = decades(&energies);
+    let xa = LogAxis::of(&sizes);
+    let ya = LogAxis::of(&energies);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let x = |v: f64| LEFT + (v.log10() - x_lo) / (x_hi - x_lo) * plot_w;
-    let y = |v: f64| TOP + plot_h - (v.max(1e-300).log10() - y_lo) / (y_hi - y_lo) * plot_h;
+    let x = |v: f64| LEFT + xa.fraction(v) * plot_w;
+    let y = |v: f64| TOP + plot_h - ya.fraction(v) * plot_h;
     let mut chart = Chart {
         width: WIDTH as u32,
         height: HEIGHT as u32,
         ..Chart::default()
     };
-    for d in (x_lo as i32)..=(x_hi as i32) {
-        let v = 10f64.powi(d);
-        if d < x_hi as i32 {
-            for m in 2..10 {
-                let xm = x(v * m as f64);
-                chart.line((xm, TOP), (xm, TOP + plot_h), "grid-minor");
-            }
-        }
+    let (x_ticks, x_minor) = xa.ticks();
+    for v in x_minor {
+        chart.line((x(v), TOP), (x(v), TOP + plot_h), "grid-minor");
+    }
+    for v in x_ticks {
         chart.line((x(v), TOP), (x(v), TOP + plot_h), "grid");
         chart.text(
             x(v),
             TOP + plot_h + 18.0,
             "middle",
             "tick",
-            num::size(v as u64),
+            num::size(v.round() as u64),
         );
     }
-    for d in (y_lo as i32)..=(y_hi as i32) {
-        let v = 10f64.powi(d);
-        if d < y_hi as i32 {
-            for m in 2..10 {
-                let ym = y(v * m as f64);
-                chart.line((LEFT, ym), (LEFT + plot_w, ym), "grid-minor");
-            }
-        }
+    let (y_ticks, y_minor) = ya.ticks();
+    for v in y_minor {
+        chart.line((LEFT, y(v)), (LEFT + plot_w, y(v)), "grid-minor");
+    }
+    for v in y_ticks {
         chart.line((LEFT, y(v)), (LEFT + plot_w, y(v)), "grid");
         chart.text(LEFT - 8.0, y(v) + 4.0, "end", "tick", tick_label(v, unit));
     }
@@ -507,6 +560,7 @@ pub fn scaling_chart(series: &[Series<'_>], unit: &str, axis_title: String) -> O
                     .join(" "),
                 class: "series",
                 stroke: s.color,
+                dash: DASHES[s.family % DASHES.len()],
             });
         }
         if let Some(last) = pts.last() {
@@ -516,7 +570,7 @@ pub fn scaling_chart(series: &[Series<'_>], unit: &str, axis_title: String) -> O
                 y(last.point) + 4.0,
                 "start",
                 "name",
-                s.name.to_string(),
+                s.name.clone(),
             );
         }
         for p in pts {
@@ -600,8 +654,9 @@ mod tests {
     #[test]
     fn one_size_gives_no_scaling_chart() {
         let series = [Series {
-            name: "a",
+            name: "a".into(),
             color: color(0),
+            family: 0,
             points: vec![Point {
                 size: 10,
                 point: 1.0,
@@ -611,5 +666,18 @@ mod tests {
             }],
         }];
         assert!(scaling_chart(&series, "J", String::new()).is_none());
+    }
+
+    #[test]
+    fn log_axes_end_near_the_data() {
+        // Issue 12: sizes 1,001–100,001 drew an axis up to 1M.
+        let axis = LogAxis::of(&[1001.0, 100_001.0]);
+        assert!(10f64.powf(axis.hi) < 150_000.0, "{}", 10f64.powf(axis.hi));
+        assert!(10f64.powf(axis.lo) > 700.0, "{}", 10f64.powf(axis.lo));
+        let (ticks, _) = axis.ticks();
+        assert_eq!(ticks, [1_000.0, 10_000.0, 100_000.0]);
+        // Less than a decade of data still gets labelled ticks.
+        let (ticks, _) = LogAxis::of(&[3e-6, 9e-6]).ticks();
+        assert!(ticks.len() >= 2, "{ticks:?}");
     }
 }

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::str::FromStr;
 
 use super::numbers::{self as num};
-use super::view::{self, CaseTable};
+use super::view::{self, Basis, CaseTable};
 use super::{Format, ReportError};
 use crate::results::{ChangeVerdict, RunResults};
 
@@ -157,21 +157,26 @@ impl Format for Terminal {
         let mut out = String::new();
         let estimated = results.is_estimated();
         let meter = view::meter_label(results);
-        let candidates = results.candidates().count();
+        let all = view::Counts::of(results.candidates());
         let provenance = match &results.meter {
             Some(_) if estimated => self.paint(Style::BoldYellow, "ESTIMATED"),
             Some(_) => "measured".into(),
             None => "checks only".into(),
         };
+        let ignored = if all.ignored > 0 {
+            format!(" ({} ignored)", all.ignored)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{} {} · {} problem{} · {} candidate{} · meter {meter} ({provenance})",
+            "{} {} · {} problem{} · {} candidate{}{ignored} · meter {meter} ({provenance})",
             self.paint(Style::Bold, &results.tool.name),
             results.tool.version,
             results.problems.len(),
             plural(results.problems.len()),
-            candidates,
-            plural(candidates),
+            all.total,
+            plural(all.total),
         );
         if let Some(warning) = view::estimate_warning(results) {
             let _ = writeln!(out, "{}", self.paint(Style::BoldYellow, &warning));
@@ -221,57 +226,53 @@ impl Format for Terminal {
             );
         }
         let level = num::level(results.settings.confidence_level);
-        let energy_head = if estimated {
-            format!("est. energy/call ±{level} CI [{meter}]")
-        } else {
-            format!("energy/call ±{level} CI [{meter}]")
-        };
+        let layout = Layout::of(results, &level);
         for problem in &results.problems {
             out.push('\n');
-            let passed = problem
-                .candidates
-                .iter()
-                .filter(|c| !c.check.status.is_failure())
-                .count();
+            let counts = view::Counts::of(&problem.candidates);
             let _ = writeln!(
                 out,
                 "{}  {}",
                 self.paint(Style::Bold, &problem.name),
-                self.paint(
-                    Style::Dim,
-                    &format!(
-                        "{passed} of {} candidates passed their checks",
-                        problem.candidates.len()
-                    )
-                )
+                self.paint(Style::Dim, &counts.sentence())
             );
             let tables = view::case_tables(problem);
             let mut rows: Vec<Vec<Cell>> = Vec::new();
             for table in &tables {
-                self.case_rows(&mut rows, table, estimated);
+                self.case_rows(&mut rows, table, &layout);
             }
             if !rows.is_empty() {
-                let head = [
-                    "case",
-                    "rank",
-                    "candidate",
-                    energy_head.as_str(),
-                    "power",
-                    "time/call",
-                    "ratio",
-                    "status",
-                ];
-                self.table(
-                    &mut out,
-                    &head,
-                    &[false, true, false, true, true, true, true, false],
-                    rows,
-                );
+                let head: Vec<&str> = layout.head.iter().map(String::as_str).collect();
+                self.table(&mut out, &head, &layout.right, rows);
+                let mut notes = Vec::new();
+                if layout.net {
+                    notes.push(
+                        "net: idle power subtracted (ranks and ratios use it); gross: as the meter \
+                         read it"
+                            .to_owned(),
+                    );
+                }
+                if tables.iter().any(|t| t.rows.iter().any(|r| r.tie)) {
+                    notes.push(view::tie_note(&level));
+                }
+                for n in notes {
+                    let _ = writeln!(out, "  {}", self.paint(Style::Dim, &n));
+                }
             } else if problem.cases.iter().any(|c| c.measured)
                 && results.meter.is_some()
-                && passed > 0
+                && counts.passed > 0
             {
                 let _ = writeln!(out, "  no candidate of this problem was measured");
+            }
+            let ignored = view::ignored(problem);
+            if !ignored.is_empty() {
+                let names: Vec<&str> = ignored.iter().map(|c| c.name.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "  {}: {}",
+                    self.paint(Style::Dim, view::IGNORED_NOTE),
+                    names.join(", ")
+                );
             }
             let failures = view::failures(problem);
             if !failures.is_empty() {
@@ -301,11 +302,63 @@ impl Format for Terminal {
     }
 }
 
+/// The columns of the ranking tables, decided once per run.
+struct Layout {
+    head: Vec<String>,
+    right: Vec<bool>,
+    estimated: bool,
+    /// Net energy is ranked and shown first, gross beside it.
+    net: bool,
+    /// Under the estimate the power is the model's constant: not a column worth reading.
+    power: bool,
+}
+
+impl Layout {
+    fn of(results: &RunResults, level: &str) -> Layout {
+        let estimated = results.is_estimated();
+        let net = view::shows_net(results);
+        let meter = view::meter_label(results);
+        let energy = match (estimated, net) {
+            (true, _) => format!("est. energy/call ±{level} CI [{meter}]"),
+            (false, true) => format!("net energy/call ±{level} CI [{meter}]"),
+            (false, false) => format!("energy/call ±{level} CI [{meter}]"),
+        };
+        let mut head = vec!["case".to_owned(), "rank".into(), "candidate".into(), energy];
+        let mut right = vec![false, true, false, true];
+        if net {
+            head.push("gross".into());
+            right.push(true);
+        }
+        let power = !estimated;
+        if power {
+            head.push("power".into());
+            right.push(true);
+        }
+        head.extend(["time/call".into(), "ratio".into(), "status".into()]);
+        right.extend([true, true, false]);
+        Layout {
+            head,
+            right,
+            estimated,
+            net,
+            power,
+        }
+    }
+}
+
 impl Terminal {
-    fn case_rows(&self, rows: &mut Vec<Vec<Cell>>, table: &CaseTable<'_>, estimated: bool) {
+    fn case_rows(&self, rows: &mut Vec<Vec<Cell>>, table: &CaseTable<'_>, layout: &Layout) {
         let case = match table.size {
             Some(n) => format!("{} (n={})", table.case, num::size(n)),
             None => table.case.to_string(),
+        };
+        // The first energy column holds the ranked quantity; it is labelled in the cell when it
+        // is not the one the header names (gross, after a net median came out non-positive).
+        let header_basis = if layout.net { Basis::Net } else { Basis::Gross };
+        let basis = if layout.net {
+            table.basis
+        } else {
+            Basis::Gross
         };
         let mut first = true;
         for row in &table.rows {
@@ -318,47 +371,66 @@ impl Terminal {
             } else {
                 name
             };
-            match row.stats {
-                Some(s) => {
-                    let e = &s.energy_per_call_j;
-                    let mut energy = format!(
-                        "{} {}",
-                        num::joules(e.point),
-                        num::plus_minus_percent(e.point.get(), e.lower.get(), e.upper.get())
-                    );
-                    if estimated {
-                        energy.push_str(" est.");
-                    }
-                    rows.push(vec![
-                        Cell::left(case_cell),
-                        Cell::right(row.rank.map(|r| r.to_string()).unwrap_or_default()),
-                        name,
-                        Cell::right(energy),
-                        Cell::right(num::watts(s.power_w.point)),
-                        Cell::right(num::seconds(s.time_per_call_s.point)),
-                        Cell::right(row.ratio.map(num::ratio).unwrap_or_else(|| "–".into())),
-                        if view::unreliable(s) {
-                            Cell::left("UNRELIABLE: busy machine").styled(Style::BoldYellow)
-                        } else {
-                            Cell::left("passed").styled(Style::Green)
-                        },
-                    ]);
-                }
-                None => rows.push(vec![
-                    Cell::left(case_cell),
-                    Cell::right("–"),
-                    name,
-                    Cell::right("–"),
-                    Cell::right("–"),
-                    Cell::right("–"),
-                    Cell::right("–"),
+            let mut cells = vec![
+                Cell::left(case_cell),
+                Cell::right(
+                    row.rank
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "–".into()),
+                ),
+                name,
+            ];
+            let Some(s) = row.stats else {
+                let blanks = layout.head.len() - 4;
+                cells.extend((0..blanks).map(|_| Cell::right("–")));
+                cells.push(
                     Cell::left(row.status.as_str()).styled(if row.status.is_failure() {
                         Style::Red
                     } else {
                         Style::Dim
                     }),
-                ]),
+                );
+                rows.push(cells);
+                continue;
+            };
+            let e = row.energy(basis).expect("a row with statistics has energy");
+            let mut energy = format!(
+                "{} {}",
+                num::joules(e.point),
+                num::plus_minus_percent(e.point.get(), e.lower.get(), e.upper.get())
+            );
+            if basis != header_basis {
+                energy.push_str(&format!(" ({})", basis.word()));
             }
+            if layout.estimated {
+                energy.push_str(" est.");
+            }
+            cells.push(Cell::right(energy));
+            if layout.net {
+                let other = basis.other();
+                let o = row.energy(other).expect("a row with statistics has energy");
+                let mut text = num::joules(o.point);
+                if other != header_basis.other() {
+                    text.push_str(&format!(" ({})", other.word()));
+                }
+                cells.push(Cell::right(text));
+            }
+            if layout.power {
+                cells.push(Cell::right(num::watts(s.power_w.point)));
+            }
+            cells.push(Cell::right(num::seconds(s.time_per_call_s.point)));
+            let ratio = row.ratio.map(num::ratio).unwrap_or_else(|| "–".into());
+            cells.push(Cell::right(if row.tie {
+                format!("≈{ratio}")
+            } else {
+                ratio
+            }));
+            cells.push(if view::unreliable(s) {
+                Cell::left("UNRELIABLE: busy machine").styled(Style::BoldYellow)
+            } else {
+                Cell::left("passed").styled(Style::Green)
+            });
+            rows.push(cells);
         }
     }
 

@@ -5,6 +5,7 @@ use crate::results::{
     CandidateResult, CaseMeasurement, CaseStats, ChangeEntry, Estimate, Failure, ProblemResult,
     RunResults, Sample, Status,
 };
+use crate::units::Joules;
 
 /// `perf · package-0`: the backend and the ranked domain; every energy figure is shown with it.
 pub fn meter_label(results: &RunResults) -> String {
@@ -127,12 +128,150 @@ pub struct Row<'a> {
     pub status: Status,
     pub note: Option<String>,
     pub verdict: Option<&'a str>,
+    /// Not significantly different from the candidate ranked just above it: the order of the
+    /// two is not established, whatever their ratios say.
+    pub tie: bool,
+}
+
+impl Row<'_> {
+    /// The energy per call on `basis`, with its interval.
+    pub fn energy(&self, basis: Basis) -> Option<&Estimate<Joules>> {
+        self.stats.map(|s| match basis {
+            Basis::Net => &s.net_energy_per_call_j,
+            Basis::Gross => &s.energy_per_call_j,
+        })
+    }
 }
 
 pub struct CaseTable<'a> {
     pub case: &'a str,
     pub size: Option<u64>,
+    /// The energy the rows are ranked (and their ratios computed) on.
+    pub basis: Basis,
     pub rows: Vec<Row<'a>>,
+}
+
+/// Which energy per call a ranking orders by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// Idle-subtracted: what the engine ranks on whenever idle power was measured.
+    Net,
+    /// As read from the meter, idle power included.
+    Gross,
+}
+
+impl Basis {
+    pub fn word(self) -> &'static str {
+        match self {
+            Basis::Net => "net",
+            Basis::Gross => "gross",
+        }
+    }
+
+    pub fn other(self) -> Basis {
+        match self {
+            Basis::Net => Basis::Gross,
+            Basis::Gross => Basis::Net,
+        }
+    }
+}
+
+/// Whether net and gross energy differ at all: only when idle power was measured (the
+/// estimate charges CPU time only, so its net is its gross).
+pub fn shows_net(results: &RunResults) -> bool {
+    !results.is_estimated() && !results.idle.is_empty()
+}
+
+/// The energy the engine ranked `case` on. It ranks on net energy and falls back to gross only
+/// when a net median is not positive (the ratios would be meaningless): the same rule, applied
+/// to the recorded medians, tells which one it used.
+fn ranked_basis(problem: &ProblemResult, case: &str) -> Basis {
+    fn stats_of<'a>(c: &'a CandidateResult, case: &str) -> Option<&'a CaseStats> {
+        measurement(c, case)?.stats.as_ref()
+    }
+    let ranked: Vec<&CaseStats> = match problem.rankings.iter().find(|r| r.case == case) {
+        Some(r) => r
+            .entries
+            .iter()
+            .filter_map(|e| stats_of(find_candidate(problem, &e.candidate)?, case))
+            .collect(),
+        // No ranking recorded (an older file): the candidates with statistics.
+        None => problem
+            .candidates
+            .iter()
+            .filter_map(|c| stats_of(c, case))
+            .collect(),
+    };
+    if ranked.is_empty() {
+        return Basis::Gross;
+    }
+    if ranked.len() == 1
+        || ranked
+            .iter()
+            .all(|s| s.net_energy_per_call_j.point.get() > 0.0)
+    {
+        Basis::Net
+    } else {
+        Basis::Gross
+    }
+}
+
+/// How a problem's (or a run's) candidates fared, counted once for every view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    /// Checked and passed.
+    pub passed: usize,
+    /// Failed their check (or crashed before measuring).
+    pub failed: usize,
+    /// `ignore`d and not asked for: never checked, never measured.
+    pub ignored: usize,
+    /// Not run because the run stopped first.
+    pub not_run: usize,
+}
+
+impl Counts {
+    pub fn of<'a>(candidates: impl IntoIterator<Item = &'a CandidateResult>) -> Counts {
+        let mut n = Counts::default();
+        for c in candidates {
+            n.total += 1;
+            match (c.check.status, c.status) {
+                (Status::Ignored, _) | (_, Status::Ignored) => n.ignored += 1,
+                (s, _) if s.is_failure() => n.failed += 1,
+                (_, s) if s.is_failure() && c.measurements.is_empty() => n.failed += 1,
+                (Status::NotRun, _) => n.not_run += 1,
+                _ => n.passed += 1,
+            }
+        }
+        n
+    }
+
+    /// `3 of 5 candidates passed their checks, 1 ignored`: ignored and unrun candidates are
+    /// said, never counted as passed.
+    pub fn sentence(&self) -> String {
+        let mut s = format!(
+            "{} of {} candidate{} passed {} checks",
+            self.passed,
+            self.total,
+            if self.total == 1 { "" } else { "s" },
+            if self.total == 1 { "its" } else { "their" }
+        );
+        if self.ignored > 0 {
+            s.push_str(&format!(", {} ignored", self.ignored));
+        }
+        if self.not_run > 0 {
+            s.push_str(&format!(", {} not run", self.not_run));
+        }
+        s
+    }
+}
+
+/// The footnote that explains the `≈` mark, when a table has one.
+pub fn tie_note(level: &str) -> String {
+    format!(
+        "≈ not significantly different from the candidate ranked just above ({level} level): \
+         their order is not established"
+    )
 }
 
 impl CaseTable<'_> {
@@ -143,17 +282,20 @@ impl CaseTable<'_> {
 
 /// One table per measured case: ranked candidates in rank order, then the candidates that
 /// passed their checks but have no figure here, with the reason. Candidates that failed their
-/// checks are left out ([`check_failed`] lists them once per problem).
+/// checks are left out ([`check_failed`] lists them once per problem), and so are ignored ones
+/// ([`ignored`]).
 pub fn case_tables(problem: &ProblemResult) -> Vec<CaseTable<'_>> {
     problem
         .cases
         .iter()
         .filter(|c| c.measured)
         .map(|case| {
-            let mut rows = ranked_rows(problem, &case.id);
+            let basis = ranked_basis(problem, &case.id);
+            let mut rows = ranked_rows(problem, &case.id, basis);
             for candidate in &problem.candidates {
                 if rows.iter().any(|r| std::ptr::eq(r.candidate, candidate))
                     || failed_check(candidate)
+                    || is_ignored(candidate)
                 {
                     continue;
                 }
@@ -167,11 +309,13 @@ pub fn case_tables(problem: &ProblemResult) -> Vec<CaseTable<'_>> {
                     status,
                     note: Some(note),
                     verdict: None,
+                    tie: false,
                 });
             }
             CaseTable {
                 case: &case.id,
                 size: case.size,
+                basis,
                 rows,
             }
         })
@@ -184,13 +328,16 @@ pub fn case_tables(problem: &ProblemResult) -> Vec<CaseTable<'_>> {
         .collect()
 }
 
-fn ranked_rows<'a>(problem: &'a ProblemResult, case: &str) -> Vec<Row<'a>> {
+fn ranked_rows<'a>(problem: &'a ProblemResult, case: &str, basis: Basis) -> Vec<Row<'a>> {
     let stats_of = |c: &'a CandidateResult| measurement(c, case).and_then(|m| m.stats.as_ref());
     if let Some(ranking) = problem.rankings.iter().find(|r| r.case == case) {
         return ranking
             .entries
             .iter()
-            .filter_map(|e| {
+            .enumerate()
+            .filter_map(|(k, e)| {
+                // `significant_vs_next` of the entry above says whether this step is real.
+                let tie = k > 0 && ranking.entries[k - 1].significant_vs_next == Some(false);
                 let candidate = find_candidate(problem, &e.candidate)?;
                 let stats = stats_of(candidate)?;
                 Some(Row {
@@ -202,26 +349,24 @@ fn ranked_rows<'a>(problem: &'a ProblemResult, case: &str) -> Vec<Row<'a>> {
                     status: Status::Passed,
                     note: None,
                     verdict: Some(&e.verdict),
+                    tie,
                 })
             })
             .collect();
     }
     // No ranking (an older file, or a run cut short before ranking): order by the point
     // estimate and say nothing about significance.
+    let energy = |s: &CaseStats| match basis {
+        Basis::Net => s.net_energy_per_call_j.point.get(),
+        Basis::Gross => s.energy_per_call_j.point.get(),
+    };
     let mut measured: Vec<(&CandidateResult, &CaseStats)> = problem
         .candidates
         .iter()
         .filter_map(|c| Some((c, stats_of(c)?)))
         .collect();
-    measured.sort_by(|a, b| {
-        a.1.energy_per_call_j
-            .point
-            .get()
-            .total_cmp(&b.1.energy_per_call_j.point.get())
-    });
-    let best = measured
-        .first()
-        .map(|(_, s)| s.energy_per_call_j.point.get());
+    measured.sort_by(|a, b| energy(a.1).total_cmp(&energy(b.1)));
+    let best = measured.first().map(|(_, s)| energy(s));
     measured
         .into_iter()
         .enumerate()
@@ -229,13 +374,12 @@ fn ranked_rows<'a>(problem: &'a ProblemResult, case: &str) -> Vec<Row<'a>> {
             rank: Some(i as u32 + 1),
             candidate,
             stats: Some(stats),
-            ratio: best
-                .filter(|b| *b > 0.0)
-                .map(|b| stats.energy_per_call_j.point.get() / b),
+            ratio: best.filter(|b| *b > 0.0).map(|b| energy(stats) / b),
             ratio_interval: None,
             status: Status::Passed,
             note: None,
             verdict: None,
+            tie: false,
         })
         .collect()
 }
@@ -244,6 +388,22 @@ fn failed_check(candidate: &CandidateResult) -> bool {
     candidate.check.status.is_failure()
         || (candidate.status.is_failure() && candidate.measurements.is_empty())
 }
+
+fn is_ignored(candidate: &CandidateResult) -> bool {
+    candidate.status == Status::Ignored || candidate.check.status == Status::Ignored
+}
+
+/// Candidates marked `ignore` that this run did not ask for: never checked nor measured.
+pub fn ignored(problem: &ProblemResult) -> Vec<&CandidateResult> {
+    problem
+        .candidates
+        .iter()
+        .filter(|c| is_ignored(c))
+        .collect()
+}
+
+/// What every view says about ignored candidates.
+pub const IGNORED_NOTE: &str = "ignored (`ignore` on the candidate; `--include-ignored` runs it)";
 
 /// Candidates that failed their correctness checks, so were never measured.
 pub fn check_failed(problem: &ProblemResult) -> Vec<&CandidateResult> {
@@ -393,10 +553,30 @@ pub fn entry_name<'a>(problem: Option<&'a ProblemResult>, key: &'a str) -> &'a s
         .unwrap_or_else(|| key.rsplit("::").next().unwrap_or(key))
 }
 
-/// Gross energy per call of one sample in `domain`.
-pub fn sample_energy_per_call(sample: &Sample, domain: &str) -> Option<f64> {
+/// The family a case belongs to: its id without the trailing size (`worst-case-1000` →
+/// `worst-case`, `n10k` → `n`). Cases of one family are one line of the scaling chart; a
+/// problem measured on several kinds of input (`worst-case-*` and `text-*`) draws one line per
+/// kind, since joining them would zig-zag between unrelated inputs of similar sizes.
+pub fn case_family(id: &str) -> &str {
+    let mut rest = id;
+    // A unit suffix only counts right after a digit: `n10k`, `1M`.
+    if let Some(stripped) = rest.strip_suffix(['k', 'K', 'm', 'M', 'g', 'G'])
+        && stripped.ends_with(|c: char| c.is_ascii_digit())
+    {
+        rest = stripped;
+    }
+    let rest = rest.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
+    rest.trim_end_matches(['-', '_', '.', ' ', '='])
+}
+
+/// Energy per call of one sample in `domain`, on `basis`.
+pub fn sample_energy_per_call(sample: &Sample, domain: &str, basis: Basis) -> Option<f64> {
     let e = sample.energy.iter().find(|e| e.domain == domain)?;
-    (sample.calls > 0).then(|| e.gross.get() / sample.calls as f64)
+    let j = match basis {
+        Basis::Net => e.net,
+        Basis::Gross => e.gross,
+    };
+    (sample.calls > 0).then(|| j.get() / sample.calls as f64)
 }
 
 #[cfg(test)]
@@ -432,6 +612,17 @@ mod tests {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].candidate.name, "b");
         assert!(items[0].summary().starts_with("timeout: no details"));
+    }
+
+    #[test]
+    fn case_families_drop_the_size() {
+        assert_eq!(case_family("worst-case-1000"), "worst-case");
+        assert_eq!(case_family("text-100000"), "text");
+        assert_eq!(case_family("n10k"), "n");
+        assert_eq!(case_family("n1_000"), "n");
+        assert_eq!(case_family("1000"), "");
+        assert_eq!(case_family("minimal"), "minimal");
+        assert_eq!(case_family("peak"), "peak");
     }
 
     #[test]
