@@ -126,7 +126,12 @@ impl LoadNow {
         let b = proc.cpu_ticks().ok()?;
         Some(LoadNow {
             window_s: window.as_secs_f64(),
-            busy: busy_shares(&a, &b),
+            // Tick counts give a share good to a few parts in ten thousand; rounding to that
+            // keeps the doctor's JSON exact when read back.
+            busy: busy_shares(&a, &b)
+                .into_iter()
+                .map(|(cpu, share)| (cpu, (share * 1e4).round() / 1e4))
+                .collect(),
             loadavg: proc.read_string("loadavg").ok().and_then(|t| {
                 let v: Vec<f64> = t
                     .split_whitespace()
