@@ -28,6 +28,8 @@ mod cancel;
 #[cfg(feature = "cargo")]
 pub mod cargo;
 pub mod case;
+#[cfg(feature = "test-support")]
+pub mod chromium;
 pub mod config;
 #[cfg(feature = "criterion")]
 pub mod criterion;

@@ -10,11 +10,9 @@
 //! `target/joule-artifacts/report.png` (and `report-estimated.png`). Set `JOULE_REPORT_HTML` to
 //! a report file (the examples' `target/joule/report.html`) to check that page as well.
 
-use std::io::Read as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use jouletrace::report::{Format, Html};
 use jouletrace::results::RunResults;
@@ -51,55 +49,18 @@ fn artifacts_dir() -> PathBuf {
 /// Runs Chromium with the isolation flags plus `extra`, killing its whole process group if it
 /// hangs. Returns stdout.
 fn run_chromium(chromium: &Path, profile: &Path, extra: &[String], page: &Path) -> String {
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            // Anything the page tried to resolve would fail, and show in the net log.
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("start chromium");
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for chromium") {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            // SAFETY: kill(2) on the process group we created for this child; no memory involved.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("chromium did not finish within {TIMEOUT:?} ({extra:?})");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    // Chromium's helpers may outlive the browser process for a moment; end them.
-    // SAFETY: as above.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    let out = reader.join().expect("reader thread");
-    assert!(status.success(), "chromium failed: {status} ({extra:?})");
-    out
+    let mut args = vec![
+        // Anything the page tried to resolve would fail, and show in the net log.
+        "--host-resolver-rules=MAP * ~NOTFOUND".to_owned(),
+    ];
+    args.extend_from_slice(extra);
+    jouletrace::chromium::run_headless(
+        chromium,
+        profile,
+        &args,
+        &format!("file://{}", page.display()),
+        TIMEOUT,
+    )
 }
 
 /// URLs the *page* asked the network stack for, from a `--log-net-log` file.

@@ -8,11 +8,8 @@
 
 mod common;
 
-use std::io::Read as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Server, readme_request};
 use serde_json::json;
@@ -27,55 +24,13 @@ fn chromium() -> Option<PathBuf> {
 }
 
 fn run_chromium(chromium: &Path, profile: &Path, extra: &[String], url: &str) -> String {
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            // Any host name the page tried to resolve would fail; 127.0.0.1 needs no resolving.
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--virtual-time-budget=3000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("start chromium");
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for chromium") {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            // SAFETY: kill(2) on the process group created for this child.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("chromium did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    // SAFETY: as above; helpers may outlive the browser for a moment.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    let out = reader.join().expect("reader thread");
-    assert!(status.success(), "chromium failed: {status}");
-    out
+    let mut args = vec![
+        // Any host name the page tried to resolve would fail; 127.0.0.1 needs no resolving.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_owned(),
+        "--virtual-time-budget=3000".to_owned(),
+    ];
+    args.extend_from_slice(extra);
+    jouletrace::chromium::run_headless(chromium, profile, &args, url, TIMEOUT)
 }
 
 /// URLs requested in the net log that are not the server under test.
