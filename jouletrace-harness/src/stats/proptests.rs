@@ -1,6 +1,7 @@
 //! Property tests of the estimators.
 
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 use super::rng::Rng;
 use super::*;
@@ -109,6 +110,32 @@ proptest! {
     }
 
     #[test]
+    fn ratio_of_a_sample_to_itself_brackets_one(x in samples(2), seed in any::<u64>()) {
+        let r = ratio_of_medians(&x, &x, &opts(seed)).unwrap();
+        prop_assert_eq!(r.point, 1.0);
+        prop_assert!(r.lower <= 1.0 && 1.0 <= r.upper, "{:?}", r);
+    }
+
+    #[test]
+    fn mann_whitney_p_is_a_probability_and_symmetric(a in samples(1), b in samples(1)) {
+        let ab = mann_whitney(&a, &b).unwrap();
+        let ba = mann_whitney(&b, &a).unwrap();
+        prop_assert!(ab.p_value > 0.0 && ab.p_value <= 1.0);
+        prop_assert!((ab.p_value - ba.p_value).abs() < 1e-9);
+        prop_assert!((ab.u + ba.u - (a.len() * b.len()) as f64).abs() < 1e-9);
+    }
+}
+
+proptest! {
+    // This property holds almost surely, not surely (five draws can, rarely, fall closer
+    // together than the interval of 160): a fixed seed checks the same 48 cases on every run,
+    // so a rare draw cannot turn CI red at random.
+    #![proptest_config(ProptestConfig {
+        rng_seed: RngSeed::Fixed(0x4A6F_756C_6554_7261),
+        ..ProptestConfig::with_cases(48)
+    })]
+
+    #[test]
     fn interval_narrows_as_n_grows(data_seed in any::<u64>(), seed in any::<u64>(), sd in 0.01f64..10.0) {
         let mut rng = Rng::new(data_seed);
         // Five samples: the 95% bootstrap interval of their median spans their whole range
@@ -123,22 +150,6 @@ proptest! {
             Interval::from(w_large).width() < Interval::from(w_small).width(),
             "{:?} vs {:?}", w_large, w_small
         );
-    }
-
-    #[test]
-    fn ratio_of_a_sample_to_itself_brackets_one(x in samples(2), seed in any::<u64>()) {
-        let r = ratio_of_medians(&x, &x, &opts(seed)).unwrap();
-        prop_assert_eq!(r.point, 1.0);
-        prop_assert!(r.lower <= 1.0 && 1.0 <= r.upper, "{:?}", r);
-    }
-
-    #[test]
-    fn mann_whitney_p_is_a_probability_and_symmetric(a in samples(1), b in samples(1)) {
-        let ab = mann_whitney(&a, &b).unwrap();
-        let ba = mann_whitney(&b, &a).unwrap();
-        prop_assert!(ab.p_value > 0.0 && ab.p_value <= 1.0);
-        prop_assert!((ab.p_value - ba.p_value).abs() < 1e-9);
-        prop_assert!((ab.u + ba.u - (a.len() * b.len()) as f64).abs() < 1e-9);
     }
 }
 
