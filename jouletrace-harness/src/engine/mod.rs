@@ -48,7 +48,7 @@ pub use error::{EngineError, ListingError, LockError};
 pub use observer::{Event, NullObserver, Observer};
 pub use plan::{Listing, describe};
 pub use run::{list, run};
-pub use target::{Target, TargetKind};
+pub use target::{JOB_ENV, Target, TargetKind};
 
 pub(crate) use run::clock_s;
 pub(crate) use slots::{Lane, Slot};

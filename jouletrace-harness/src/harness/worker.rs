@@ -8,8 +8,8 @@ use std::os::fd::FromRawFd;
 use super::meter::WorkerMeter;
 use crate::energy::{DomainEnergy, add_energies, monotonic_ns, process_cpu_ns};
 use crate::protocol::{
-    HostInfo, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request, Response,
-    SampleReport,
+    HostInfo, METERING_ENV, Metering, PROTOCOL_FD, PROTOCOL_FD_ENV, PROTOCOL_VERSION, Request,
+    Response, SampleReport,
 };
 use crate::registry::CandidateDescriptor;
 use crate::registry::{CheckEvent, PreparedCase, Registry, WindowHooks};
@@ -52,15 +52,20 @@ pub fn worker_main() -> i32 {
             return 2;
         }
     };
+    let metering = match std::env::var(METERING_ENV).as_deref() {
+        Ok("orchestrator") => Metering::Orchestrator,
+        _ => Metering::Worker,
+    };
     out.send(&Response::Hello {
         protocol: PROTOCOL_VERSION,
         pid: std::process::id(),
-        host: Some(host_info()),
+        host: Some(host_info(metering)),
     });
     let mut prepared: Option<(Box<dyn PreparedCase>, Option<WorkerMeter>)> = None;
     let mut greeted = false;
     let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
+    let mut lines = stdin.lock().lines();
+    while let Some(line) = lines.next() {
         let Ok(line) = line else { break };
         let request = match serde_json::from_str::<Request>(&line) {
             Ok(r) => r,
@@ -170,7 +175,16 @@ pub fn worker_main() -> i32 {
                 None => not_prepared(),
             },
             Request::Sample { calls, batch } => match prepared.as_mut() {
-                Some((p, meter)) => sample(p.as_mut(), meter.as_mut(), calls, batch),
+                Some((p, meter)) => {
+                    let windows = match metering {
+                        Metering::Orchestrator => Some(Windows {
+                            out: &mut out,
+                            requests: &mut lines,
+                        }),
+                        Metering::Worker => None,
+                    };
+                    sample(p.as_mut(), meter.as_mut(), windows, calls, batch)
+                }
                 None => not_prepared(),
             },
             Request::Hello { .. } | Request::WindowGo | Request::WindowAck => Response::Error {
@@ -185,15 +199,41 @@ pub fn worker_main() -> i32 {
     0
 }
 
-/// A bench binary's host: Rust, the compiler that built it, itself, metering itself.
-fn host_info() -> HostInfo {
+/// A bench binary's host: Rust, the compiler that built it, itself, metering itself unless
+/// [`METERING_ENV`] asks for the orchestrator's meter.
+fn host_info(metering: Metering) -> HostInfo {
     HostInfo {
         language: "rust".into(),
         version: env!("JOULETRACE_RUSTC_VERSION").into(),
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        metering: Metering::Worker,
+        metering,
+    }
+}
+
+/// Orchestrator metering: the conversation around each batch (docs/protocol.md, "Metering").
+struct Windows<'a> {
+    out: &'a mut Channel,
+    requests: &'a mut dyn Iterator<Item = std::io::Result<String>>,
+}
+
+impl Windows<'_> {
+    /// Waits for `expected` (`window_go`, `window_ack`); anything else ends the sample.
+    fn wait(&mut self, expected: &Request) -> Result<(), String> {
+        match self.requests.next() {
+            Some(Ok(line)) => match serde_json::from_str::<Request>(&line) {
+                Ok(r) if r == *expected => Ok(()),
+                Ok(other) => Err(format!(
+                    "expected {}, got {}",
+                    expected.to_line().trim_end(),
+                    other.to_line().trim_end()
+                )),
+                Err(e) => Err(format!("unreadable request ({e})")),
+            },
+            // The orchestrator is gone: no one to answer.
+            _ => std::process::exit(3),
+        }
     }
 }
 
@@ -283,8 +323,9 @@ fn calibrate(p: &mut dyn PreparedCase, target_ns: u64, max_batch: u64) -> Respon
     }
 }
 
-struct Measuring<'a> {
+struct Measuring<'a, 'w> {
     meter: Option<&'a mut WorkerMeter>,
+    windows: Option<Windows<'w>>,
     first_start: Option<u64>,
     last_end: u64,
     open_at: u64,
@@ -296,8 +337,14 @@ struct Measuring<'a> {
     error: Option<String>,
 }
 
-impl WindowHooks for Measuring<'_> {
+impl WindowHooks for Measuring<'_, '_> {
     fn open(&mut self) {
+        if let Some(w) = self.windows.as_mut() {
+            w.out.send(&Response::WindowOpen);
+            if let Err(e) = w.wait(&Request::WindowGo) {
+                self.error.get_or_insert(e);
+            }
+        }
         if let Some(m) = self.meter.as_mut()
             && let Err(e) = m.start()
         {
@@ -318,6 +365,15 @@ impl WindowHooks for Measuring<'_> {
                 }
             }
         }
+        if let Some(w) = self.windows.as_mut() {
+            w.out.send(&Response::WindowClosed {
+                start_ns: self.open_at,
+                end_ns: end,
+            });
+            if let Err(e) = w.wait(&Request::WindowAck) {
+                self.error.get_or_insert(e);
+            }
+        }
         self.first_start.get_or_insert(self.open_at);
         self.last_end = end;
         self.measured_ns += end - self.open_at;
@@ -329,11 +385,13 @@ impl WindowHooks for Measuring<'_> {
 fn sample(
     p: &mut dyn PreparedCase,
     meter: Option<&mut WorkerMeter>,
+    windows: Option<Windows<'_>>,
     calls: u64,
     batch: u64,
 ) -> Response {
     let mut m = Measuring {
         meter,
+        windows,
         first_start: None,
         last_end: 0,
         open_at: 0,

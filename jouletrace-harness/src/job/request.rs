@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
+use super::spec::Language;
 use super::validate::{
     self, FieldError, Fields, Kind, Loc, RequestErrors, kind, literal_error, parse_body,
     value_error,
@@ -129,6 +130,9 @@ pub struct MeasureRequest {
     pub problem_name: Option<String>,
     /// Extension: how outputs are compared (default: the predecessor's rule).
     pub comparison: ComparisonMode,
+    /// Extension: the candidate's language (default Python, the predecessor's only one).
+    /// Rust candidates are built from source (`docs/rust-candidates.md`).
+    pub language: Language,
 }
 
 /// `POST /api/v1/validate`'s body (`QuickValidationRequest`): no measurement, a shorter
@@ -141,6 +145,8 @@ pub struct QuickValidationRequest {
     pub timeout_seconds: u32,
     /// Extension, as in [`MeasureRequest`].
     pub comparison: ComparisonMode,
+    /// Extension, as in [`MeasureRequest`].
+    pub language: Language,
 }
 
 impl MeasureRequest {
@@ -173,6 +179,7 @@ impl MeasureRequest {
             let candidate_id = f.optional_string("candidate_id");
             let problem_name = f.optional_string("problem_name");
             let comparison = comparison(&mut f);
+            let language = language(&mut f);
             Some(MeasureRequest {
                 candidate_code: candidate_code?,
                 test_cases: test_cases?,
@@ -186,6 +193,7 @@ impl MeasureRequest {
                 candidate_id: candidate_id?,
                 problem_name: problem_name?,
                 comparison: comparison?,
+                language: language?,
             })
         })
     }
@@ -203,6 +211,7 @@ impl MeasureRequest {
             function_name: self.function_name.clone(),
             timeout_seconds: self.timeout_seconds,
             comparison: self.comparison,
+            language: self.language,
         }
     }
 }
@@ -220,12 +229,14 @@ impl QuickValidationRequest {
             let timeout_seconds =
                 int_field(&mut f, "timeout_seconds", limits::VALIDATE_TIMEOUT_SECONDS);
             let comparison = comparison(&mut f);
+            let language = language(&mut f);
             Some(QuickValidationRequest {
                 candidate_code: candidate_code?,
                 test_cases: test_cases?,
                 function_name: function_name?,
                 timeout_seconds: timeout_seconds?,
                 comparison: comparison?,
+                language: language?,
             })
         })
     }
@@ -256,17 +267,32 @@ fn int_field(f: &mut Fields<'_, '_>, key: &str, field: IntField) -> Option<u32> 
 }
 
 fn comparison(f: &mut Fields<'_, '_>) -> Option<ComparisonMode> {
-    let Some(raw) = f.optional("comparison") else {
-        return Some(ComparisonMode::default());
+    literal(f, "comparison", &ComparisonMode::NAMES, ComparisonMode::from_name)
+}
+
+fn language(f: &mut Fields<'_, '_>) -> Option<Language> {
+    literal(f, "language", &Language::NAMES, Language::from_name)
+}
+
+/// An optional string field that must be one of `names` (pydantic's `Literal[…]`); absent, it
+/// takes the type's default.
+fn literal<T: Default>(
+    f: &mut Fields<'_, '_>,
+    key: &str,
+    names: &[&str],
+    from_name: fn(&str) -> Option<T>,
+) -> Option<T> {
+    let Some(raw) = f.optional(key) else {
+        return Some(T::default());
     };
     let name = (kind(raw) == Kind::String)
         .then(|| serde_json::from_str::<String>(raw.get()).ok())
         .flatten();
-    match name.as_deref().and_then(ComparisonMode::from_name) {
-        Some(mode) => Some(mode),
+    match name.as_deref().and_then(from_name) {
+        Some(value) => Some(value),
         None => {
-            let loc = f.location("comparison");
-            f.errors().push(literal_error(&loc, &ComparisonMode::NAMES));
+            let loc = f.location(key);
+            f.errors().push(literal_error(&loc, names));
             None
         }
     }
@@ -382,6 +408,7 @@ mod tests {
         assert_eq!(r.thermal_wait_seconds, Some(5.0));
         assert_eq!(r.candidate_id, None);
         assert_eq!(r.comparison, ComparisonMode::Predecessor);
+        assert_eq!(r.language, Language::Python);
         assert_eq!(r.test_cases.len(), 2);
         assert_eq!(r.test_cases[0].inputs.get(), "[[1, 3], [2, 4]]");
         assert!(r.test_cases[0].metadata.is_empty());
@@ -422,7 +449,7 @@ mod tests {
             r#"{"test_cases":[{"test_id":1,"metadata":[]},"x",{"inputs":1,"expected_output":2,"test_id":"ok"}],
                 "function_name":null,"timeout_seconds":3.5,"memory_limit_mb":"three",
                 "energy_measurement_trials":0,"warmup_trials":11,"cpu_core":-1,
-                "thermal_wait_seconds":61,"candidate_id":7,"problem_name":[],"comparison":"fuzzy"}"#,
+                "thermal_wait_seconds":61,"candidate_id":7,"problem_name":[],"comparison":"fuzzy","language":"cobol"}"#,
         );
         assert_eq!(
             got,
@@ -443,6 +470,7 @@ mod tests {
                 "body -> candidate_id|string_type",
                 "body -> problem_name|string_type",
                 "body -> comparison|literal_error",
+                "body -> language|literal_error",
             ]
         );
     }
@@ -482,6 +510,29 @@ mod tests {
                 "Field required".into()
             )]
         );
+    }
+
+    #[test]
+    fn language_is_python_unless_the_request_says_rust() {
+        let body = |language: &str| {
+            format!(
+                r#"{{"candidate_code":"fn solve() {{}}","test_cases":[{{"test_id":"a","inputs":[],
+                "expected_output":null}}],"language":{language}}}"#
+            )
+        };
+        let r = MeasureRequest::parse(body("\"rust\"").as_bytes()).unwrap();
+        assert_eq!(r.language, Language::Rust);
+        assert_eq!(r.to_validation().language, Language::Rust);
+        let got = errors(&body("\"Rust\""));
+        assert_eq!(
+            got,
+            [(
+                "body -> language".into(),
+                "literal_error".into(),
+                "Input should be 'python' or 'rust'".into()
+            )]
+        );
+        assert_eq!(fields(&body("null")), ["body -> language|literal_error"]);
     }
 
     #[test]

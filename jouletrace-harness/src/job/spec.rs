@@ -28,10 +28,36 @@ pub struct Job {
     pub comparison: Comparison,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The language of a runtime candidate (the request's `language`; Python by default, as the
+/// predecessor's requests are).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
+    /// Source run by the Python host (`docs/python.md`).
+    #[default]
     Python,
+    /// Source compiled with the job's generated glue into a bench binary
+    /// (`docs/rust-candidates.md`).
+    Rust,
+}
+
+impl Language {
+    pub(super) const NAMES: [&'static str; 2] = ["python", "rust"];
+
+    pub(super) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "python" => Some(Language::Python),
+            "rust" => Some(Language::Rust),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Rust => "rust",
+        }
+    }
 }
 
 /// One candidate: source code and the function to call.
@@ -249,7 +275,7 @@ impl Job {
                 id: format!("{problem}::{name}"),
                 problem,
                 name,
-                language: Language::Python,
+                language: r.language,
                 code: r.candidate_code,
                 entry: r.function_name,
                 options: CandidateOptions {
@@ -330,6 +356,41 @@ impl Job {
     /// The comparison rule of a candidate.
     pub fn comparison_for<'a>(&'a self, candidate: &'a JobCandidate) -> &'a Comparison {
         candidate.comparison.as_ref().unwrap_or(&self.comparison)
+    }
+
+    /// The languages of the job's candidates, in order, each once.
+    pub fn languages(&self) -> Vec<Language> {
+        let mut seen: Vec<Language> = self.candidates.iter().map(|c| c.language).collect();
+        seen.sort();
+        seen.dedup();
+        seen
+    }
+
+    /// The part of the job in `language` (its candidates and their problems' cases), or `None`
+    /// when it has none. Each language's candidates run in their own target; the engine ranks
+    /// the candidates of one problem together whatever their target.
+    pub fn only(&self, language: Language) -> Option<Job> {
+        let candidates: Vec<JobCandidate> = self
+            .candidates
+            .iter()
+            .filter(|c| c.language == language)
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let cases = self
+            .cases
+            .iter()
+            .filter(|(p, _)| candidates.iter().any(|c| &c.problem == *p))
+            .map(|(p, c)| (p.clone(), c.clone()))
+            .collect();
+        Some(Job {
+            protocol: self.protocol,
+            candidates,
+            cases,
+            comparison: self.comparison.clone(),
+        })
     }
 
     /// The job as the host reads it.

@@ -44,6 +44,14 @@ pub const PROTOCOL_FD_ENV: &str = "JOULETRACE_PROTOCOL_FD";
 /// The descriptor number the orchestrator uses for responses.
 pub const PROTOCOL_FD: i32 = 3;
 
+/// Set to `orchestrator` in a bench binary's worker environment, it makes the worker announce
+/// `metering: orchestrator` and hold no meter: it opens each batch's window with
+/// `window_open`/`window_go` and closes it with `window_closed`/`window_ack`, as a language host
+/// does. Generated binaries of untrusted Rust source run this way, in the sandbox
+/// (`rust_source`): their figures then come from the orchestrator's meter, never from the
+/// candidate's process.
+pub const METERING_ENV: &str = "JOULETRACE_METERING";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {

@@ -305,6 +305,9 @@ pub enum Status {
     /// The candidate returned but left threads running, which would be charged to later calls.
     StrayThread,
     ProtocolError,
+    /// A candidate given as source did not compile (Rust candidates: the compiler's message,
+    /// trimmed, is the failure's message). Never checked or measured.
+    CompileError,
     /// `ignore` on the candidate, or filtered out.
     Ignored,
     /// Not run because the run was interrupted.
@@ -326,6 +329,7 @@ impl Status {
             Status::Crashed => "crashed",
             Status::StrayThread => "stray_thread",
             Status::ProtocolError => "protocol_error",
+            Status::CompileError => "compile_error",
             Status::Ignored => "ignored",
             Status::NotRun => "not_run",
         }
