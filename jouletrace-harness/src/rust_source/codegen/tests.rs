@@ -143,3 +143,4 @@ fn the_glue_registers_each_candidate_with_its_options_and_cases() {
         "{glue}"
     );
 }
+
