@@ -563,8 +563,10 @@ fn remap(dir: &Path) -> OsString {
     arg
 }
 
-/// Messages that mean the compiler ran out of memory (RLIMIT_AS makes allocations fail).
+/// Messages that mean the compiler ran out of memory (RLIMIT_AS makes allocations fail; const
+/// evaluation reports a failed allocation itself).
 const OUT_OF_MEMORY: &[&str] = &[
+    "more memory than available to compiler",
     "memory allocation of",
     "out of memory",
     "failed to allocate",
