@@ -1,15 +1,40 @@
-//! Rust candidates submitted as source (issue 16; `docs/rust-candidates.md`).
+//! Rust candidates submitted as source (issue 16; `docs/rust-candidates.md`): the job side
+//! (signature check, code generation, the glue's run-time support, [`prepare`]) and the build
+//! side (toolchain, support library, sandboxed compile, cache). See also `docs/sandbox.md`.
 //!
 //! The job side, in the order a job uses it:
 //! - [`signature`]: the entry function found and its types checked (what JSON converts to);
 //! - [`codegen`]: one crate root per candidate (the submission, compiled alone with no
 //!   dependency) and one glue root per job (trusted: registrations, cases read at run time,
 //!   `jouletrace::main!()`);
+//! - [`prepare()`]: a job and a [`Builder`] → the engine [`Target`](crate::engine::Target) of
+//!   the candidates that compiled, and the `compile_error`s of those that did not;
 //! - [`runtime`]: what the glue calls when it runs — cases from the job file, JSON converted to
 //!   the argument types before any window, outputs compared by [`compare`], which holds the
 //!   comparison modes with the Python host's semantics.
+//!
+//! The build side, in the order a job uses it:
+//! - [`toolchain`]: the real rustc behind rustup's proxy, made readable by the sandbox user;
+//! - [`support`]: jouletrace (+ macros + dependencies) built once, trusted, as rlibs;
+//! - [`compile`]: the [`Builder`] — candidate roots compiled alone to rlibs and glue roots
+//!   linked against the support library, both in the sandbox;
+//! - [`cache`]: content-hash cache of both, bounded in bytes, LRU, shared between processes.
 
+pub mod cache;
 pub mod codegen;
 pub mod compare;
+pub mod compile;
+mod prepare;
 pub mod runtime;
 pub mod signature;
+pub mod support;
+pub mod toolchain;
+
+pub use cache::CacheStats;
+pub use compile::{
+    Binary, BuildError, BuildLimits, Builder, BuilderOptions, CompileFailure, CompileFailureKind,
+    Rlib, default_cache_dir,
+};
+pub use prepare::{PrepareError, Prepared, Refused, prepare};
+pub use support::{Support, SupportSource};
+pub use toolchain::{Toolchain, ToolchainAccess};

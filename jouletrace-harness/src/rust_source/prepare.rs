@@ -6,12 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use super::codegen::{self, GlueCandidate};
-use super::compile::{BuildError, Builder, CompileFailure, CompileFailureKind, Rlib};
+use super::compile::{Binary, BuildError, Builder, CompileFailure, CompileFailureKind, Rlib};
 use super::signature::{self, Signature, SignatureError};
 use crate::engine::Target;
 use crate::job::{Comparison, Job, JobCandidate, Language};
 use crate::protocol::{METERING_ENV, WORKER_ARG};
-use crate::results::{CandidateResult, CheckRecord, Failure, ProblemResult, RunResults, Status};
+use crate::results::{
+    CandidateResult, CaseRecord, CheckRecord, Failure, ProblemResult, RunResults, Status,
+};
 
 /// A candidate that will not run: why, in the compiler's words where it has them.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +36,10 @@ pub struct Prepared {
     pub refused: Vec<Refused>,
     /// `rustc -V` of the compiler every candidate was built with: the results' `rustc`.
     pub rustc: String,
+    /// The cases of the refused candidates' problems, for problems with no other candidate.
+    cases: Vec<(String, Vec<CaseRecord>)>,
+    /// Pins the binary's cache entry against eviction for the run's length.
+    _binary: Option<Binary>,
     /// The job file and the workers' directory, removed on drop: keep it for the run's length.
     _dir: tempfile::TempDir,
 }
@@ -91,11 +97,28 @@ pub fn prepare(job: &Job, builder: &Builder, label: &str) -> Result<Prepared, Pr
             source,
         })?;
     let rustc = builder.toolchain().version.clone();
+    let cases = rust
+        .cases
+        .iter()
+        .map(|(p, cs)| {
+            let records = cs
+                .iter()
+                .map(|c| CaseRecord {
+                    id: c.id.clone(),
+                    size: c.size,
+                    measured: c.measured,
+                })
+                .collect();
+            (p.clone(), records)
+        })
+        .collect();
     if compiled.is_empty() {
         return Ok(Prepared {
             target: None,
             refused,
             rustc,
+            cases,
+            _binary: None,
             _dir: dir,
         });
     }
@@ -138,6 +161,8 @@ pub fn prepare(job: &Job, builder: &Builder, label: &str) -> Result<Prepared, Pr
         target: Some(target),
         refused,
         rustc,
+        cases,
+        _binary: Some(binary),
         _dir: dir,
     })
 }
@@ -202,7 +227,7 @@ impl Prepared {
     /// (status `compile_error`, the message as the failure's; a compiler timeout or limit is
     /// named in the message), like any candidate that failed its check.
     pub fn record(&self, results: &mut RunResults) {
-        record(&self.refused, results);
+        record(&self.refused, &self.cases, results);
     }
 
     /// Where the job file and the workers' directory are.
@@ -211,7 +236,7 @@ impl Prepared {
     }
 }
 
-fn record(refused: &[Refused], results: &mut RunResults) {
+fn record(refused: &[Refused], cases: &[(String, Vec<CaseRecord>)], results: &mut RunResults) {
     for r in refused {
         let message = match r.kind {
             CompileFailureKind::CompileError => r.message.clone(),
@@ -244,7 +269,11 @@ fn record(refused: &[Refused], results: &mut RunResults) {
             None => {
                 results.problems.push(ProblemResult {
                     name: r.problem.clone(),
-                    cases: Vec::new(),
+                    cases: cases
+                        .iter()
+                        .find(|(p, _)| *p == r.problem)
+                        .map(|(_, c)| c.clone())
+                        .unwrap_or_default(),
                     candidates: Vec::new(),
                     rankings: Vec::new(),
                 });
