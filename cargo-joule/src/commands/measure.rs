@@ -1,13 +1,15 @@
-//! `cargo joule measure FILE`: Python candidates given as the service's request bodies, checked
-//! and measured by the same engine, with the same reports, baselines and exit statuses as
-//! `cargo joule`.
+//! `cargo joule measure FILE`: candidates given as the service's request bodies (Python, or Rust
+//! source with `"language": "rust"`), checked and measured by the same engine, with the same
+//! reports, baselines and exit statuses as `cargo joule`.
 //!
 //! FILE holds one request body (a JSON object), a JSON array of them, or JSON Lines (one body
 //! per line; blank lines skipped); `-` reads stdin. Every invalid field of every request is
 //! reported before anything runs (exit status 2), in the service's words. Each request's
 //! `timeout_seconds`, `memory_limit_mb`, `energy_measurement_trials` (a floor on samples) and
 //! `warmup_trials` apply to its candidate, as `#[joule_bench(...)]` options do; the other
-//! settings come from `JOULETRACE_*` and the flags. See `docs/python.md`.
+//! settings come from `JOULETRACE_*` and the flags. See `docs/python.md` and
+//! `docs/rust-candidates.md`: Rust candidates are compiled in the sandbox (cached in
+//! `JOULETRACE_BUILD_CACHE`), and one that does not compile is reported as `compile_error`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,8 +18,9 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use jouletrace::config::{Layer, host_layered, layered};
 use jouletrace::engine::{self, CancelToken, RunContext};
-use jouletrace::job::{Job, MeasureRequest};
+use jouletrace::job::{Job, Language, MeasureRequest};
 use jouletrace::python::{HostFiles, Interpreter};
+use jouletrace::rust_source::{self, Builder, BuilderOptions};
 use serde_json::value::RawValue;
 
 use crate::cli::{BaselineArgs, MeasureArgs, OutputArgs, SelectArgs};
@@ -71,44 +74,79 @@ pub fn measure(args: &MeasureFileArgs, out: &OutputArgs) -> CliResult {
     let host = host_layered(&[&env, &flags]);
     config.measure = !args.measure.no_measure;
     settings::apply_selection(&mut config, &args.select);
-    let chosen = Interpreter::find_runnable(args.python.as_deref(), &config.sandbox)
-        .map_err(Failure::usage)?;
-    if let Some(note) = &chosen.note {
-        printer.warn(note);
-    }
-    let python = chosen.interpreter;
-
-    // The host script and the job live in a private directory for the run's length.
-    let files = HostFiles::write(&job).map_err(Failure::usage)?;
     let label = args
         .file
         .file_name()
         .map_or_else(|| "stdin".to_owned(), |n| n.to_string_lossy().into_owned());
-    printer.say(
-        1,
-        &format!(
-            "      Python {} ({}), {} candidate(s) in {} problem(s)",
-            python.version,
-            python.path.display(),
-            job.candidates.len(),
-            job.cases.len()
-        ),
-    );
-    let targets = [files.target(&python, label)];
-    let cancel = CancelToken::new();
-    signal::cancel_on_interrupt(&cancel)?;
-    // The code under test is Python: its interpreter is recorded in `run.hosts`, no commit or
-    // rustc of a workspace applies.
-    let context = RunContext {
+    let mut targets = Vec::new();
+    // The code under test is Python and/or Rust built here: the interpreter is recorded in
+    // `run.hosts`, the rustc that built Rust candidates as the run's rustc; no workspace commit.
+    let mut context = RunContext {
         command_line: std::env::args().collect(),
         ..RunContext::new(&host)
     };
-    let results = if printer.json() {
+
+    // Python: the host script and the job live in a private directory for the run's length.
+    let mut _python_files = None;
+    if let Some(python_job) = job.only(Language::Python) {
+        let chosen = Interpreter::find_runnable(args.python.as_deref(), &config.sandbox)
+            .map_err(Failure::usage)?;
+        if let Some(note) = &chosen.note {
+            printer.warn(note);
+        }
+        let python = chosen.interpreter;
+        let files = HostFiles::write(&python_job).map_err(Failure::usage)?;
+        printer.say(
+            1,
+            &format!(
+                "      Python {} ({}), {} candidate(s) in {} problem(s)",
+                python.version,
+                python.path.display(),
+                python_job.candidates.len(),
+                python_job.cases.len()
+            ),
+        );
+        targets.push(files.target(&python, label.clone()));
+        _python_files = Some(files);
+    }
+
+    // Rust: every candidate compiled alone in the sandbox, the glue of those that compiled
+    // linked once; the binary and the job file live for the run's length.
+    let mut prepared = None;
+    if let Some(rust_job) = job.only(Language::Rust) {
+        let builder =
+            Builder::new(BuilderOptions::new(config.sandbox.clone())).map_err(Failure::usage)?;
+        printer.say(
+            1,
+            &format!(
+                "    Building {} Rust candidate(s) with {} (cache {})",
+                rust_job.candidates.len(),
+                builder.toolchain().version,
+                builder.cache_dir().display()
+            ),
+        );
+        let p = rust_source::prepare(&rust_job, &builder, &format!("{label} (rust)"))
+            .map_err(Failure::usage)?;
+        for r in &p.refused {
+            let first = r.message.lines().next().unwrap_or_default();
+            printer.warn(&format!("{}: {}: {first}", r.id, r.kind.as_str()));
+        }
+        context.rustc = Some(p.rustc.clone());
+        targets.extend(p.target.clone());
+        prepared = Some(p);
+    }
+
+    let cancel = CancelToken::new();
+    signal::cancel_on_interrupt(&cancel)?;
+    let mut results = if printer.json() {
         engine::run(&targets, &config, &context, &mut printer, &cancel).map_err(Failure::engine)?
     } else {
         let mut progress = views::progress(out.quiet > 0);
         engine::run(&targets, &config, &context, &mut progress, &cancel).map_err(Failure::engine)?
     };
+    if let Some(p) = &prepared {
+        p.record(&mut results);
+    }
     super::run::finish(
         &printer,
         results,
