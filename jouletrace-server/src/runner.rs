@@ -2,21 +2,39 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use jouletrace::config::{Layer, host_layered, layered};
 use jouletrace::engine::{self, CancelToken, Event, Observer, RunContext};
-use jouletrace::job::{Job, MeasureRequest, QuickValidationRequest, limits};
+use jouletrace::job::{Job, Language, MeasureRequest, QuickValidationRequest, limits};
+use jouletrace::pool::sandbox::SandboxPolicy;
 use jouletrace::python::{HostFiles, Interpreter};
+use jouletrace::rust_source::{self, Builder, BuilderOptions};
 use serde_json::{Map, json};
 
 use crate::outcome::{JobFacts, Outcome, from_results};
 use crate::queue::JobState;
 use crate::worker::{Reporter, Runner};
 
-/// The engine: checks the candidate in sandboxed workers (the Python host), then measures it
-/// with the machine's meter, exactly as `cargo joule measure` does with the same request.
+/// The engine: checks the candidate in sandboxed workers (the Python host, or the binary built
+/// from a Rust candidate's source), then measures it with the machine's meter, exactly as
+/// `cargo joule measure` does with the same request.
 pub struct Engine;
+
+/// The process's one builder of Rust candidates (its cache and toolchain are shared by every
+/// job this process runs), made on the first Rust job. A builder that cannot be made (no
+/// toolchain, no sandbox) fails the Rust jobs, with the reason, and nothing else.
+fn builder(policy: &SandboxPolicy) -> Result<Arc<Builder>, String> {
+    static BUILDER: OnceLock<Result<Arc<Builder>, String>> = OnceLock::new();
+    BUILDER
+        .get_or_init(|| {
+            Builder::new(BuilderOptions::new(policy.clone()))
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+}
 
 /// Relays the engine's observations as the predecessor's stages and as SSE events.
 struct StageObserver<'a> {
@@ -105,6 +123,7 @@ fn check_only(v: QuickValidationRequest) -> MeasureRequest {
         candidate_id: None,
         problem_name: None,
         comparison: v.comparison,
+        language: v.language,
     }
 }
 
@@ -144,10 +163,6 @@ impl Runner for Engine {
             Ok(j) => j,
             Err(e) => return Outcome::failed("execution_error", e.to_string()),
         };
-        let python = match find_python() {
-            Ok(p) => p,
-            Err(e) => return Outcome::failed("engine_unavailable", e.to_string()),
-        };
         let env = match Layer::from_env(std::env::vars()) {
             Ok(l) => l,
             Err(e) => return Outcome::failed("engine_unavailable", format!("configuration: {e}")),
@@ -157,24 +172,58 @@ impl Runner for Engine {
             Err(e) => return Outcome::failed("engine_unavailable", format!("configuration: {e}")),
         };
         config.measure = !validate_only;
-        // The host script and the job file live in a private directory for the run's length.
-        let files = match HostFiles::write(&job) {
-            Ok(f) => f,
-            Err(e) => return Outcome::failed("execution_error", e.to_string()),
+        // The machine's sysfs and run lock come from this host's environment, never the job.
+        let mut context = RunContext {
+            command_line: std::env::args().collect(),
+            ..RunContext::new(&host_layered(&[&env]))
         };
-        let targets = [files.target(&python, "request")];
+        // The job's files (the host script or the built binary, and the job file) live in a
+        // private directory for the run's length.
+        let mut _python_files = None;
+        let mut prepared = None;
+        let targets = match job.candidates.first().map(|c| c.language) {
+            Some(Language::Rust) => {
+                // Building is part of initializing (the predecessor's stages are kept).
+                reporter.progress("initializing", 0.05);
+                let builder = match builder(&config.sandbox) {
+                    Ok(b) => b,
+                    Err(e) => return Outcome::failed("engine_unavailable", e),
+                };
+                let p = match rust_source::prepare(&job, &builder, "request") {
+                    Ok(p) => p,
+                    Err(e) => return Outcome::failed("execution_error", e.to_string()),
+                };
+                context.rustc = Some(p.rustc.clone());
+                let targets: Vec<_> = p.target.iter().cloned().collect();
+                prepared = Some(p);
+                targets
+            }
+            _ => {
+                let python = match find_python() {
+                    Ok(p) => p,
+                    Err(e) => return Outcome::failed("engine_unavailable", e.to_string()),
+                };
+                let files = match HostFiles::write(&job) {
+                    Ok(f) => f,
+                    Err(e) => return Outcome::failed("execution_error", e.to_string()),
+                };
+                let targets = vec![files.target(&python, "request")];
+                _python_files = Some(files);
+                targets
+            }
+        };
         let mut observer = StageObserver {
             reporter,
             cases: 0,
             cases_done: 0,
         };
-        // The machine's sysfs and run lock come from this host's environment, never the job.
-        let context = RunContext {
-            command_line: std::env::args().collect(),
-            ..RunContext::new(&host_layered(&[&env]))
-        };
         match engine::run(&targets, &config, &context, &mut observer, cancel) {
-            Ok(results) => from_results(results, &facts, started.elapsed().as_secs_f64()),
+            Ok(mut results) => {
+                if let Some(p) = &prepared {
+                    p.record(&mut results);
+                }
+                from_results(results, &facts, started.elapsed().as_secs_f64())
+            }
             Err(e) => Outcome::failed("execution_error", e.to_string()),
         }
     }
