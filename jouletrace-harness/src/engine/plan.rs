@@ -167,7 +167,9 @@ pub fn plan(
             descriptor: d,
         }));
     }
-    if jobs.is_empty() {
+    // No target at all is a run with nothing to do (a job whose Rust candidates all failed to
+    // compile: rust_source records them); targets that list nothing are a mistake.
+    if jobs.is_empty() && !targets.is_empty() {
         return Err(EngineError::NoCandidates(format!(
             "{} registered no #[joule_bench] candidate",
             targets
