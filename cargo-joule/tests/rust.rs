@@ -62,7 +62,12 @@ fn five_kinds_of_rust_candidate_are_classified_and_the_correct_ones_ranked() {
         ("panics", Status::Panic),
         ("endless", Status::Timeout),
     ] {
-        assert_eq!(status(name).status, expected, "{name}: {:?}", status(name).check.failure);
+        assert_eq!(
+            status(name).status,
+            expected,
+            "{name}: {:?}",
+            status(name).check.failure
+        );
     }
     let wrong = status("wrong").check.failure.clone().unwrap();
     assert_eq!(
@@ -77,7 +82,13 @@ fn five_kinds_of_rust_candidate_are_classified_and_the_correct_ones_ranked() {
         compile.message
     );
     assert!(
-        status("panics").check.failure.as_ref().unwrap().message.contains("index out of bounds"),
+        status("panics")
+            .check
+            .failure
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("index out of bounds"),
         "{:?}",
         status("panics").check.failure
     );
@@ -91,11 +102,21 @@ fn five_kinds_of_rust_candidate_are_classified_and_the_correct_ones_ranked() {
     // The two correct candidates are ranked on each case, with intervals.
     assert_eq!(problem.rankings.len(), 2, "{:?}", problem.rankings);
     for ranking in &problem.rankings {
-        let names: Vec<&str> = ranking.entries.iter().map(|e| e.candidate.as_str()).collect();
+        let names: Vec<&str> = ranking
+            .entries
+            .iter()
+            .map(|e| e.candidate.as_str())
+            .collect();
         assert_eq!(names.len(), 2, "{names:?}");
-        assert!(names.contains(&"iterator") && names.contains(&"indexed_loop"), "{names:?}");
+        assert!(
+            names.contains(&"iterator") && names.contains(&"indexed_loop"),
+            "{names:?}"
+        );
         let second = &ranking.entries[1].ratio_to_best;
-        assert!(second.lower <= second.point && second.point <= second.upper, "{second:?}");
+        assert!(
+            second.lower <= second.point && second.point <= second.upper,
+            "{second:?}"
+        );
     }
     for name in ["iterator", "indexed_loop"] {
         for m in &status(name).measurements {
@@ -107,13 +128,25 @@ fn five_kinds_of_rust_candidate_are_classified_and_the_correct_ones_ranked() {
     // The environment names the compiler that built them; the binary ran metered from outside.
     let rustc = r.environment.rustc.as_deref().unwrap_or_default();
     assert!(rustc.starts_with("rustc "), "{rustc:?}");
-    let host = r.run.hosts.iter().find(|h| h.host.language == "rust").expect("a Rust host");
-    assert_eq!(host.host.metering, jouletrace::results::Metering::Orchestrator);
+    let host = r
+        .run
+        .hosts
+        .iter()
+        .find(|h| h.host.language == "rust")
+        .expect("a Rust host");
+    assert_eq!(
+        host.host.metering,
+        jouletrace::results::Metering::Orchestrator
+    );
     assert_eq!(host.host.version, rustc);
     assert_eq!(
         r.environment.sandbox.as_ref().map(|s| s.level.as_str()),
         Some("full"),
         "untrusted code ran in the sandbox"
     );
-    assert!(out.stderr.contains("does_not_compile: compile_error"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does_not_compile: compile_error"),
+        "{}",
+        out.stderr
+    );
 }

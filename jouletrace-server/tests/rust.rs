@@ -54,7 +54,10 @@ fn five_kinds_of_rust_candidate_over_http() {
     bad["language"] = json!("cobol");
     let (st, body) = s.post("/api/v1/measure", &bad);
     assert_eq!(st, 422, "{body}");
-    assert_eq!(body["field_errors"][0]["field"], "body -> language", "{body}");
+    assert_eq!(
+        body["field_errors"][0]["field"], "body -> language",
+        "{body}"
+    );
     assert_eq!(body["field_errors"][0]["type"], "literal_error");
 
     let (st, b) = s.post("/api/v1/batches", &json!({"requests": five_kinds()}));
@@ -82,9 +85,15 @@ fn five_kinds_of_rust_candidate_over_http() {
         assert_eq!(t["validation"]["is_correct"], true);
         assert_eq!(t["validation"]["passed_tests"], 2);
         assert_eq!(t["provenance"], "estimated");
-        assert_eq!(t["sandbox_level"], "full", "untrusted code ran in the sandbox");
+        assert_eq!(
+            t["sandbox_level"], "full",
+            "untrusted code ran in the sandbox"
+        );
         let rustc = t["host"]["rustc"].as_str().unwrap_or_default();
-        assert!(rustc.starts_with("rustc "), "the compiler is recorded: {t:#}");
+        assert!(
+            rustc.starts_with("rustc "),
+            "the compiler is recorded: {t:#}"
+        );
     }
     for (id, kind) in [
         ("wrong", "wrong_answer"),

@@ -267,7 +267,12 @@ fn int_field(f: &mut Fields<'_, '_>, key: &str, field: IntField) -> Option<u32> 
 }
 
 fn comparison(f: &mut Fields<'_, '_>) -> Option<ComparisonMode> {
-    literal(f, "comparison", &ComparisonMode::NAMES, ComparisonMode::from_name)
+    literal(
+        f,
+        "comparison",
+        &ComparisonMode::NAMES,
+        ComparisonMode::from_name,
+    )
 }
 
 fn language(f: &mut Fields<'_, '_>) -> Option<Language> {

@@ -30,7 +30,9 @@ pub struct Job {
 
 /// The language of a runtime candidate (the request's `language`; Python by default, as the
 /// predecessor's requests are).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
     /// Source run by the Python host (`docs/python.md`).

@@ -176,9 +176,11 @@ fn borrowing(sig: &Signature, krate: &str) -> String {
 
 /// The options as a constant expression.
 fn options(o: &CandidateOptions) -> String {
-    let opt = |v: Option<String>| v.map_or("::core::option::Option::None".into(), |v| {
-        format!("::core::option::Option::Some({v})")
-    });
+    let opt = |v: Option<String>| {
+        v.map_or("::core::option::Option::None".into(), |v| {
+            format!("::core::option::Option::Some({v})")
+        })
+    };
     format!(
         "::jouletrace::__private::CandidateOptions {{ \
          timeout: {}, memory_limit_mb: {}, trials: {}, warmup: {}, threshold: {}, ignore: {} }}",

@@ -143,9 +143,7 @@ fn predecessor(expected: &Val, actual: &Val, abs_tol: f64, rel_tol: f64, lenient
             }
         }
         (Val::Float(e), Val::Float(a)) => floats_equal(*e, *a, abs_tol, rel_tol),
-        (Val::List(e), Val::List(a)) | (Val::Tuple(e), Val::Tuple(a)) => {
-            elementwise(e, a, recurse)
-        }
+        (Val::List(e), Val::List(a)) | (Val::Tuple(e), Val::Tuple(a)) => elementwise(e, a, recurse),
         (Val::Dict(e), Val::Dict(a)) => dicts(e, a, recurse),
         _ => expected == actual,
     }
@@ -261,7 +259,9 @@ macro_rules! int_to_val {
         }
     )*};
 }
-int_to_val!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+int_to_val!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 impl ToVal for f64 {
     fn to_val(&self) -> Val {

@@ -240,7 +240,11 @@ fn record(refused: &[Refused], cases: &[(String, Vec<CaseRecord>)], results: &mu
     for r in refused {
         let message = match r.kind {
             CompileFailureKind::CompileError => r.message.clone(),
-            other => format!("the compiler hit its {} limit: {}", other.as_str(), r.message),
+            other => format!(
+                "the compiler hit its {} limit: {}",
+                other.as_str(),
+                r.message
+            ),
         };
         let failure = Failure::new(Status::CompileError, None, message);
         let result = CandidateResult {
@@ -264,7 +268,11 @@ fn record(refused: &[Refused], cases: &[(String, Vec<CaseRecord>)], results: &mu
             measurements: Vec::new(),
             threshold: None,
         };
-        let problem = match results.problems.iter_mut().position(|p| p.name == r.problem) {
+        let problem = match results
+            .problems
+            .iter_mut()
+            .position(|p| p.name == r.problem)
+        {
             Some(i) => &mut results.problems[i],
             None => {
                 results.problems.push(ProblemResult {

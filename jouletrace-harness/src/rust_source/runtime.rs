@@ -29,6 +29,9 @@ use crate::job::{Comparison, Job};
 /// arguments are, and is copied like a `#[joule_bench]` input would be.
 pub type Input<A> = Result<A, &'static str>;
 
+/// The cases of one candidate, as its cases function returns them.
+pub type Cases<A, T> = Vec<Case<Input<A>, Output<T>>>;
+
 /// A candidate's result, or a case's expected output: the one type a case's output has.
 ///
 /// The call wraps the candidate's return value in [`Output::Actual`] (a move, no conversion);
@@ -74,16 +77,13 @@ pub fn unfit<T>(reason: &str) -> Output<T> {
 fn job() -> Result<&'static Job, String> {
     static JOB: OnceLock<Result<Job, String>> = OnceLock::new();
     JOB.get_or_init(|| {
-        let path = std::env::var_os(JOB_ENV)
-            .ok_or_else(|| format!("{JOB_ENV} is not set: this binary reads its cases from a job file"))?;
+        let path = std::env::var_os(JOB_ENV).ok_or_else(|| {
+            format!("{JOB_ENV} is not set: this binary reads its cases from a job file")
+        })?;
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read the job file {}: {e}", path.to_string_lossy()))?;
-        serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "the job file {} is not a job: {e}",
-                path.to_string_lossy()
-            )
-        })
+        serde_json::from_str(&text)
+            .map_err(|e| format!("the job file {} is not a job: {e}", path.to_string_lossy()))
     })
     .as_ref()
     .map_err(Clone::clone)
@@ -97,7 +97,7 @@ pub fn cases<A: DeserializeOwned, T>(
     id: &str,
     params: &[&str],
     signature: &str,
-) -> Vec<Case<Input<A>, Output<T>>> {
+) -> Cases<A, T> {
     match load(id, params, signature) {
         Ok(cases) => cases,
         Err(message) => panic!("{message}"),
@@ -108,7 +108,7 @@ fn load<A: DeserializeOwned, T>(
     id: &str,
     params: &[&str],
     signature: &str,
-) -> Result<Vec<Case<Input<A>, Output<T>>>, String> {
+) -> Result<Cases<A, T>, String> {
     let job = job()?;
     let candidate = job
         .candidates
@@ -245,8 +245,7 @@ mod tests {
         assert_eq!(e, "3 argument(s) given, the function takes 2");
         let e = arguments::<(Vec<i64>, i64)>(r#"{"nums": [1]}"#, &two).unwrap_err();
         assert_eq!(e, "no argument named `k`");
-        let e = arguments::<(Vec<i64>, i64)>(r#"{"nums": [1], "k": 1, "z": 0}"#, &two)
-            .unwrap_err();
+        let e = arguments::<(Vec<i64>, i64)>(r#"{"nums": [1], "k": 1, "z": 0}"#, &two).unwrap_err();
         assert_eq!(e, "no parameter named `z`");
         let e = arguments::<(i64,)>("[1.5]", &["n"]).unwrap_err();
         assert!(e.contains("invalid type: floating point `1.5`"), "{e}");
@@ -269,6 +268,9 @@ mod tests {
         assert_eq!(format!("{bad:?}"), "[2, 1]");
         assert!(compare(&(), &good, &expected));
         assert!(!compare(&(), &bad, &expected));
-        assert!(!compare(&(), &good, &good), "an actual value is never an expected one");
+        assert!(
+            !compare(&(), &good, &good),
+            "an actual value is never an expected one"
+        );
     }
 }

@@ -326,25 +326,15 @@ fn check(entry: &str, owner: Owner, sig: &syn::Signature) -> Result<Signature, S
         let param = param(&pt.ty).map_err(|why| {
             unsupported(
                 entry,
-                format!(
-                    "parameter `{label}: {}`: {why}",
-                    tokens(&*pt.ty)
-                ),
+                format!("parameter `{label}: {}`: {why}", tokens(&*pt.ty)),
             )
         })?;
         params.push(Param { name, ..param });
     }
     let output = match &sig.output {
         ReturnType::Default => Ty::Unit,
-        ReturnType::Type(_, t) => value(t, MAX_RESULT_TUPLE).map_err(|why| {
-            unsupported(
-                entry,
-                format!(
-                    "its result `{}`: {why}",
-                    tokens(&**t)
-                ),
-            )
-        })?,
+        ReturnType::Type(_, t) => value(t, MAX_RESULT_TUPLE)
+            .map_err(|why| unsupported(entry, format!("its result `{}`: {why}", tokens(&**t))))?,
     };
     Ok(Signature {
         entry: entry.to_owned(),
@@ -432,14 +422,20 @@ fn value(ty: &Type, max_tuple: usize) -> Result<Ty, String> {
             let args = type_args(&last.arguments)?;
             match (name.as_str(), args.as_slice()) {
                 (p, []) if PRIMITIVES.contains(&p) => Ok(Ty::Primitive(
-                    PRIMITIVES.iter().find(|q| **q == p).copied().unwrap_or("i64"),
+                    PRIMITIVES
+                        .iter()
+                        .find(|q| **q == p)
+                        .copied()
+                        .unwrap_or("i64"),
                 )),
                 ("String", []) => Ok(Ty::String),
                 ("Vec", [t]) => Ok(Ty::Vec(Box::new(value(t, MAX_RESULT_TUPLE)?))),
                 ("Option", [t]) => Ok(Ty::Option(Box::new(value(t, MAX_RESULT_TUPLE)?))),
                 ("HashMap" | "BTreeMap", [k, v]) => {
                     if value(k, MAX_RESULT_TUPLE)? != Ty::String {
-                        return Err("map keys must be `String` (JSON object keys are strings)".into());
+                        return Err(
+                            "map keys must be `String` (JSON object keys are strings)".into()
+                        );
                     }
                     Ok(Ty::Map {
                         hash: name == "HashMap",
@@ -518,7 +514,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.owner, Owner::Type("Solution".into()));
         assert_eq!(s.call_path(), "<Solution>::two_sum");
-        assert_eq!(s.to_string(), "Solution::two_sum(nums: Vec<i32>, target: i32) -> Vec<i32>");
+        assert_eq!(
+            s.to_string(),
+            "Solution::two_sum(nums: Vec<i32>, target: i32) -> Vec<i32>"
+        );
     }
 
     #[test]
@@ -535,8 +534,14 @@ mod tests {
             ("async fn solve() {}", "it is `async`"),
             ("unsafe fn solve() {}", "`unsafe fn`"),
             ("fn solve(v: Vec<&str>) {}", "references are supported only"),
-            ("fn solve() -> &'static str { \"\" }", "its result `&'static str`"),
-            ("fn solve(m: HashMap<i32, i32>) {}", "map keys must be `String`"),
+            (
+                "fn solve() -> &'static str { \"\" }",
+                "its result `&'static str`",
+            ),
+            (
+                "fn solve(m: HashMap<i32, i32>) {}",
+                "map keys must be `String`",
+            ),
             ("fn solve(s: HashSet<i32>) {}", "not a supported type"),
             ("fn solve(s: my::Vec<i32>) {}", "not a supported type"),
             ("fn solve(x: impl Fn()) {}", "not a supported type"),

@@ -21,7 +21,14 @@ fn rustc_rlib(name: &str, root: &str) -> Result<(), String> {
     let src = dir.path().join("lib.rs");
     std::fs::write(&src, root).unwrap();
     let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-        .args(["--edition", "2021", "--crate-type", "rlib", "--crate-name", name])
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "rlib",
+            "--crate-name",
+            name,
+        ])
         .arg("--out-dir")
         .arg(dir.path())
         .arg(&src)
@@ -38,7 +45,10 @@ fn rustc_rlib(name: &str, root: &str) -> Result<(), String> {
 fn a_candidate_root_is_the_submission_plus_a_typed_entry() {
     let sig = signature::parse(TWO_SUM, "two_sum").unwrap();
     let root = candidate_root(TWO_SUM, &sig);
-    assert!(root.starts_with(TWO_SUM), "the submission's lines stay where they were");
+    assert!(
+        root.starts_with(TWO_SUM),
+        "the submission's lines stay where they were"
+    );
     assert!(
         root.contains(
             "pub fn __jouletrace_entry(__jouletrace_a0: &[::core::primitive::i64], \
@@ -125,9 +135,15 @@ fn the_glue_registers_each_candidate_with_its_options_and_cases() {
     ] {
         assert!(glue.contains(part), "missing {part} in\n{glue}");
     }
-    assert!(!glue.contains(".borrowing("), "a by-value parameter needs fresh inputs");
-    let refs = signature::parse("fn f(a: &[i64], s: &str) -> usize { a.len() + s.len() }", "f")
-        .unwrap();
+    assert!(
+        !glue.contains(".borrowing("),
+        "a by-value parameter needs fresh inputs"
+    );
+    let refs = signature::parse(
+        "fn f(a: &[i64], s: &str) -> usize { a.len() + s.len() }",
+        "f",
+    )
+    .unwrap();
     let glue = glue_root(&[GlueCandidate {
         id: "p::r",
         problem: "p",
@@ -143,4 +159,3 @@ fn the_glue_registers_each_candidate_with_its_options_and_cases() {
         "{glue}"
     );
 }
-

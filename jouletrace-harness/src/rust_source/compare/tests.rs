@@ -81,12 +81,17 @@ fn rules() -> Vec<Comparison> {
 #[test]
 fn a_few_verdicts_by_hand() {
     let pred = &rules()[0];
-    let eq = |e: &str, a: Val, rule: &Comparison| {
-        outputs_equal(&Val::from_json(e).unwrap(), &a, rule)
-    };
+    let eq =
+        |e: &str, a: Val, rule: &Comparison| outputs_equal(&Val::from_json(e).unwrap(), &a, rule);
     assert!(eq("1", true.to_val(), pred), "bool counts as int");
-    assert!(!eq("[3, 1]", (3i64, 1i64).to_val(), pred), "a tuple is not a list");
-    assert!(eq("[3, 1]", (3i64, 1i64).to_val(), &rules()[1]), "unless lenient");
+    assert!(
+        !eq("[3, 1]", (3i64, 1i64).to_val(), pred),
+        "a tuple is not a list"
+    );
+    assert!(
+        eq("[3, 1]", (3i64, 1i64).to_val(), &rules()[1]),
+        "unless lenient"
+    );
     assert!(!eq("1", 1.0f64.to_val(), &Comparison::Exact));
     let nan = Val::Float(f64::NAN);
     assert!(outputs_equal(&nan, &f64::NAN.to_val(), pred));
