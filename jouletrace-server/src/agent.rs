@@ -161,7 +161,9 @@ async fn slot_loop(state: Arc<AppState>, slot: usize) {
         let q = state.queue.clone();
         let ttl = state.config.lease_ttl;
         let o = owner.clone();
-        match tokio::task::spawn_blocking(move || q.lease(&o, ttl)).await {
+        // fleet: this host's class: the agent takes jobs that asked for it or for any class.
+        let class = state.fleet.identity().1.id.clone();
+        match tokio::task::spawn_blocking(move || q.lease(&o, Some(&class), ttl)).await {
             Ok(Ok(Some(lease))) => {
                 let id = lease.job.id;
                 state.agent.busy.fetch_add(1, Ordering::SeqCst);
