@@ -124,6 +124,7 @@ fn check_only(v: QuickValidationRequest) -> MeasureRequest {
         problem_name: None,
         comparison: v.comparison,
         language: v.language,
+        host_class: None,
     }
 }
 
