@@ -80,8 +80,8 @@ pub enum Command {
     /// Combine the results of shards (--partition) into one results file and one verdict
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
-    /// Check and measure Python candidates given as JouleTrace service requests (a JSON body,
-    /// or JSON Lines of them); candidates sharing `problem_name` are ranked together
+    /// Check and measure Python or Rust candidates given as JouleTrace service requests (a JSON
+    /// body, or JSON Lines of them); candidates sharing `problem_name` are ranked together
     #[command(after_help = EXIT_CODES)]
     Measure(crate::commands::measure::MeasureFileArgs),
 }
