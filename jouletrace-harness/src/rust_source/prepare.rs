@@ -288,8 +288,74 @@ fn record(refused: &[Refused], cases: &[(String, Vec<CaseRecord>)], results: &mu
                 results.problems.last_mut().expect("just pushed")
             }
         };
+        // After the candidates the engine ordered, as failed candidates come.
         problem.candidates.push(result);
-        problem.candidates.sort_by(|a, b| a.id.cmp(&b.id));
     }
-    results.problems.sort_by(|a, b| a.name.cmp(&b.name));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(problem: &str, name: &str, kind: CompileFailureKind) -> Refused {
+        Refused {
+            id: format!("{problem}::{name}"),
+            problem: problem.into(),
+            name: name.into(),
+            location: "r.jsonl:3".into(),
+            kind,
+            message: "error[E0425]: cannot find value `x` in this scope".into(),
+        }
+    }
+
+    #[test]
+    fn refused_candidates_join_their_problem_as_compile_errors() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/results/estimated.json"
+        );
+        let mut results = RunResults::load(std::path::Path::new(path)).unwrap();
+        let before: Vec<String> = results.candidates().map(|c| c.id.clone()).collect();
+        let cases = vec![(
+            "fresh".to_owned(),
+            vec![CaseRecord {
+                id: "t1".into(),
+                size: Some(3),
+                measured: true,
+            }],
+        )];
+        record(
+            &[
+                refused("sort", "typo", CompileFailureKind::CompileError),
+                refused("fresh", "slow_compile", CompileFailureKind::Timeout),
+            ],
+            &cases,
+            &mut results,
+        );
+        let sort = results.problems.iter().find(|p| p.name == "sort").unwrap();
+        let last = sort.candidates.last().unwrap();
+        assert_eq!(
+            (last.id.as_str(), last.status, last.check.status),
+            ("sort::typo", Status::CompileError, Status::CompileError)
+        );
+        let failure = last.check.failure.as_ref().unwrap();
+        assert_eq!(failure.kind, Status::CompileError);
+        assert!(failure.message.starts_with("error[E0425]"));
+        assert!(last.measurements.is_empty() && last.status.is_failure());
+        // The engine's order is kept; the new problem comes with its cases.
+        let after: Vec<String> = results
+            .candidates()
+            .map(|c| c.id.clone())
+            .filter(|id| id != "sort::typo" && id != "fresh::slow_compile")
+            .collect();
+        assert_eq!(after, before);
+        let fresh = results.problems.last().unwrap();
+        assert_eq!(fresh.name, "fresh");
+        assert_eq!(fresh.cases.len(), 1);
+        let message = &fresh.candidates[0].check.failure.as_ref().unwrap().message;
+        assert!(
+            message.starts_with("the compiler hit its timeout limit"),
+            "{message}"
+        );
+    }
 }

@@ -93,11 +93,7 @@ fn job() -> Result<&'static Job, String> {
 /// entry function's owned argument types, `params` its parameter names (for inputs given as
 /// an object), `signature` how messages show the function. Panics (a failure of the cases,
 /// reported by the check) when the job cannot be read or does not name the candidate.
-pub fn cases<A: DeserializeOwned, T>(
-    id: &str,
-    params: &[&str],
-    signature: &str,
-) -> Cases<A, T> {
+pub fn cases<A: DeserializeOwned, T>(id: &str, params: &[&str], signature: &str) -> Cases<A, T> {
     match load(id, params, signature) {
         Ok(cases) => cases,
         Err(message) => panic!("{message}"),
