@@ -14,7 +14,7 @@ pub mod compile;
 pub mod support;
 pub mod toolchain;
 
-pub use cache::CacheStats;
+pub use cache::{CacheStats, shared_stats};
 pub use compile::{
     Binary, BuildError, BuildLimits, Builder, BuilderOptions, CompileFailure, CompileFailureKind,
     Rlib, default_cache_dir,
