@@ -124,12 +124,23 @@ fn main() {
     let edited = b.stats();
 
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
-    println!("rust_build: {} on this machine (wall times, whatever its load)", b.toolchain().version);
-    println!("  toolchain ({:?})              {}", b.toolchain().access, ms(farm));
+    println!(
+        "rust_build: {} on this machine (wall times, whatever its load)",
+        b.toolchain().version
+    );
+    println!(
+        "  toolchain ({:?})              {}",
+        b.toolchain().access,
+        ms(farm)
+    );
     println!(
         "  support library               {} ({})",
         ms(support_time),
-        if support.built_in.is_some() { "built" } else { "reused" }
+        if support.built_in.is_some() {
+            "built"
+        } else {
+            "reused"
+        }
     );
     println!(
         "  candidate compile, cold       median {}, min {}, max {} ({} candidates)",
@@ -138,12 +149,28 @@ fn main() {
         ms(*cold.iter().max().unwrap()),
         cold.len()
     );
-    println!("  candidate compile, cached     median {}", ms(median(cached)));
-    println!("  glue link ({} candidates), cold {}", CANDIDATES.len(), ms(link_cold));
+    println!(
+        "  candidate compile, cached     median {}",
+        ms(median(cached))
+    );
+    println!(
+        "  glue link ({} candidates), cold {}",
+        CANDIDATES.len(),
+        ms(link_cold)
+    );
     println!("  glue link, cached             {}", ms(link_cached));
-    println!("  hit rate, resubmission        {}", rate(first, resubmitted));
-    println!("  hit rate, second case set     {}", rate(resubmitted, second_cases));
-    println!("  hit rate, one candidate edited {}", rate(second_cases, edited));
+    println!(
+        "  hit rate, resubmission        {}",
+        rate(first, resubmitted)
+    );
+    println!(
+        "  hit rate, second case set     {}",
+        rate(resubmitted, second_cases)
+    );
+    println!(
+        "  hit rate, one candidate edited {}",
+        rate(second_cases, edited)
+    );
     let s = b.stats();
     println!(
         "  cache: {} entries, {} bytes; {} compiles, {:.1} s compiling; binary {} bytes",

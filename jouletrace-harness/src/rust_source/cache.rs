@@ -15,7 +15,8 @@
 //! run is never deleted under its user. Recency is the mtime of `last-used` (touched on every
 //! hit; atime is unreliable under `relatime`/`noatime`).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -187,10 +188,25 @@ fn open_lock(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// `flock(2)` on `file` (`File::lock` is newer than our MSRV). flock locks belong to the open
+/// file description, so two handles in one process exclude each other like two processes.
+fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
+    loop {
+        // SAFETY: flock on a valid, open fd.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// An exclusive lock on `path` (created if needed), held until the file is dropped.
 pub(crate) fn lock_exclusive(path: &Path) -> std::io::Result<File> {
     let file = open_lock(path)?;
-    file.lock()?;
+    flock(&file, libc::LOCK_EX)?;
     Ok(file)
 }
 
@@ -244,7 +260,7 @@ impl Cache {
     fn try_hit(&self, key: &str) -> Option<Entry> {
         let dir = self.entry_dir(key);
         let pin = File::open(dir.join("pin.lock")).ok()?;
-        pin.lock_shared().ok()?;
+        flock(&pin, libc::LOCK_SH).ok()?;
         // Evicted between the open and the lock: the directory is gone.
         let meta: EntryMeta =
             serde_json::from_slice(&std::fs::read(dir.join("entry.json")).ok()?).ok()?;
@@ -374,10 +390,10 @@ impl Cache {
             let Ok(pin) = File::open(dir.join("pin.lock")) else {
                 continue;
             };
-            match pin.try_lock() {
+            match flock(&pin, libc::LOCK_EX | libc::LOCK_NB) {
                 Ok(()) => {}
-                Err(TryLockError::WouldBlock) => continue,
-                Err(TryLockError::Error(e)) => return Err(e),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
             }
             // Renamed first so that no reader finds a half-deleted entry.
             let doomed = dir.with_file_name(format!(

@@ -95,9 +95,10 @@ pub fn default_cache_dir() -> PathBuf {
 impl BuilderOptions {
     /// The defaults for `sandbox` (the run's sandbox policy).
     pub fn new(sandbox: SandboxPolicy) -> BuilderOptions {
-        let mut config = RunConfig::default();
-        config.sandbox = sandbox;
-        BuilderOptions::from_config(&config)
+        BuilderOptions::from_config(&RunConfig {
+            sandbox,
+            ..RunConfig::default()
+        })
     }
 
     /// A run's settings: its sandbox policy and its `build_*` keys.
@@ -537,7 +538,13 @@ impl Builder {
             return Err(BuildError::Link { failure });
         }
         self.cache.record_compile(took, false);
-        std::fs::copy(finished.workdir().join("glue"), slot.tmp.join("glue"))
+        let stored = slot.tmp.join("glue");
+        std::fs::copy(finished.workdir().join("glue"), &stored)
+            .and_then(|_| {
+                // Executable by the sandbox user, who runs it as a worker; written by no one.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&stored, std::fs::Permissions::from_mode(0o755))
+            })
             .map_err(Self::cache_err("storing a glue binary"))?;
         let entry = self
             .cache
