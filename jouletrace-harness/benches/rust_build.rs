@@ -123,7 +123,14 @@ fn main() {
     b.link(&glue(CANDIDATES.len()), &rlibs).expect("links");
     let edited = b.stats();
 
-    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
+    let ms = |d: Duration| {
+        let ms = d.as_secs_f64() * 1e3;
+        if ms < 10.0 {
+            format!("{ms:.2} ms")
+        } else {
+            format!("{ms:.0} ms")
+        }
+    };
     println!(
         "rust_build: {} on this machine (wall times, whatever its load)",
         b.toolchain().version

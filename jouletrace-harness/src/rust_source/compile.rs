@@ -738,6 +738,14 @@ For more information about this error, try `rustc --explain E0308`.
     }
 
     #[test]
+    fn one_builder_is_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Builder>();
+        shared::<Rlib>();
+        shared::<Binary>();
+    }
+
+    #[test]
     fn crate_names_are_checked() {
         assert!(valid_crate_name("cand_3fa2"));
         assert!(!valid_crate_name("3abc"));
