@@ -78,10 +78,15 @@ pub struct BuilderOptions {
     pub support: SupportSource,
 }
 
-/// The default cache directory (when `build_cache` is not set): `/var/cache/jouletrace/build`
-/// when running as root (root's own cache dir under `/root` is unreachable for the sandbox
-/// user), else the user's cache dir (`~/.cache/jouletrace/build`).
+/// The default cache directory (when the config's `build_cache` is not set):
+/// `JOULETRACE_BUILD_CACHE` (the key's environment form, for callers that build their options
+/// without the layered config), else `/var/cache/jouletrace/build` when running as root (root's
+/// own cache dir under `/root` is unreachable for the sandbox user), else the user's cache dir
+/// (`~/.cache/jouletrace/build`).
 pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("JOULETRACE_BUILD_CACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         return PathBuf::from("/var/cache/jouletrace/build");
