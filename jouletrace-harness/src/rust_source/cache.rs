@@ -15,7 +15,8 @@
 //! run is never deleted under its user. Recency is the mtime of `last-used` (touched on every
 //! hit; atime is unreliable under `relatime`/`noatime`).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +24,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-/// The cache's counters, for this process since it opened the cache (`bytes` and `entries`
-/// are the directory's, shared with other processes).
+/// The cache's counters: of one process since it opened the cache ([`Cache::stats`]), or of
+/// every process that used the directory ([`shared_stats`], what the service's metrics show).
+/// `bytes` and `entries` are the directory's either way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CacheStats {
     /// Lookups answered from the cache (candidates and links).
@@ -93,6 +95,59 @@ pub(super) enum Lookup {
     Miss(Slot),
 }
 
+/// What `<cache>/stats.json` holds: every process's counts, added under `stats.lock`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Totals {
+    hits: u64,
+    misses: u64,
+    evictions: u64,
+    bytes: u64,
+    entries: u64,
+    compiles: u64,
+    compile_seconds: f64,
+    compile_failures: u64,
+    support_build_seconds: f64,
+}
+
+/// Adds to the directory's totals (best effort: a cache that cannot record a statistic still
+/// builds).
+fn add_totals(root: &Path, change: impl FnOnce(&mut Totals)) {
+    let Ok(_lock) = lock_exclusive(&root.join("stats.lock")) else {
+        return;
+    };
+    let path = root.join("stats.json");
+    let mut totals: Totals = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    change(&mut totals);
+    let tmp = root.join(format!(".stats-{}.json", std::process::id()));
+    if let Ok(bytes) = serde_json::to_vec(&totals)
+        && std::fs::write(&tmp, bytes).is_ok()
+    {
+        let _ = std::fs::rename(&tmp, &path);
+    }
+}
+
+/// The totals of every process that used the cache at `root` (zeros for a cache never used).
+pub fn shared_stats(root: &Path) -> CacheStats {
+    let t: Totals = std::fs::read(root.join("stats.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    CacheStats {
+        hits: t.hits,
+        misses: t.misses,
+        evictions: t.evictions,
+        bytes: t.bytes,
+        entries: t.entries,
+        compiles: t.compiles,
+        compile_seconds: t.compile_seconds,
+        compile_failures: t.compile_failures,
+        support_build_seconds: t.support_build_seconds,
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     hits: AtomicU64,
@@ -133,10 +188,25 @@ fn open_lock(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// `flock(2)` on `file` (`File::lock` is newer than our MSRV). flock locks belong to the open
+/// file description, so two handles in one process exclude each other like two processes.
+fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
+    loop {
+        // SAFETY: flock on a valid, open fd.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// An exclusive lock on `path` (created if needed), held until the file is dropped.
 pub(crate) fn lock_exclusive(path: &Path) -> std::io::Result<File> {
     let file = open_lock(path)?;
-    file.lock()?;
+    flock(&file, libc::LOCK_EX)?;
     Ok(file)
 }
 
@@ -190,7 +260,7 @@ impl Cache {
     fn try_hit(&self, key: &str) -> Option<Entry> {
         let dir = self.entry_dir(key);
         let pin = File::open(dir.join("pin.lock")).ok()?;
-        pin.lock_shared().ok()?;
+        flock(&pin, libc::LOCK_SH).ok()?;
         // Evicted between the open and the lock: the directory is gone.
         let meta: EntryMeta =
             serde_json::from_slice(&std::fs::read(dir.join("entry.json")).ok()?).ok()?;
@@ -208,15 +278,16 @@ impl Cache {
     /// answering with its result).
     pub(super) fn lookup(&self, key: &str) -> std::io::Result<Lookup> {
         if let Some(e) = self.try_hit(key) {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            self.hit();
             return Ok(Lookup::Hit(e));
         }
         let lock = lock_exclusive(&self.root.join("locks").join(format!("{key}.lock")))?;
         if let Some(e) = self.try_hit(key) {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            self.hit();
             return Ok(Lookup::Hit(e));
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        add_totals(&self.root, |t| t.misses += 1);
         let tmp = self
             .root
             .join("entries")
@@ -230,6 +301,11 @@ impl Cache {
         }))
     }
 
+    fn hit(&self) {
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        add_totals(&self.root, |t| t.hits += 1);
+    }
+
     /// Records a build's wall time (whether it produced an entry or a failure).
     pub(super) fn record_compile(&self, took: Duration, failed: bool) {
         self.counters.compiles.fetch_add(1, Ordering::Relaxed);
@@ -241,12 +317,20 @@ impl Cache {
                 .compile_failures
                 .fetch_add(1, Ordering::Relaxed);
         }
+        add_totals(&self.root, |t| {
+            t.compiles += 1;
+            t.compile_seconds += took.as_secs_f64();
+            t.compile_failures += u64::from(failed);
+        });
     }
 
     pub(super) fn record_support_build(&self, took: Duration) {
         self.counters
             .support_nanos
             .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        add_totals(&self.root, |t| {
+            t.support_build_seconds += took.as_secs_f64()
+        });
     }
 
     /// Stores the slot's directory as the entry of its key, then evicts down to the bound.
@@ -298,6 +382,7 @@ impl Cache {
         let mut total: u64 = entries.iter().map(|e| e.1).sum();
         entries.sort_by_key(|e| e.2);
         let mut left = entries.len() as u64;
+        let mut evicted = 0;
         for (dir, bytes, _) in entries {
             if total <= self.limit_bytes {
                 break;
@@ -305,10 +390,10 @@ impl Cache {
             let Ok(pin) = File::open(dir.join("pin.lock")) else {
                 continue;
             };
-            match pin.try_lock() {
+            match flock(&pin, libc::LOCK_EX | libc::LOCK_NB) {
                 Ok(()) => {}
-                Err(TryLockError::WouldBlock) => continue,
-                Err(TryLockError::Error(e)) => return Err(e),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
             }
             // Renamed first so that no reader finds a half-deleted entry.
             let doomed = dir.with_file_name(format!(
@@ -326,10 +411,16 @@ impl Cache {
             }
             total -= bytes;
             left -= 1;
+            evicted += 1;
             self.counters.evictions.fetch_add(1, Ordering::Relaxed);
         }
         self.counters.bytes.store(total, Ordering::Relaxed);
         self.counters.entries.store(left, Ordering::Relaxed);
+        add_totals(&self.root, |t| {
+            t.bytes = total;
+            t.entries = left;
+            t.evictions += evicted;
+        });
         Ok(())
     }
 
@@ -412,6 +503,23 @@ mod tests {
         drop(store(&cache, "newer", 10_000));
         assert!(!dir.path().join("entries/pinned").exists());
         assert_eq!(cache.stats().evictions, 2);
+    }
+
+    #[test]
+    fn shared_stats_add_up_every_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = Cache::open(dir.path(), 1 << 20).unwrap();
+        let two = Cache::open(dir.path(), 1 << 20).unwrap();
+        drop(store(&one, "k", 10));
+        drop(two.lookup("k").unwrap());
+        one.record_compile(Duration::from_millis(250), true);
+        let s = shared_stats(dir.path());
+        assert_eq!((s.hits, s.misses, s.entries, s.compiles), (1, 1, 1, 1));
+        assert_eq!(s.compile_failures, 1);
+        assert!((s.compile_seconds - 0.25).abs() < 1e-9);
+        assert!(s.bytes > 10);
+        assert_eq!(two.stats().hits, 1);
+        assert_eq!(one.stats().hits, 0);
     }
 
     #[test]

@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use super::cache::{Cache, CacheStats, Entry, EntryMeta, Lookup};
 use super::support::{self, Support, SupportSource, hex};
 use super::toolchain::{self, Toolchain};
+use crate::config::{BuildConfig, RunConfig};
 use crate::pool::sandbox::{
     CommandLimits, Finished, Sandbox, SandboxError, SandboxLevel, SandboxPolicy, SandboxSpec,
     SystemAccess, WorkerAccess,
@@ -36,22 +37,28 @@ use crate::pool::sandbox::{
 /// The bounds of one compile or link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BuildLimits {
-    /// Wall-clock time (default 120 s: a glue link with the support library takes a few
-    /// seconds on an idle core, much more on a loaded one).
+    /// Wall-clock time (`build_timeout`, default 120 s).
     pub wall: Duration,
-    /// Address space per process and memory of the whole compiler process tree (default
-    /// 2 GiB: rustc reserves about 0.5 GB of address space for a one-line crate).
+    /// Address space per process and memory of the whole compiler process tree
+    /// (`build_memory_limit_mb`, default 2 GiB).
     pub memory_bytes: u64,
-    /// Compiler output (diagnostics) kept before the compile is stopped (default 1 MiB).
+    /// Compiler output (diagnostics) before the compile is stopped (`build_output_limit_kb`,
+    /// default 1 MiB).
     pub output_bytes: u64,
 }
 
 impl Default for BuildLimits {
     fn default() -> Self {
+        BuildLimits::from(&BuildConfig::default())
+    }
+}
+
+impl From<&BuildConfig> for BuildLimits {
+    fn from(c: &BuildConfig) -> Self {
         BuildLimits {
-            wall: Duration::from_secs(120),
-            memory_bytes: 2 << 30,
-            output_bytes: 1 << 20,
+            wall: c.timeout,
+            memory_bytes: c.memory_limit_bytes,
+            output_bytes: c.output_limit_bytes,
         }
     }
 }
@@ -71,9 +78,11 @@ pub struct BuilderOptions {
     pub support: SupportSource,
 }
 
-/// The default cache directory: `JOULETRACE_BUILD_CACHE`, else `/var/cache/jouletrace/build`
-/// when running as root (root's own cache dir under `/root` is unreachable for the sandbox
-/// user), else the user's cache dir (`~/.cache/jouletrace/build`).
+/// The default cache directory (when the config's `build_cache` is not set):
+/// `JOULETRACE_BUILD_CACHE` (the key's environment form, for callers that build their options
+/// without the layered config), else `/var/cache/jouletrace/build` when running as root (root's
+/// own cache dir under `/root` is unreachable for the sandbox user), else the user's cache dir
+/// (`~/.cache/jouletrace/build`).
 pub fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("JOULETRACE_BUILD_CACHE").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
@@ -88,17 +97,26 @@ pub fn default_cache_dir() -> PathBuf {
         .join("build")
 }
 
-/// 2 GiB: a few hundred candidates' rlibs (tens of kB each) and tens of glue binaries (a few MB).
-pub const DEFAULT_CACHE_LIMIT_BYTES: u64 = 2 << 30;
-
 impl BuilderOptions {
     /// The defaults for `sandbox` (the run's sandbox policy).
     pub fn new(sandbox: SandboxPolicy) -> BuilderOptions {
-        BuilderOptions {
-            cache_dir: default_cache_dir(),
-            cache_limit_bytes: DEFAULT_CACHE_LIMIT_BYTES,
+        BuilderOptions::from_config(&RunConfig {
             sandbox,
-            limits: BuildLimits::default(),
+            ..RunConfig::default()
+        })
+    }
+
+    /// A run's settings: its sandbox policy and its `build_*` keys.
+    pub fn from_config(config: &RunConfig) -> BuilderOptions {
+        BuilderOptions {
+            cache_dir: config
+                .build
+                .cache_dir
+                .clone()
+                .unwrap_or_else(default_cache_dir),
+            cache_limit_bytes: config.build.cache_limit_bytes,
+            sandbox: config.sandbox.clone(),
+            limits: BuildLimits::from(&config.build),
             rustc: toolchain::default_rustc(),
             support: SupportSource::default(),
         }
@@ -525,7 +543,13 @@ impl Builder {
             return Err(BuildError::Link { failure });
         }
         self.cache.record_compile(took, false);
-        std::fs::copy(finished.workdir().join("glue"), slot.tmp.join("glue"))
+        let stored = slot.tmp.join("glue");
+        std::fs::copy(finished.workdir().join("glue"), &stored)
+            .and_then(|_| {
+                // Executable by the sandbox user, who runs it as a worker; written by no one.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&stored, std::fs::Permissions::from_mode(0o755))
+            })
             .map_err(Self::cache_err("storing a glue binary"))?;
         let entry = self
             .cache
@@ -716,6 +740,14 @@ For more information about this error, try `rustc --explain E0308`.
         let t = trim(&long, 10);
         assert!(t.len() <= MESSAGE_CAP + 40);
         assert!(t.ends_with("(message truncated)"));
+    }
+
+    #[test]
+    fn one_builder_is_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Builder>();
+        shared::<Rlib>();
+        shared::<Binary>();
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub mod signature;
 pub mod support;
 pub mod toolchain;
 
-pub use cache::CacheStats;
+pub use cache::{CacheStats, shared_stats};
 pub use compile::{
     Binary, BuildError, BuildLimits, Builder, BuilderOptions, CompileFailure, CompileFailureKind,
     Rlib, default_cache_dir,

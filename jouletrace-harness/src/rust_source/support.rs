@@ -187,7 +187,31 @@ pub fn ensure(
         .map_err(io("writing the support marker".into()))?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).map_err(io(format!("renaming into {}", dir.display())))?;
+    prune(&base, &dir);
     Ok(done(Some(start.elapsed())))
+}
+
+/// Support directories kept besides the newest: a second version of JouleTrace sharing the
+/// cache (a rolling upgrade) keeps its own; older ones (each ~200 MB) go.
+const KEEP_OLD_SUPPORT: usize = 1;
+
+/// Removes all but the newest [`KEEP_OLD_SUPPORT`] other support directories (called under the
+/// support lock, so no build of them is under way).
+fn prune(base: &Path, current: &Path) {
+    let Ok(dirs) = std::fs::read_dir(base) else {
+        return;
+    };
+    let mut old: Vec<(std::time::SystemTime, PathBuf)> = dirs
+        .flatten()
+        .map(|d| d.path())
+        .filter(|p| p != current && p.join(".complete").exists())
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    old.sort();
+    old.reverse();
+    for (_, dir) in old.into_iter().skip(KEEP_OLD_SUPPORT) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// Runs cargo and returns (crate name, file) of every rlib and proc-macro library it made.

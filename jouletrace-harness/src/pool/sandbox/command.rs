@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 
 use super::{Running, SandboxError, SandboxSpec, io_err};
 use crate::pool::capture::{Capture, drain};
+use crate::pool::worker::die_with_parent;
 
 type Shared = std::sync::Arc<std::sync::Mutex<Capture>>;
 
@@ -79,9 +80,15 @@ impl SandboxSpec {
             command.env(k, v);
         }
         let memory = limits.memory_bytes;
-        // SAFETY: setrlimit only, between fork and exec; nothing allocates.
+        let parent = std::process::id();
+        // SAFETY: prctl, getppid and setrlimit only, between fork and exec; nothing allocates.
         unsafe {
             command.pre_exec(move || {
+                // Die with the builder: a SIGKILLed service must not leave a compile running.
+                die_with_parent()?;
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("the builder exited"));
+                }
                 let lim = libc::rlimit {
                     rlim_cur: memory,
                     rlim_max: memory,
@@ -94,6 +101,9 @@ impl SandboxSpec {
         }
         let memory_mb = limits.memory_bytes.div_ceil(1024 * 1024);
         let mut running = self.apply(&mut command, None, Some(memory_mb))?;
+        // SAFETY: prctl only. Runs in the program after the sandbox's step: its uid change
+        // cleared the parent-death signal (the PID namespace's init keeps its own).
+        unsafe { command.pre_exec(die_with_parent) };
         let args =
             setup(running.workdir.path()).map_err(io_err("preparing the command's inputs"))?;
         command.args(args);
