@@ -2,7 +2,8 @@
 //! in the sandbox with the real toolchain and measures it with the real engine. One problem,
 //! five kinds — two correct, one wrong, one that does not compile, one that panics, one that
 //! never returns — submitted as one batch: each task is classified, the correct ones ranked
-//! with intervals, and a request with an unknown language is a 422 naming the field.
+//! with intervals, and a request with an unknown language is a 422 naming the field. `/validate`
+//! takes Rust too.
 //!
 //! The build cache (and the support library in it, built once per cache) is the one every test
 //! binary of the workspace shares: `target/tmp/rust-build-cache`.
@@ -128,4 +129,22 @@ fn five_kinds_of_rust_candidate_over_http() {
         let (lo, hi) = (bounds[0].as_f64().unwrap(), bounds[1].as_f64().unwrap());
         assert!(lo <= point && point <= hi && hi > 0.0, "{e}");
     }
+
+    // /validate builds and checks in a worker too (the candidates' builds are cached).
+    let validate = |name: &str| {
+        let r = five_kinds()
+            .into_iter()
+            .find(|r| r["candidate_id"] == name)
+            .unwrap();
+        let body = json!({"candidate_code": r["candidate_code"], "test_cases": r["test_cases"],
+                          "language": "rust", "timeout_seconds": 5});
+        let (st, v) = s.post("/api/v1/validate", &body);
+        assert_eq!(st, 200, "{v}");
+        v
+    };
+    let v = validate("iterator");
+    assert_eq!(v["validation"]["is_correct"], true, "{v:#}");
+    let v = validate("does_not_compile");
+    assert_eq!(v["validation"]["is_correct"], false);
+    assert_eq!(v["validation"]["failure"]["kind"], "compile_error", "{v:#}");
 }
