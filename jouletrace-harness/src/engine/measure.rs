@@ -507,6 +507,101 @@ pub fn net_went_negative(m: &CaseMeasurement) -> bool {
 mod tests {
     use super::*;
 
+    fn job(problem: &str, name: &str, cases: &[&str]) -> super::super::plan::Job {
+        super::super::plan::Job {
+            target: super::super::Target::bench("/nonexistent/bench", "bench"),
+            descriptor: crate::registry::CandidateDescriptor {
+                id: format!("{problem}::{name}"),
+                problem: problem.into(),
+                name: name.into(),
+                location: "bench.rs:1".into(),
+                options: crate::registry::CandidateOptions::DEFAULT,
+                cases: cases
+                    .iter()
+                    .map(|c| crate::registry::CaseInfo {
+                        id: (*c).into(),
+                        size: None,
+                        measured: true,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// Each unit as `problem/case: candidate names`, in the order the units come out.
+    fn shape(units: &[Vec<MeasureJob<'_>>]) -> Vec<String> {
+        units
+            .iter()
+            .map(|u| {
+                let d = &u[0].job.descriptor;
+                let names: Vec<&str> = u.iter().map(|j| j.job.descriptor.name.as_str()).collect();
+                format!("{}/{}: {}", d.problem, u[0].case.id, names.join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn case_groups_keep_a_cases_candidates_together_and_deal_them_over_lanes() {
+        let jobs = [
+            job("sort", "a", &["random", "sorted"]),
+            job("sort", "b", &["random", "sorted"]),
+            job("sort", "c", &["random"]),
+            // Same case name, other problem: never measured together with sort's.
+            job("search", "x", &["random"]),
+        ];
+        let measure_jobs = || -> Vec<MeasureJob<'_>> {
+            jobs.iter()
+                .enumerate()
+                .flat_map(|(index, job)| {
+                    job.descriptor.cases.iter().map(move |c| MeasureJob {
+                        index,
+                        job,
+                        case: c.clone(),
+                    })
+                })
+                .collect()
+        };
+        let one_lane = case_groups(measure_jobs(), 1);
+        assert_eq!(
+            shape(&one_lane),
+            ["search/random: x", "sort/random: a b c", "sort/sorted: a b",]
+        );
+        // Every unit holds one case of one problem only.
+        for unit in &one_lane {
+            assert!(unit.iter().all(|j| j.case.id == unit[0].case.id
+                && j.job.descriptor.problem == unit[0].job.descriptor.problem));
+        }
+        // No lane count is treated as one lane.
+        assert_eq!(shape(&case_groups(measure_jobs(), 0)), shape(&one_lane));
+        // Two lanes: a case's candidates are dealt round-robin, one unit per lane.
+        assert_eq!(
+            shape(&case_groups(measure_jobs(), 2)),
+            [
+                "search/random: x",
+                "sort/random: a c",
+                "sort/random: b",
+                "sort/sorted: a",
+                "sort/sorted: b",
+            ]
+        );
+        // More lanes than candidates: one candidate per unit, none empty, none lost.
+        let wide = case_groups(measure_jobs(), 8);
+        assert_eq!(wide.len(), 6);
+        assert!(wide.iter().all(|u| u.len() == 1));
+        let mut seen: Vec<(usize, String)> = wide
+            .iter()
+            .flatten()
+            .map(|j| (j.index, j.case.id.clone()))
+            .collect();
+        seen.sort();
+        let mut all: Vec<(usize, String)> = measure_jobs()
+            .into_iter()
+            .map(|j| (j.index, j.case.id))
+            .collect();
+        all.sort();
+        assert_eq!(seen, all);
+    }
+
     #[test]
     fn samples_spread_over_processes_within_max_trials() {
         // Defaults: trials 5, max_trials 30.
