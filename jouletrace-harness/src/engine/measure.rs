@@ -40,6 +40,26 @@ pub const MIN_PROCESSES: u32 = 4;
 /// Measured samples per process at least: the process's warm-up is paid once per block.
 pub const MIN_PER_PROCESS: u32 = 3;
 
+/// A candidate's later processes warm up with this fraction of a sample's calls (a tenth: 10 ms
+/// at the default 100 ms samples). Its first process warms up with whole samples, right after
+/// calibrating, which is also when the lane may come out of an idle window; later processes
+/// start on a lane that was busy until a moment ago (its previous process), so the clock is
+/// already up and what a fresh process lacks is its own caches, page tables and branch history,
+/// which milliseconds of calls restore. A whole-sample warm-up per process of 3 samples was a
+/// quarter of every measuring run's windows, spent on nothing the statistics use, and on the
+/// examples it came out within 0.1% of the samples after it (docs/measurement.md).
+pub const LATER_WARMUP_FRACTION: u64 = 10;
+
+/// Calls of one warm-up sample: whole samples in a candidate's first process, a
+/// [`LATER_WARMUP_FRACTION`] of them (at least one call) in the later ones.
+pub fn warmup_calls(calls: u64, first_process: bool) -> u64 {
+    if first_process {
+        calls
+    } else {
+        (calls / LATER_WARMUP_FRACTION).max(1)
+    }
+}
+
 /// How a candidate's samples are spread: at least `processes` processes of `per_process`
 /// measured samples each (after each process's own warm-up).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -389,6 +409,12 @@ impl<'a> Candidate<'a> {
                 {
                     break;
                 }
+                let calls = if warming {
+                    warmup_calls(calls, self.processes == 0)
+                } else {
+                    calls
+                };
+                let batch = batch.min(calls);
                 let mark = watch.mark();
                 let answer = match window_meter.as_mut() {
                     Some(wm) => {
@@ -600,6 +626,15 @@ mod tests {
             .collect();
         all.sort();
         assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn later_processes_warm_up_briefly() {
+        assert_eq!(warmup_calls(5000, true), 5000);
+        assert_eq!(warmup_calls(5000, false), 500);
+        // A candidate whose one call fills a sample still warms up with one call.
+        assert_eq!(warmup_calls(1, false), 1);
+        assert_eq!(warmup_calls(9, false), 1);
     }
 
     #[test]
