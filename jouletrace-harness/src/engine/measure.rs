@@ -108,58 +108,93 @@ pub fn case_groups<'a>(jobs: Vec<MeasureJob<'a>>, lanes: usize) -> Vec<Vec<Measu
     units
 }
 
-/// Measures the candidates of one case, interleaved: round after round, each candidate that
-/// is not finished gets a fresh worker process that warms up and takes a block of samples, so
-/// slow drifts of the machine hit every candidate alike and each candidate's samples come from
-/// several processes. A candidate stops by the rule of `docs/measurement.md` (its interval over
-/// processes within target after at least [`Spread::processes`] processes, `max_trials`, its own
-/// time budget, too much background activity, a failure, or cancellation).
+/// The candidates of one case, measured interleaved: round after round, each candidate that is
+/// not finished gets a fresh worker process that warms up and takes a block of samples, so slow
+/// drifts of the machine hit every candidate alike and each candidate's samples come from several
+/// processes. A candidate stops by the rule of `docs/measurement.md` (its interval over processes
+/// within target after at least [`Spread::processes`] processes, `max_trials`, its own time
+/// budget, too much background activity, a failure, or cancellation).
 ///
-/// Every job of `group` must be the same case (of candidates of one problem). Returns each
-/// job's index with its measurement, in the order of `group`.
-pub fn measure_case(
-    group: &[MeasureJob],
-    lane: &Lane,
-    cx: &MeasureContext<'_>,
-    events: &Sender<Msg>,
-) -> Vec<(usize, CaseMeasurement)> {
-    let mut states: Vec<Candidate<'_>> =
-        group.iter().map(|j| Candidate::new(j, lane, cx)).collect();
-    for st in &states {
-        let _ = events.send(Msg::Event(Event::MeasureStarted {
-            candidate: st.job.job.descriptor.id.clone(),
-            case: st.job.case.id.clone(),
-            planned: (st.eff.warmup + st.spread.per_process) * st.spread.processes,
-        }));
+/// The schedule (`schedule.rs`) runs one [`round`](CaseUnit::round) at a time and then queues the
+/// unit again behind every other case: a case's rounds are spread over the whole measuring
+/// phase, so the drifts of the machine over the run (tens of seconds, where one case's rounds
+/// back to back took a second or two) vary inside each interval instead of between runs.
+pub struct CaseUnit<'a> {
+    /// The jobs of a unit that has not started yet (every job the same case of one problem).
+    pending: Vec<MeasureJob<'a>>,
+    candidates: Vec<Candidate<'a>>,
+}
+
+impl<'a> CaseUnit<'a> {
+    pub fn new(group: Vec<MeasureJob<'a>>) -> CaseUnit<'a> {
+        CaseUnit {
+            pending: group,
+            candidates: Vec::new(),
+        }
     }
-    loop {
-        let mut any = false;
-        for st in states.iter_mut().filter(|s| s.stop.is_none()) {
-            any = true;
+
+    pub fn started(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Whether `lane` may take the unit's next round: any lane before it starts; afterwards a
+    /// lane with the same primary domain, so that all of a measurement's samples are charged to
+    /// one domain (lanes of the estimate share theirs; RAPL packages do not).
+    pub fn fits(&self, lane: &Lane, cx: &MeasureContext<'_>) -> bool {
+        self.candidates
+            .first()
+            .is_none_or(|c| c.primary == cx.meter.primary_for(lane.cpu).id)
+    }
+
+    /// One round: each candidate that is not finished gets one fresh process. Returns whether
+    /// every candidate is finished.
+    pub fn round(&mut self, lane: &Lane, cx: &MeasureContext<'_>, events: &Sender<Msg>) -> bool {
+        if !self.pending.is_empty() {
+            self.candidates = std::mem::take(&mut self.pending)
+                .into_iter()
+                .map(|j| Candidate::new(j, lane, cx))
+                .collect();
+            for st in &self.candidates {
+                let _ = events.send(Msg::Event(Event::MeasureStarted {
+                    candidate: st.job.job.descriptor.id.clone(),
+                    case: st.job.case.id.clone(),
+                    planned: (st.eff.warmup + st.spread.per_process) * st.spread.processes,
+                }));
+            }
+        }
+        for st in self.candidates.iter_mut().filter(|s| s.stop.is_none()) {
             if cx.cancel.is_cancelled() {
                 st.stop = Some("interrupted");
                 continue;
             }
             st.one_process(lane, cx, events);
         }
-        if !any {
-            break;
-        }
+        self.candidates.iter().all(|c| c.stop.is_some())
     }
-    states
-        .into_iter()
-        .map(|mut st| {
-            st.m.stop_reason = st.stop.unwrap_or("failed").into();
-            // Interpreted hosts: the calling loop's cost, measured once, off every sample.
-            super::overhead::subtract(&mut st.m);
-            (st.job.index, st.m)
-        })
-        .collect()
+
+    /// Whether a sample of the last rounds came out with negative net energy (see
+    /// [`net_went_negative`]).
+    pub fn net_went_negative(&self) -> bool {
+        self.candidates.iter().any(|c| net_went_negative(&c.m))
+    }
+
+    /// Each job's index with its measurement, in the order of the unit's jobs.
+    pub fn finish(self) -> Vec<(usize, CaseMeasurement)> {
+        self.candidates
+            .into_iter()
+            .map(|mut st| {
+                st.m.stop_reason = st.stop.unwrap_or("failed").into();
+                // Interpreted hosts: the calling loop's cost, measured once, off every sample.
+                super::overhead::subtract(&mut st.m);
+                (st.job.index, st.m)
+            })
+            .collect()
+    }
 }
 
 /// One candidate's measurement while its case is being measured.
 struct Candidate<'a> {
-    job: &'a MeasureJob<'a>,
+    job: MeasureJob<'a>,
     eff: crate::config::Effective,
     spread: Spread,
     primary: String,
@@ -174,11 +209,10 @@ struct Candidate<'a> {
 }
 
 impl<'a> Candidate<'a> {
-    fn new(job: &'a MeasureJob<'a>, lane: &Lane, cx: &MeasureContext<'_>) -> Candidate<'a> {
+    fn new(job: MeasureJob<'a>, lane: &Lane, cx: &MeasureContext<'_>) -> Candidate<'a> {
         let eff = cx.config.effective(&job.job.descriptor.options);
         let primary = cx.meter.primary_for(lane.cpu).id.clone();
         Candidate {
-            job,
             spread: Spread::new(eff.min_trials, cx.config.max_trials),
             eff,
             m: CaseMeasurement {
@@ -199,6 +233,7 @@ impl<'a> Candidate<'a> {
             done: 0,
             spent: Duration::ZERO,
             stop: None,
+            job,
         }
     }
 
@@ -263,7 +298,7 @@ impl<'a> Candidate<'a> {
     ) -> Result<(), Box<Failure>> {
         let config = cx.config;
         let eff = &self.eff;
-        let job = self.job;
+        let job = &self.job;
         let case = &job.case.id;
         let id = &job.job.descriptor.id;
         let mut cmd = job
