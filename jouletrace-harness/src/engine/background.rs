@@ -269,8 +269,9 @@ pub fn warnings(summary: &BackgroundSummary) -> Vec<String> {
     }
     if summary.unreliable_cases > 0 {
         out.push(format!(
-            "BUSY MACHINE: {} measurement(s) had too few quiet samples and are marked unreliable; \
-             their intervals include samples taken beside other work",
+            "BUSY MACHINE: {} measurement(s) are marked unreliable: too few quiet samples, or more \
+             than a quarter of their samples re-taken for other work; on a busy machine even the \
+             quiet samples move, so do not trust their intervals",
             summary.unreliable_cases
         ));
     }
