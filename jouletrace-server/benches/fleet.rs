@@ -49,7 +49,7 @@ fn drain(q: Arc<dyn Queue>, consumers: usize) -> (f64, f64) {
                 loop {
                     let t = Instant::now();
                     let Some(l) = q
-                        .lease(&format!("bench-{c}"), Duration::from_secs(60))
+                        .lease(&format!("bench-{c}"), None, Duration::from_secs(60))
                         .unwrap()
                     else {
                         break;

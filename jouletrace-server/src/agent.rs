@@ -89,14 +89,20 @@ pub fn agent_id() -> String {
     format!("{host}:{}", std::process::id())
 }
 
+/// Starts the agent's slots (the queue's housekeeping is [`spawn_housekeeping`]).
 pub fn spawn(state: Arc<AppState>) {
     let slots = state.agent.slots;
     for slot in 0..slots {
         let st = state.clone();
         tokio::spawn(async move { slot_loop(st, slot).await });
     }
-    let st = state.clone();
-    tokio::spawn(async move { housekeeping(st).await });
+}
+
+/// Starts the queue's housekeeping. Every process that holds the queue runs it — agents and
+/// API nodes alike (fleet): a fleet whose agents all died still shows their jobs back in the
+/// queue one lease later, and a `reap` is atomic on both backends, so any number may run.
+pub fn spawn_housekeeping(state: Arc<AppState>) {
+    tokio::spawn(async move { housekeeping(state).await });
 }
 
 /// Takes back expired leases and purges old jobs, once a second.
@@ -161,7 +167,9 @@ async fn slot_loop(state: Arc<AppState>, slot: usize) {
         let q = state.queue.clone();
         let ttl = state.config.lease_ttl;
         let o = owner.clone();
-        match tokio::task::spawn_blocking(move || q.lease(&o, ttl)).await {
+        // fleet: this host's class: the agent takes jobs that asked for it or for any class.
+        let class = state.fleet.identity().1.id.clone();
+        match tokio::task::spawn_blocking(move || q.lease(&o, Some(&class), ttl)).await {
             Ok(Ok(Some(lease))) => {
                 let id = lease.job.id;
                 state.agent.busy.fetch_add(1, Ordering::SeqCst);

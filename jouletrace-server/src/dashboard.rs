@@ -204,6 +204,7 @@ pub fn agent_json(state: &AppState) -> Value {
         "cores": format!("{} physical, {} logical", host.environment.physical_cores, host.environment.logical_cpus),
         "meter": meter.map_or("unavailable".to_owned(), |m| format!("{:?}", m.backend).to_lowercase()),
         "estimated": meter.is_some_and(|m| m.estimated),
+        "host_class": state.fleet.identity().1,
     })
 }
 
@@ -252,6 +253,7 @@ async fn overview(State(state): State<Arc<AppState>>) -> Result<Html<String>, Ap
     });
     // fleet: the fleet's registered agents when the queue is shared.
     let agents = crate::fleet::agents_json(&state).await?;
+    let class_waits = crate::fleet::class_waits(&state).await?;
     let page = state.dashboard.render(
         "dashboard.html",
         &json!({
@@ -259,6 +261,7 @@ async fn overview(State(state): State<Arc<AppState>>) -> Result<Html<String>, Ap
             "refresh": 5,
             "states": states,
             "agents": agents,
+            "class_waits": class_waits,
             "running": running.iter().map(row).collect::<Vec<_>>(),
             "completed": completed.iter().map(row).collect::<Vec<_>>(),
             "failed": failures.into_iter().map(row).collect::<Vec<_>>(),

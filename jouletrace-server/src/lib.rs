@@ -66,6 +66,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         // fleet: with a shared queue, this process's agent registers like any other.
         tokio::spawn(fleet::heartbeat_loop(state.clone()));
     }
+    // fleet: API nodes reap expired leases too, not only agents.
+    agent::spawn_housekeeping(state.clone());
     tracing::info!(
         %addr,
         data = %db,

@@ -105,6 +105,7 @@ fn check_only(v: QuickValidationRequest) -> MeasureRequest {
         candidate_id: None,
         problem_name: None,
         comparison: v.comparison,
+        host_class: None,
     }
 }
 

@@ -359,3 +359,154 @@ fn serve_with_a_redis_queue_runs_its_own_agent_as_a_fleet_member() {
         "{out:?}"
     );
 }
+
+/// Every agent dead with a job in hand: the API node alone takes the lease back, so the job
+/// shows `queued` again (not `running` forever) — on Redis and on the embedded queue.
+fn api_node_requeues_a_dead_agents_job(api: &Server, kill_agent: impl FnOnce()) {
+    let (st, body) = api.post("/api/v1/measure", &request(7));
+    assert_eq!(st, 202, "{body}");
+    let id = body["task_id"].as_str().unwrap().to_owned();
+    wait_until("job running", Duration::from_secs(20), || {
+        api.get(&format!("/api/v1/tasks/{id}")).1["status"] == "running"
+    });
+    kill_agent();
+    // The lease is 2 s; the API node reaps once a second.
+    wait_until("job queued again", Duration::from_secs(15), || {
+        api.get(&format!("/api/v1/tasks/{id}")).1["status"] == "queued"
+    });
+    let (_, t) = api.get(&format!("/api/v1/tasks/{id}"));
+    assert_eq!(t["attempts"], 1, "{t}");
+    let (_, h) = api.get("/api/v1/health");
+    assert_eq!(h["queue"]["queued"], 1, "{h}");
+    assert_eq!(h["queue"]["running"], 0, "{h}");
+}
+
+#[test]
+fn api_nodes_reap_when_every_agent_is_dead_on_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let q = redis.url();
+    let api1 = api(&dir.path().join("api"), &q);
+    let env = [("JOULETRACE_SERVER_SCRIPTED_MS", "10000")];
+    let mut a = Agent::start(&q, "doomed", "0", dir.path(), &["--lease-ttl", "2s"], &env);
+    api_node_requeues_a_dead_agents_job(&api1, || {
+        a.signal(libc::SIGKILL);
+        a.wait();
+    });
+}
+
+#[test]
+fn api_nodes_reap_when_every_agent_is_dead_on_the_embedded_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two processes on one SQLite file: a server with an agent, and an API node without.
+    let mut measuring = Server::start(
+        dir.path(),
+        &["--lease-ttl", "2s"],
+        &[
+            ("JOULETRACE_SERVER_RUNNER", "scripted"),
+            ("JOULETRACE_SERVER_SCRIPTED_MS", "10000"),
+        ],
+    );
+    let api1 = Server::start(dir.path(), &["--no-agent"], &[]);
+    api_node_requeues_a_dead_agents_job(&api1, || measuring.kill());
+}
+
+/// A job may ask for a host class: it runs only on an agent of that class, and while no live
+/// agent has the class, its 202, its status, `/api/v1/health` and the dashboard say so.
+fn routes_by_host_class(s: &Server) {
+    let (_, health) = s.get("/api/v1/health");
+    let mine = health["agents"][0]["host_class"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no agent class: {health}"))
+        .to_owned();
+    let absent = if mine == "hc-000000000000" {
+        "hc-111111111111"
+    } else {
+        "hc-000000000000"
+    };
+    let with_class = |i: usize, class: &str| {
+        let mut r = request(i);
+        r["host_class"] = json!(class);
+        r
+    };
+
+    // A malformed class is a 422 naming the field.
+    let (st, body) = s.post("/api/v1/measure", &with_class(1, "fast-machines"));
+    assert_eq!(st, 422, "{body}");
+    assert_eq!(
+        body["field_errors"][0]["field"], "body -> host_class",
+        "{body}"
+    );
+
+    // A class no agent has: accepted, and said.
+    let (st, body) = s.post("/api/v1/measure", &with_class(2, absent));
+    assert_eq!(st, 202, "{body}");
+    assert_eq!(body["live_agents_of_class"], 0, "{body}");
+    assert!(body["warning"].as_str().unwrap().contains(absent), "{body}");
+    let waiting = body["task_id"].as_str().unwrap().to_owned();
+
+    // Its own class, and any class: both run on this agent, past the waiting job.
+    let (st, body) = s.post(
+        "/api/v1/batches",
+        &json!({"requests": [with_class(3, &mine), request(4)]}),
+    );
+    assert_eq!(st, 202, "{body}");
+    assert!(body.get("warnings").is_none(), "{body}");
+    let batch = body["batch_id"].as_str().unwrap().to_owned();
+    for t in body["tasks"].as_array().unwrap() {
+        let t = s.wait_task(t["task_id"].as_str().unwrap(), Duration::from_secs(30));
+        assert_eq!(t["status"], "completed", "{t}");
+        assert_eq!(t["host_class"]["id"], mine.as_str(), "{t}");
+    }
+    let (_, b) = s.get(&format!("/api/v1/batches/{batch}"));
+    assert_eq!(b["host_classes_requested"][&mine], 1, "{b}");
+
+    let (_, t) = s.get(&format!("/api/v1/tasks/{waiting}"));
+    assert_eq!(t["status"], "queued", "{t}");
+    assert_eq!(t["host_class_requested"], absent, "{t}");
+    assert!(
+        t["warning"].as_str().unwrap().contains("no live agent"),
+        "{t}"
+    );
+    let (_, h) = s.get("/api/v1/health");
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["host_class_waits"][0]["host_class"], absent, "{h}");
+    assert_eq!(h["host_class_waits"][0]["live_agents"], 0, "{h}");
+    assert!(h["warnings"][0].as_str().unwrap().contains(absent), "{h}");
+    let (st, page) = s.text("/dashboard");
+    assert_eq!(st, 200);
+    assert!(
+        page.contains(absent) && page.contains("no live agent"),
+        "{page}"
+    );
+}
+
+#[test]
+fn jobs_ask_for_a_host_class_on_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let q = redis.url();
+    let api1 = api(&dir.path().join("api"), &q);
+    let env = [("JOULETRACE_SERVER_SCRIPTED_MS", "1")];
+    let _a = Agent::start(&q, "classy", "0", dir.path(), &[], &env);
+    wait_until("the agent registered", Duration::from_secs(10), || {
+        api1.get("/api/v1/health").1["agents"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    });
+    routes_by_host_class(&api1);
+}
+
+#[test]
+fn jobs_ask_for_a_host_class_on_the_embedded_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[],
+        &[
+            ("JOULETRACE_SERVER_RUNNER", "scripted"),
+            ("JOULETRACE_SERVER_SCRIPTED_MS", "1"),
+        ],
+    );
+    routes_by_host_class(&s);
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jouletrace_server::queue::{
-    DEFAULT_RESULT_TTL, JobState, Queue, RedisQueue, SqliteQueue, conformance,
+    DEFAULT_RESULT_TTL, JobId, JobState, Queue, RedisQueue, SqliteQueue, conformance,
 };
 use redis_server::RedisServer;
 
@@ -35,6 +35,51 @@ fn sqlite_queue_survives_reopening() {
     assert_eq!(q.get(j.id).unwrap().unwrap().spec, "kept");
 }
 
+/// A queue file written before jobs could ask for a host class (no `host_class` column) opens,
+/// keeps its jobs, and routes new ones.
+#[test]
+fn sqlite_queue_from_before_host_classes_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let old = JobId::new();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, \
+             kind TEXT NOT NULL, state TEXT NOT NULL, spec TEXT NOT NULL, batch TEXT, \
+             problem_name TEXT, candidate_id TEXT, key_id TEXT, submitted_at REAL NOT NULL, \
+             started_at REAL, finished_at REAL, updated_at REAL NOT NULL, \
+             attempts INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at REAL, \
+             stage TEXT, progress REAL, outcome TEXT);",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO jobs (id, kind, state, spec, submitted_at, updated_at) \
+             VALUES (?1, 'measure', 'queued', 'old', 1.0, 1.0)",
+            [old.to_string()],
+        )
+        .unwrap();
+    }
+    let q = SqliteQueue::open(&path).unwrap();
+    let rec = q.get(old).unwrap().expect("the old job is kept");
+    assert_eq!((rec.spec.as_str(), rec.host_class), ("old", None));
+    let routed = conformance::job_for("new", "hc-aaaaaaaaaaaa");
+    q.submit(std::slice::from_ref(&routed), 10).unwrap();
+    let ttl = Duration::from_secs(60);
+    let l = q.lease("b", Some("hc-bbbbbbbbbbbb"), ttl).unwrap().unwrap();
+    assert_eq!(l.job.id, old, "an old job is for any class");
+    assert!(
+        q.lease("b", Some("hc-bbbbbbbbbbbb"), ttl)
+            .unwrap()
+            .is_none()
+    );
+    let l = q.lease("a", Some("hc-aaaaaaaaaaaa"), ttl).unwrap().unwrap();
+    assert_eq!(l.job.host_class.as_deref(), Some("hc-aaaaaaaaaaaa"));
+    drop(q);
+    // Opening again does not migrate twice.
+    SqliteQueue::open(&path).unwrap();
+}
+
 #[test]
 fn redis_backend_passes_the_conformance_suite() {
     let server = RedisServer::start();
@@ -56,7 +101,7 @@ fn redis_queue_survives_a_killed_redis_with_aof() {
         .collect();
     q.submit(&jobs, 1000).unwrap();
     let leased = q
-        .lease("agent-1", Duration::from_secs(60))
+        .lease("agent-1", None, Duration::from_secs(60))
         .unwrap()
         .unwrap();
     server.kill_and_restart();
@@ -77,7 +122,7 @@ fn redis_queue_survives_a_killed_redis_with_aof() {
         "the lease (pending entry) survived too"
     );
     let mut done = 0;
-    while let Some(l) = q.lease("agent-2", Duration::from_secs(60)).unwrap() {
+    while let Some(l) = q.lease("agent-2", None, Duration::from_secs(60)).unwrap() {
         assert!(q.finish(&l, &finished()).unwrap());
         done += 1;
     }
@@ -96,7 +141,10 @@ fn redis_results_expire_and_cancel_is_published() {
     let mut sub = client.get_connection().unwrap();
     let mut pubsub = sub.as_pubsub();
     pubsub.subscribe("ttl:cancel").unwrap();
-    let l = q.lease("agent", Duration::from_secs(60)).unwrap().unwrap();
+    let l = q
+        .lease("agent", None, Duration::from_secs(60))
+        .unwrap()
+        .unwrap();
     assert!(matches!(
         q.cancel(j.id).unwrap(),
         jouletrace_server::queue::CancelOutcome::Cancelled {

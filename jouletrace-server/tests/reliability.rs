@@ -90,3 +90,106 @@ fn restart_with_a_hundred_queued_jobs_completes_them_all() {
         assert_eq!(t["attempts"], 1);
     }
 }
+
+/// Every process below `root`: (pid, start time in clock ticks, command name).
+fn descendants(root: u32) -> Vec<(u32, u64, String)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`: comm may hold spaces and parentheses; it ends at the last ')'.
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let comm = stat[stat.find('(').unwrap_or(0) + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ppid: u32 = fields.get(1).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let start: u64 = fields.get(19).and_then(|f| f.parse().ok()).unwrap_or(0);
+        all.push((pid, ppid, start, comm));
+    }
+    let mut found = vec![root];
+    let mut out = Vec::new();
+    while let Some(p) = found.pop() {
+        for (pid, ppid, start, comm) in &all {
+            if *ppid == p {
+                found.push(*pid);
+                out.push((*pid, *start, comm.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The same process (a pid may be reused: its start time says whether it is still the one).
+fn alive(pid: u32, start: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        // A zombie is dead; only its parent has not reaped it yet.
+        fields.first() != Some(&"Z") && fields.get(19).and_then(|f| f.parse().ok()) == Some(start)
+    })
+}
+
+/// A SIGKILLed server leaves no process behind: its job worker and the engine's candidate
+/// workers (each in a process group of its own, some in a PID namespace) die with it
+/// (PR_SET_PDEATHSIG), instead of running on until their own time limits.
+#[test]
+fn workers_die_with_a_sigkilled_server() {
+    if std::process::Command::new("python3")
+        .args(["-c", "pass"])
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        eprintln!("skipped: no python3 on PATH (the Python host needs one)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(
+        dir.path(),
+        &[],
+        &[
+            ("JOULETRACE_SERVER_RUNNER", "engine"),
+            ("JOULETRACE_MIN_SAMPLE_TIME", "5ms"),
+        ],
+    );
+    // The candidate sleeps through its whole (120 s) limit in the check.
+    let mut req = readme_request();
+    req["candidate_code"] =
+        "import time\ndef solve(x):\n  time.sleep(120)\n  return x * x\n".into();
+    req["timeout_seconds"] = 120.into();
+    let (st, q) = s.post("/api/v1/measure", &req);
+    assert_eq!(st, 202, "{q}");
+    let server = s.child.id();
+    let start = Instant::now();
+    let tree = loop {
+        // The job worker, and below it the engine's worker running the Python host.
+        let tree = descendants(server);
+        if tree.iter().any(|(_, _, comm)| comm.starts_with("python")) {
+            break tree;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no candidate worker: {tree:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    s.kill();
+    let start = Instant::now();
+    loop {
+        let left: Vec<_> = tree.iter().filter(|(p, t, _)| alive(*p, *t)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still running after the server's SIGKILL: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

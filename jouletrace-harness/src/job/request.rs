@@ -129,6 +129,9 @@ pub struct MeasureRequest {
     pub problem_name: Option<String>,
     /// Extension: how outputs are compared (default: the predecessor's rule).
     pub comparison: ComparisonMode,
+    /// Extension: the host class (`hc-` and 12 hex digits, as results and `/api/v1/health`
+    /// show it) whose hosts alone may measure this job; `None`: any host.
+    pub host_class: Option<String>,
 }
 
 /// `POST /api/v1/validate`'s body (`QuickValidationRequest`): no measurement, a shorter
@@ -173,6 +176,7 @@ impl MeasureRequest {
             let candidate_id = f.optional_string("candidate_id");
             let problem_name = f.optional_string("problem_name");
             let comparison = comparison(&mut f);
+            let host_class = host_class(&mut f);
             Some(MeasureRequest {
                 candidate_code: candidate_code?,
                 test_cases: test_cases?,
@@ -186,6 +190,7 @@ impl MeasureRequest {
                 candidate_id: candidate_id?,
                 problem_name: problem_name?,
                 comparison: comparison?,
+                host_class: host_class?,
             })
         })
     }
@@ -269,6 +274,32 @@ fn comparison(f: &mut Fields<'_, '_>) -> Option<ComparisonMode> {
             f.errors().push(literal_error(&loc, &ComparisonMode::NAMES));
             None
         }
+    }
+}
+
+/// The pattern of a host class id (`hc-` + 12 lowercase hex digits of the class label's SHA-256).
+pub const HOST_CLASS_PATTERN: &str = "^hc-[0-9a-f]{12}$";
+
+/// Whether `id` is a well-formed host class id ([`HOST_CLASS_PATTERN`]).
+pub fn is_host_class_id(id: &str) -> bool {
+    id.strip_prefix("hc-").is_some_and(|hex| {
+        hex.len() == 12 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// `host_class: Optional[constr(pattern=HOST_CLASS_PATTERN)]`: absent or null → any host.
+fn host_class(f: &mut Fields<'_, '_>) -> Option<Option<String>> {
+    match f.optional_string("host_class")? {
+        Some(id) if !is_host_class_id(&id) => {
+            let loc = f.location("host_class");
+            f.errors().push(FieldError {
+                loc,
+                message: format!("String should match pattern '{HOST_CLASS_PATTERN}'"),
+                kind: "string_pattern_mismatch".to_owned(),
+            });
+            None
+        }
+        id => Some(id),
     }
 }
 
@@ -382,6 +413,7 @@ mod tests {
         assert_eq!(r.thermal_wait_seconds, Some(5.0));
         assert_eq!(r.candidate_id, None);
         assert_eq!(r.comparison, ComparisonMode::Predecessor);
+        assert_eq!(r.host_class, None);
         assert_eq!(r.test_cases.len(), 2);
         assert_eq!(r.test_cases[0].inputs.get(), "[[1, 3], [2, 4]]");
         assert!(r.test_cases[0].metadata.is_empty());
@@ -482,6 +514,36 @@ mod tests {
                 "Field required".into()
             )]
         );
+    }
+
+    #[test]
+    fn a_host_class_is_an_id_or_absent() {
+        let body = |class: &str| {
+            format!(
+                r#"{{"candidate_code":"x","test_cases":[{{"test_id":"a","inputs":1,"expected_output":1}}],"host_class":{class}}}"#
+            )
+        };
+        let r = MeasureRequest::parse(body(r#""hc-0123456789ab""#).as_bytes()).unwrap();
+        assert_eq!(r.host_class.as_deref(), Some("hc-0123456789ab"));
+        assert_eq!(
+            MeasureRequest::parse(body("null").as_bytes())
+                .unwrap()
+                .host_class,
+            None
+        );
+        for bad in [
+            "\"hc-0123\"",
+            "\"HC-0123456789AB\"",
+            "\"hc-0123456789ag\"",
+            "\"\"",
+        ] {
+            assert_eq!(
+                fields(&body(bad)),
+                ["body -> host_class|string_pattern_mismatch"],
+                "{bad}"
+            );
+        }
+        assert_eq!(fields(&body("7")), ["body -> host_class|string_type"]);
     }
 
     #[test]

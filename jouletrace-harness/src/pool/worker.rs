@@ -58,6 +58,15 @@ pub enum WorkerError {
 
 type Line = Result<Response, String>;
 
+/// `PR_SET_PDEATHSIG`: SIGKILL this process when its parent (thread) ends. Async-signal-safe.
+pub(super) fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A running worker process.
 pub struct Worker {
     child: Child,
@@ -97,10 +106,20 @@ impl Worker {
         let mem = cmd.memory_limit_mb;
         // The sandbox makes its own network namespace.
         let isolate = cmd.isolate_network && cmd.sandbox.is_none();
+        let parent = std::process::id();
         // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-        // system calls (dup2, fcntl, sched_setaffinity, setrlimit, unshare); it allocates nothing.
+        // system calls (prctl, getppid, dup2, fcntl, sched_setaffinity, setrlimit, unshare); it
+        // allocates nothing.
         unsafe {
             command.pre_exec(move || {
+                // Die with the orchestrator: a SIGKILLed server, agent or `cargo joule` must not
+                // leave a candidate running until its own limits. (The signal follows the
+                // spawning thread: a worker lives within the lane thread that started it.)
+                die_with_parent()?;
+                // A parent that died before the prctl would never send the signal.
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("the orchestrator exited"));
+                }
                 if write_fd == PROTOCOL_FD {
                     // dup2 onto itself would keep close-on-exec set; clear it instead.
                     if libc::fcntl(PROTOCOL_FD, libc::F_SETFD, 0) == -1 {
@@ -137,6 +156,11 @@ impl Worker {
             None => None,
         };
         // --- end of sandbox hook
+        if cmd.sandbox.is_some() {
+            // SAFETY: prctl only. Runs after the sandbox's step, in the program itself: its uid
+            // change cleared the parent-death signal (the PID namespace's init keeps its own).
+            unsafe { command.pre_exec(die_with_parent) };
+        }
         let mut child = command.spawn().map_err(WorkerError::Spawn)?;
         // The parent must not hold the write end, or the reader never sees end of file.
         drop(resp_write);

@@ -137,6 +137,7 @@ fn new_job(a: &Admitted, batch: Option<JobId>, key: Option<&KeyEntry>) -> NewJob
         problem_name: a.problem_name.clone(),
         candidate_id: a.candidate_id.clone(),
         key_id: key.map(|k| k.id.clone()),
+        host_class: a.host_class.clone(),
     }
 }
 
@@ -177,8 +178,8 @@ pub async fn measure(
     let job = new_job(&admitted, None, key.as_ref());
     let id = job.id;
     let ahead = enqueue(&state, vec![job]).await?;
-    tracing::info!(task_id = %id, test_cases = admitted.test_cases, "job queued");
-    let body = json!({
+    tracing::info!(task_id = %id, test_cases = admitted.test_cases, host_class = admitted.host_class, "job queued");
+    let mut body = json!({
         "task_id": id.to_string(),
         "request_id": http_request_id(),
         "status": "queued",
@@ -186,12 +187,39 @@ pub async fn measure(
             admitted.test_cases, admitted.trials, admitted.warmup, ahead, state.agent.slots),
         "poll_url": poll_url(&id),
     });
+    if let Some(class) = &admitted.host_class {
+        body["host_class_requested"] = json!(class);
+        class_warning(&state, &mut body, class, 1).await?;
+    }
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
 pub async fn get_task(State(state): St, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
     let job = load(&state, task_id(&raw)?).await?;
-    Ok(Json(task_response(&job)))
+    let mut body = task_response(&job);
+    if job.state == JobState::Queued
+        && let Some(class) = &job.host_class
+    {
+        class_warning(&state, &mut body, class, 1).await?;
+    }
+    Ok(Json(body))
+}
+
+/// fleet: says in `body` how many live agents have `class`, and warns when none does: a job
+/// for a class no agent has would otherwise wait silently.
+async fn class_warning(
+    state: &Arc<AppState>,
+    body: &mut Value,
+    class: &str,
+    jobs: u64,
+) -> Result<(), ApiError> {
+    let live = crate::fleet::live_classes(state).await?;
+    let agents = live.get(class).copied().unwrap_or(0);
+    body["live_agents_of_class"] = json!(agents);
+    if agents == 0 {
+        body["warning"] = json!(crate::fleet::unserved_message(class, jobs));
+    }
+    Ok(())
 }
 
 pub async fn cancel_task(State(state): St, Path(raw): Path<String>) -> Result<Response, ApiError> {
@@ -432,20 +460,36 @@ pub async fn submit_batch(
         .iter()
         .map(|j| json!({"task_id": j.id.to_string(), "poll_url": poll_url(&j.id)}))
         .collect();
+    // fleet: per requested host class, how many of the batch's jobs asked for it.
+    let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+    for j in &jobs {
+        if let Some(c) = &j.host_class {
+            *classes.entry(c.clone()).or_default() += 1;
+        }
+    }
     enqueue(&state, jobs).await?;
     tracing::info!(batch_id = %batch, jobs = tasks.len(), "batch queued");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "batch_id": batch.to_string(),
-            "name": name,
-            "status": "queued",
-            "total": tasks.len(),
-            "tasks": tasks,
-            "poll_url": format!("/api/v1/batches/{batch}"),
-        })),
-    )
-        .into_response())
+    let mut body = json!({
+        "batch_id": batch.to_string(),
+        "name": name,
+        "status": "queued",
+        "total": tasks.len(),
+        "tasks": tasks,
+        "poll_url": format!("/api/v1/batches/{batch}"),
+    });
+    if !classes.is_empty() {
+        let live = crate::fleet::live_classes(&state).await?;
+        let warnings: Vec<String> = classes
+            .iter()
+            .filter(|(c, _)| !live.contains_key(*c))
+            .map(|(c, n)| crate::fleet::unserved_message(c, *n))
+            .collect();
+        body["host_classes_requested"] = json!(classes);
+        if !warnings.is_empty() {
+            body["warnings"] = json!(warnings);
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
 /// A batch's status: every task's response, counts by state, and per `problem_name` a ranking
@@ -528,11 +572,18 @@ pub fn batch_body(batch: JobId, jobs: &[JobRecord]) -> Value {
         }
         rankings.insert(problem, Value::Array(out));
     }
+    // fleet: a batch whose jobs asked for a host class is ranked within it (its results all
+    // come from that class's agents; the grouping above keeps any other class apart anyway).
+    let mut requested: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in jobs.iter().filter_map(|j| j.host_class.as_deref()) {
+        *requested.entry(c).or_default() += 1;
+    }
     json!({
         "batch_id": batch.to_string(),
         "status": status,
         "total": jobs.len(),
         "counts": counts,
+        "host_classes_requested": requested,
         "rankings": rankings,
         "tasks": tasks,
     })
@@ -679,6 +730,17 @@ pub async fn health(State(state): St) -> Json<Value> {
         // Health never answers an error status; it says what is wrong.
         _ => ("unhealthy", Value::Null, Value::Null, Value::Null),
     };
+    // fleet: jobs waiting for a host class, and whether any live agent can take them.
+    let waits = crate::fleet::class_waits(&state).await.unwrap_or_default();
+    let warnings: Vec<Value> = waits
+        .iter()
+        .filter_map(|w| w.get("warning").cloned())
+        .collect();
+    let status = if status == "healthy" && !warnings.is_empty() {
+        "degraded"
+    } else {
+        status
+    };
     Json(json!({
         "status": status,
         "timestamp": UnixTime::now().0,
@@ -698,6 +760,8 @@ pub async fn health(State(state): St) -> Json<Value> {
         "queue": queue,
         // fleet: every registered agent of the fleet (or this process's own).
         "agents": crate::fleet::agents_json(&state).await.unwrap_or_default(),
+        "host_class_waits": waits,
+        "warnings": warnings,
         "uptime_seconds": state.started.elapsed().as_secs_f64(),
     }))
 }

@@ -33,6 +33,10 @@ pub fn task_response(job: &JobRecord) -> Value {
     if let Some(b) = job.batch {
         m.insert("batch_id".into(), json!(b.to_string()));
     }
+    // fleet: the host class the job asked for (only its agents run it).
+    if let Some(class) = &job.host_class {
+        m.insert("host_class_requested".into(), json!(class));
+    }
     match job.state {
         JobState::Queued => {
             m.insert("estimated_completion_seconds".into(), Value::Null);

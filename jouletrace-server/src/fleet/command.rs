@@ -174,6 +174,7 @@ async fn run(config: ServerConfig, drain_timeout: Duration) -> anyhow::Result<()
     let _ = state.fleet.registry.set(registry.clone());
     let (_, class) = state.fleet.identity();
     crate::agent::spawn(state.clone());
+    crate::agent::spawn_housekeeping(state.clone());
     tokio::spawn(super::heartbeat_loop(state.clone()));
     tracing::info!(agent = %state.agent.id, class = %class.id, label = %class.label, slots = state.agent.slots, "agent registered");
     // Scripts and tests wait for this line.

@@ -2,7 +2,10 @@
 //!
 //! Why a class and not the identity: two results are comparable when the same kind of CPU ran
 //! them with the same meter (same backend, same primary domain, same provenance) and the same
-//! frequency settings (governor, turbo) — the rule `cargo joule compare` applies. Hostname,
+//! frequency settings (governor, turbo), with candidates confined by the same sandbox level
+//! (seccomp, Landlock and namespaces cost time on every system call a candidate makes, so a
+//! sandboxed and an unsandboxed host do not measure the same work) — the rule `cargo joule
+//! compare` applies, plus the sandbox. Hostname,
 //! kernel and microcode are recorded on every result but do not split classes: a fleet of
 //! identical machines is one class even when one reboots into a newer kernel (a reader who
 //! suspects the kernel can still split by it, it is on every result).
@@ -47,7 +50,8 @@ pub struct HostIdentity {
 pub struct HostClass {
     /// `hc-` and 12 hex digits of the label's SHA-256.
     pub id: String,
-    /// `<CPU model> | <meter>/<primary domain> (<provenance>) | governor <g>, turbo <on|off>`.
+    /// `<CPU model> | <meter>/<primary domain> (<provenance>) | governor <g>, turbo <on|off> |
+    /// sandbox <level>`.
     pub label: String,
 }
 
@@ -93,7 +97,7 @@ impl HostIdentity {
     pub fn class(&self) -> HostClass {
         let or = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_owned());
         let label = format!(
-            "{} | {}/{} ({}) | governor {}, turbo {}",
+            "{} | {}/{} ({}) | governor {}, turbo {} | sandbox {}",
             or(&self.cpu_model, "unknown CPU"),
             self.meter,
             or(&self.primary_domain, "-"),
@@ -104,6 +108,9 @@ impl HostIdentity {
                 Some(false) => "off",
                 None => "unknown",
             },
+            // `None` is a configuration the engine refuses: its jobs fail, so no number from
+            // such a host is ever ranked; it still gets a class of its own.
+            or(&self.sandbox_level, "unknown"),
         );
         let digest = Sha256::digest(label.as_bytes());
         let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
@@ -209,9 +216,31 @@ mod tests {
                 cpu_model: Some("Intel Xeon Gold 6338".into()),
                 ..ident()
             },
+            HostIdentity {
+                sandbox_level: Some("full (untrusted targets)".into()),
+                ..ident()
+            },
         ] {
             assert_ne!(a, other.class(), "{}", other.class().label);
         }
+    }
+
+    #[test]
+    fn sandbox_level_splits_classes() {
+        let full = HostIdentity {
+            sandbox_level: Some("full (untrusted targets)".into()),
+            ..ident()
+        };
+        let off = HostIdentity {
+            sandbox_level: Some("off (untrusted targets)".into()),
+            ..ident()
+        };
+        assert_ne!(full.class().id, off.class().id);
+        assert!(
+            full.class()
+                .label
+                .ends_with("| sandbox full (untrusted targets)")
+        );
     }
 
     #[test]

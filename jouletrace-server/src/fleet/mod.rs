@@ -158,3 +158,65 @@ pub async fn agents_json(state: &Arc<AppState>) -> Result<Vec<Value>, crate::que
         })
         .collect())
 }
+
+/// How many live agents have each host class: the fleet's registered agents when the queue is
+/// shared, else this process's own agent (if it runs one).
+pub async fn live_classes(
+    state: &Arc<AppState>,
+) -> Result<std::collections::BTreeMap<String, u64>, crate::queue::QueueError> {
+    let mut live = std::collections::BTreeMap::new();
+    match state.fleet.registry.get().cloned() {
+        Some(registry) => {
+            let agents = tokio::task::spawn_blocking(move || registry.list())
+                .await
+                .unwrap_or_else(|e| panic!("listing agents panicked: {e}"))?;
+            for a in agents {
+                *live.entry(a.host_class.id).or_default() += 1;
+            }
+        }
+        None if state.agent.slots > 0 => {
+            live.insert(state.fleet.identity().1.id.clone(), 1);
+        }
+        None => {}
+    }
+    Ok(live)
+}
+
+/// The sentence shown wherever a job waits for a host class no live agent has.
+pub fn unserved_message(class: &str, queued: u64) -> String {
+    let jobs = if queued == 1 {
+        "job waits"
+    } else {
+        "jobs wait"
+    };
+    format!(
+        "{queued} queued {jobs} for host class {class}, and no live agent has that class: they \
+         run when an agent of that class joins (see the agents' host_class in /api/v1/health), \
+         or cancel them"
+    )
+}
+
+/// Per host class that queued jobs asked for: how many wait and how many live agents can take
+/// them. A class with jobs and no agent is never silent: `/api/v1/health`, the dashboard and
+/// the jobs' own status say so.
+pub async fn class_waits(state: &Arc<AppState>) -> Result<Vec<Value>, crate::queue::QueueError> {
+    let q = state.queue.clone();
+    let waiting = tokio::task::spawn_blocking(move || q.waiting_by_class())
+        .await
+        .unwrap_or_else(|e| panic!("counting waiting jobs panicked: {e}"))?;
+    if waiting.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = live_classes(state).await?;
+    Ok(waiting
+        .into_iter()
+        .map(|(class, queued)| {
+            let agents = live.get(&class).copied().unwrap_or(0);
+            let mut v = json!({"host_class": class, "queued": queued, "live_agents": agents});
+            if agents == 0 {
+                v["warning"] = json!(unserved_message(&class, queued));
+            }
+            v
+        })
+        .collect())
+}

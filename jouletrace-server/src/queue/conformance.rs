@@ -33,6 +33,11 @@ pub const CASES: &[Case] = &[
         concurrent_leases_never_share,
     ),
     ("quota_and_day_counts", quota_and_day_counts),
+    ("lease_routes_by_host_class", lease_routes_by_host_class),
+    (
+        "class_jobs_reap_and_cancel_in_their_class",
+        class_jobs_reap_and_cancel_in_their_class,
+    ),
 ];
 
 const BIG: u64 = 1_000_000;
@@ -47,6 +52,7 @@ pub fn job(spec: &str) -> NewJob {
         problem_name: None,
         candidate_id: None,
         key_id: None,
+        host_class: None,
     }
 }
 
@@ -73,11 +79,14 @@ fn lease_is_fifo_and_exclusive(q: Arc<dyn Queue>) {
     let b = job("b");
     q.submit(std::slice::from_ref(&a), BIG).unwrap();
     q.submit(std::slice::from_ref(&b), BIG).unwrap();
-    let la = q.lease("agent-1", TTL).unwrap().unwrap();
-    let lb = q.lease("agent-2", TTL).unwrap().unwrap();
+    let la = q.lease("agent-1", None, TTL).unwrap().unwrap();
+    let lb = q.lease("agent-2", None, TTL).unwrap().unwrap();
     assert_eq!(la.job.id, a.id, "oldest first");
     assert_eq!(lb.job.id, b.id);
-    assert!(q.lease("agent-3", TTL).unwrap().is_none(), "nothing left");
+    assert!(
+        q.lease("agent-3", None, TTL).unwrap().is_none(),
+        "nothing left"
+    );
     let rec = q.get(a.id).unwrap().unwrap();
     assert_eq!(rec.state, JobState::Running);
     assert_eq!(rec.attempts, 1);
@@ -87,7 +96,7 @@ fn lease_is_fifo_and_exclusive(q: Arc<dyn Queue>) {
 fn finish_writes_once(q: Arc<dyn Queue>) {
     let a = job("a");
     q.submit(std::slice::from_ref(&a), BIG).unwrap();
-    let l = q.lease("agent", TTL).unwrap().unwrap();
+    let l = q.lease("agent", None, TTL).unwrap().unwrap();
     let p = Progress {
         stage: "energy_measurement".into(),
         progress: 0.5,
@@ -110,14 +119,14 @@ fn expired_lease_runs_again(q: Arc<dyn Queue>) {
     let a = job("a");
     q.submit(std::slice::from_ref(&a), BIG).unwrap();
     let _l = q
-        .lease("dead-agent", Duration::from_millis(1))
+        .lease("dead-agent", None, Duration::from_millis(1))
         .unwrap()
         .unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let reaped = q.reap(UnixTime::now(), 3).unwrap();
     assert_eq!(reaped.requeued, vec![a.id]);
     assert_eq!(q.get(a.id).unwrap().unwrap().state, JobState::Queued);
-    let l2 = q.lease("live-agent", TTL).unwrap().unwrap();
+    let l2 = q.lease("live-agent", None, TTL).unwrap().unwrap();
     assert_eq!(l2.job.id, a.id);
     assert_eq!(l2.attempt, 2);
     assert!(q.finish(&l2, &done(JobState::Completed)).unwrap());
@@ -127,7 +136,7 @@ fn stale_holder_cannot_finish(q: Arc<dyn Queue>) {
     let a = job("a");
     q.submit(std::slice::from_ref(&a), BIG).unwrap();
     let stale = q
-        .lease("slow-agent", Duration::from_millis(1))
+        .lease("slow-agent", None, Duration::from_millis(1))
         .unwrap()
         .unwrap();
     std::thread::sleep(Duration::from_millis(20));
@@ -137,7 +146,7 @@ fn stale_holder_cannot_finish(q: Arc<dyn Queue>) {
         !q.finish(&stale, &done(JobState::Completed)).unwrap(),
         "a requeued job cannot be finished by its old holder"
     );
-    let fresh = q.lease("slow-agent", TTL).unwrap().unwrap();
+    let fresh = q.lease("slow-agent", None, TTL).unwrap().unwrap();
     assert!(
         !q.finish(&stale, &done(JobState::Completed)).unwrap(),
         "nor once re-leased, even by the same owner name"
@@ -149,7 +158,10 @@ fn poison_job_is_abandoned(q: Arc<dyn Queue>) {
     let a = job("a");
     q.submit(std::slice::from_ref(&a), BIG).unwrap();
     for attempt in 1..=2 {
-        let l = q.lease("agent", Duration::from_millis(1)).unwrap().unwrap();
+        let l = q
+            .lease("agent", None, Duration::from_millis(1))
+            .unwrap()
+            .unwrap();
         assert_eq!(l.attempt, attempt);
         std::thread::sleep(Duration::from_millis(20));
         let r = q.reap(UnixTime::now(), 2).unwrap();
@@ -162,14 +174,14 @@ fn poison_job_is_abandoned(q: Arc<dyn Queue>) {
     let rec = q.get(a.id).unwrap().unwrap();
     assert_eq!(rec.state, JobState::Failed);
     assert!(rec.outcome.unwrap().contains("worker_lost"));
-    assert!(q.lease("agent", TTL).unwrap().is_none());
+    assert!(q.lease("agent", None, TTL).unwrap().is_none());
 }
 
 fn cancel_queued_and_running(q: Arc<dyn Queue>) {
     let a = job("a");
     let b = job("b");
     q.submit(&[a.clone(), b.clone()], BIG).unwrap();
-    let la = q.lease("agent", TTL).unwrap().unwrap();
+    let la = q.lease("agent", None, TTL).unwrap().unwrap();
     assert_eq!(
         q.cancel(b.id).unwrap(),
         CancelOutcome::Cancelled {
@@ -177,7 +189,7 @@ fn cancel_queued_and_running(q: Arc<dyn Queue>) {
         }
     );
     assert!(
-        q.lease("agent", TTL).unwrap().is_none(),
+        q.lease("agent", None, TTL).unwrap().is_none(),
         "cancelled is never leased"
     );
     assert_eq!(
@@ -206,7 +218,7 @@ fn admission_is_bounded(q: Arc<dyn Queue>) {
     }
     assert_eq!(q.counts().unwrap().queued, 2, "all or none");
     q.submit(&[job("c")], 3).unwrap();
-    let l = q.lease("agent", TTL).unwrap().unwrap();
+    let l = q.lease("agent", None, TTL).unwrap().unwrap();
     assert!(q.submit(&[job("e")], 3).is_err(), "running jobs count too");
     assert!(q.finish(&l, &done(JobState::Completed)).unwrap());
     q.submit(&[job("e")], 3).unwrap();
@@ -236,7 +248,7 @@ fn purge_keeps_unfinished(q: Arc<dyn Queue>) {
     let a = job("a");
     let b = job("b");
     q.submit(&[a.clone(), b.clone()], BIG).unwrap();
-    let l = q.lease("agent", TTL).unwrap().unwrap();
+    let l = q.lease("agent", None, TTL).unwrap().unwrap();
     assert!(q.finish(&l, &done(JobState::Completed)).unwrap());
     assert_eq!(
         q.purge(UnixTime::now().minus(TTL)).unwrap(),
@@ -256,7 +268,7 @@ fn concurrent_leases_never_share(q: Arc<dyn Queue>) {
             let q = q.clone();
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
-                while let Some(l) = q.lease(&format!("agent-{w}"), TTL).unwrap() {
+                while let Some(l) = q.lease(&format!("agent-{w}"), None, TTL).unwrap() {
                     assert!(q.finish(&l, &done(JobState::Completed)).unwrap());
                     mine.push(l.job.id);
                 }
@@ -282,10 +294,136 @@ fn quota_and_day_counts(q: Arc<dyn Queue>) {
     q.submit(&[mine, job("b")], BIG).unwrap();
     assert_eq!(q.active_for_key("alice").unwrap(), 1);
     assert_eq!(q.active_for_key("bob").unwrap(), 0);
-    let l = q.lease("agent", TTL).unwrap().unwrap();
+    let l = q.lease("agent", None, TTL).unwrap().unwrap();
     assert!(q.finish(&l, &done(JobState::Completed)).unwrap());
     assert_eq!(q.active_for_key("alice").unwrap(), 0);
     let (n, avg) = q.finished_since(UnixTime::now().minus(TTL)).unwrap();
     assert_eq!(n, 1);
     assert!(avg.is_some_and(|s| s >= 0.0));
+}
+
+const CLASS_A: &str = "hc-aaaaaaaaaaaa";
+const CLASS_B: &str = "hc-bbbbbbbbbbbb";
+
+/// A job that asks for host class `class`.
+pub fn job_for(spec: &str, class: &str) -> NewJob {
+    NewJob {
+        host_class: Some(class.to_owned()),
+        ..job(spec)
+    }
+}
+
+fn leased(q: &Arc<dyn Queue>, owner: &str, class: Option<&str>) -> Option<String> {
+    q.lease(owner, class, TTL).unwrap().map(|l| {
+        assert!(q.finish(&l, &done(JobState::Completed)).unwrap());
+        l.job.spec
+    })
+}
+
+fn lease_routes_by_host_class(q: Arc<dyn Queue>) {
+    // Submitted one by one, in this order: the oldest eligible job goes first.
+    for j in [
+        job("any-1"),
+        job_for("a-1", CLASS_A),
+        job_for("b-1", CLASS_B),
+        job("any-2"),
+        job_for("a-2", CLASS_A),
+    ] {
+        q.submit(std::slice::from_ref(&j), BIG).unwrap();
+    }
+    assert_eq!(
+        q.waiting_by_class().unwrap(),
+        [(CLASS_A.to_owned(), 2), (CLASS_B.to_owned(), 1)].into()
+    );
+    assert_eq!(leased(&q, "plain", None).as_deref(), Some("any-1"));
+    assert_eq!(
+        leased(&q, "agent-b", Some(CLASS_B)).as_deref(),
+        Some("b-1"),
+        "its own class before a younger any-class job"
+    );
+    assert_eq!(leased(&q, "agent-a", Some(CLASS_A)).as_deref(), Some("a-1"));
+    assert_eq!(
+        leased(&q, "agent-b", Some(CLASS_B)).as_deref(),
+        Some("any-2"),
+        "any class, never another class's job"
+    );
+    assert_eq!(leased(&q, "agent-b", Some(CLASS_B)), None);
+    assert_eq!(
+        leased(&q, "plain", None),
+        None,
+        "a class-less agent takes no class job"
+    );
+    assert_eq!(
+        q.waiting_by_class().unwrap(),
+        [(CLASS_A.to_owned(), 1)].into(),
+        "a-2 waits for an agent of its class"
+    );
+    assert_eq!(leased(&q, "agent-a", Some(CLASS_A)).as_deref(), Some("a-2"));
+    assert!(q.waiting_by_class().unwrap().is_empty());
+
+    // An agent that looked at both kinds and took one leaves the other to whoever comes next.
+    let a3 = job_for("a-3", CLASS_A);
+    let any3 = job("any-3");
+    q.submit(std::slice::from_ref(&a3), BIG).unwrap();
+    q.submit(std::slice::from_ref(&any3), BIG).unwrap();
+    assert_eq!(leased(&q, "agent-a", Some(CLASS_A)).as_deref(), Some("a-3"));
+    assert_eq!(leased(&q, "plain", None).as_deref(), Some("any-3"));
+    let rec = q.get(a3.id).unwrap().unwrap();
+    assert_eq!(rec.host_class.as_deref(), Some(CLASS_A));
+    assert_eq!(q.get(any3.id).unwrap().unwrap().host_class, None);
+    assert_eq!(q.counts().unwrap().completed, 7);
+}
+
+fn class_jobs_reap_and_cancel_in_their_class(q: Arc<dyn Queue>) {
+    let a = job_for("a", CLASS_A);
+    q.submit(std::slice::from_ref(&a), BIG).unwrap();
+    let _dead = q
+        .lease("dead-a", Some(CLASS_A), Duration::from_millis(1))
+        .unwrap()
+        .unwrap();
+    assert!(
+        q.waiting_by_class().unwrap().is_empty(),
+        "running, not waiting"
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(q.reap(UnixTime::now(), 3).unwrap().requeued, vec![a.id]);
+    assert_eq!(
+        q.waiting_by_class().unwrap(),
+        [(CLASS_A.to_owned(), 1)].into(),
+        "re-queued, it waits for its class again"
+    );
+    assert!(
+        q.lease("agent-b", Some(CLASS_B), TTL).unwrap().is_none(),
+        "a re-queued job keeps its class"
+    );
+    let again = q.lease("live-a", Some(CLASS_A), TTL).unwrap().unwrap();
+    assert_eq!((again.job.id, again.attempt), (a.id, 2));
+
+    // Cancel reaches class jobs, queued and running.
+    let queued = job_for("queued", CLASS_A);
+    q.submit(std::slice::from_ref(&queued), BIG).unwrap();
+    assert_eq!(
+        q.cancel(queued.id).unwrap(),
+        CancelOutcome::Cancelled {
+            was: JobState::Queued
+        }
+    );
+    assert!(q.waiting_by_class().unwrap().is_empty());
+    assert!(q.lease("live-a", Some(CLASS_A), TTL).unwrap().is_none());
+    assert_eq!(
+        q.cancel(a.id).unwrap(),
+        CancelOutcome::Cancelled {
+            was: JobState::Running
+        }
+    );
+    assert_eq!(
+        q.heartbeat(&again, TTL, None).unwrap(),
+        LeaseStatus::Cancelled
+    );
+    assert!(!q.finish(&again, &done(JobState::Completed)).unwrap());
+    // A reap after all this finds nothing to take back, and nothing is left to lease.
+    let r = q.reap(UnixTime::now(), 3).unwrap();
+    assert!(r.requeued.is_empty() && r.abandoned.is_empty());
+    assert!(q.lease("live-a", Some(CLASS_A), TTL).unwrap().is_none());
+    assert_eq!(q.counts().unwrap().active(), 0);
 }

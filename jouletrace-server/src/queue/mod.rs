@@ -13,12 +13,18 @@
 //! of killing agent after agent (the predecessor redelivered such poison jobs forever).
 //! `cancel` ends a queued job at once and tells a running job's agent, through its next
 //! heartbeat, to kill its workers. Finished jobs are deleted `purge` after the retention TTL.
+//!
+//! Routing (fleet): a job may ask for a host class (`host_class` in the request). An agent
+//! leases with its own class and gets the oldest job that asked for that class or for none;
+//! a job for a class no agent has waits, and [`Queue::waiting_by_class`] says how many do, so
+//! the API can tell (never a silent forever-queued job).
 
 pub mod conformance;
 // fleet: the Redis backend (issue 15), in its own file.
 mod redis;
 mod sqlite;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -146,6 +152,8 @@ pub struct NewJob {
     pub candidate_id: Option<String>,
     /// The API key's id that submitted it (never the key itself).
     pub key_id: Option<String>,
+    /// The host class (`hc-…`) whose agents alone may run it; `None`: any agent.
+    pub host_class: Option<String>,
 }
 
 /// What the agent reports while it runs a job.
@@ -177,6 +185,8 @@ pub struct JobRecord {
     pub problem_name: Option<String>,
     pub candidate_id: Option<String>,
     pub key_id: Option<String>,
+    /// The host class the job asked for (`None`: any).
+    pub host_class: Option<String>,
     pub submitted_at: UnixTime,
     /// When the current (or last) attempt started.
     pub started_at: Option<UnixTime>,
@@ -296,8 +306,15 @@ pub trait Queue: Send + Sync + 'static {
     /// Stores the jobs `queued`, all or none; refuses them with [`QueueError::Full`] when the
     /// jobs not yet finished would exceed `max_active`.
     fn submit(&self, jobs: &[NewJob], max_active: u64) -> Result<(), QueueError>;
-    /// The oldest queued job, now `running` and leased to `owner` until `now + ttl`.
-    fn lease(&self, owner: &str, ttl: Duration) -> Result<Option<Lease>, QueueError>;
+    /// The oldest queued job that asked for host class `class` or for any class, now
+    /// `running` and leased to `owner` until `now + ttl`. `class: None` takes only jobs for any
+    /// class.
+    fn lease(
+        &self,
+        owner: &str,
+        class: Option<&str>,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, QueueError>;
     /// Extends the lease and records progress.
     fn heartbeat(
         &self,
@@ -315,6 +332,8 @@ pub trait Queue: Send + Sync + 'static {
     fn counts(&self) -> Result<Counts, QueueError>;
     /// Most recent first (by submission for queued, by last change otherwise).
     fn recent(&self, state: JobState, limit: usize) -> Result<Vec<JobRecord>, QueueError>;
+    /// Queued jobs per host class they asked for (jobs for any class are not listed).
+    fn waiting_by_class(&self) -> Result<BTreeMap<String, u64>, QueueError>;
     /// Unfinished jobs submitted with this API key (its concurrency quota).
     fn active_for_key(&self, key_id: &str) -> Result<u64, QueueError>;
     /// Jobs completed since `since`, and their mean run time (lease to result) in seconds.

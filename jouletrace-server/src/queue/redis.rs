@@ -28,14 +28,22 @@
 //! survives a Redis restart or crash (the service guide and the compose file say so; the
 //! `everysec` default may lose the last second).
 //!
-//! Keys (all under the namespace, default `jouletrace`): `:jobs` (stream, group `agents`),
-//! `:job:<id>` (hash), `:seq` (submission counter), `:state:<state>` (sorted sets: by submission
-//! for `queued`, by last change otherwise), `:requeued` (sorted set, by submission), `:finished`
+//! Routing by host class: a job that asks for class `c` goes into a stream of its own,
+//! `:jobs:c` (with its own `agents` group); an agent of class `c` leases the oldest job of
+//! `:jobs` and `:jobs:c` together, an agent of another class never sees `:jobs:c`. Every script
+//! that touches a job's entry finds its stream from the job's `host_class`.
+//!
+//! Keys (all under the namespace, default `jouletrace`): `:jobs` (stream of jobs for any
+//! class, group `agents`), `:jobs:<class>` (stream per requested class, group `agents`),
+//! `:classes` (set: the classes with a stream), `:waiting:<class>` (sorted set: queued jobs that
+//! asked for it), `:job:<id>` (hash), `:seq` (submission counter), `:state:<state>` (sorted
+//! sets: by submission for `queued`, by last change otherwise), `:requeued` and
+//! `:requeued:<class>` (sorted sets, by submission: queued jobs already delivered), `:finished`
 //! (sorted set, by finish time, for `purge`), `:batch:<id>` (list, submission order),
 //! `:key_active:<key id>` (set: an API key's unfinished jobs, for its quota); `:cancel`
 //! is the pub/sub channel that tells agents at once that a job was cancelled.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -78,6 +86,7 @@ struct Scripts {
     reap: Script,
     purge: Script,
     finished_since: Script,
+    waiting: Script,
 }
 
 /// Shared Lua: Redis's clock as seconds, and how timestamps are stored.
@@ -96,10 +105,22 @@ local function unquota(id)
   local k = redis.call('HGET', jkey(id), 'key_id')
   if k then redis.call('SREM', ns .. ':key_active:' .. k, id) end
 end
+-- Routing: jobs for any class go through S, jobs for class c through S:c (its own stream and
+-- consumer group); `requeued` (any) and `requeued:c` hold, by submission, the jobs of each that
+-- are queued but already delivered (re-queued after a lease expired, or parked by a lease that
+-- took an older job); `waiting:c` holds the queued jobs that asked for c.
+local function stream_of(class) if class then return S .. ':' .. class end return S end
+local function ready_of(class)
+  if class then return ns .. ':requeued:' .. class end
+  return ns .. ':requeued'
+end
+local function unwait(id, class)
+  if class then redis.call('ZREM', ns .. ':waiting:' .. class, id) end
+end
 "#;
 
-/// ARGV: ns, max_active, n, then per job: id, kind, spec, batch, problem, candidate, key
-/// (optional fields as `+value` or `-`).
+/// ARGV: ns, max_active, n, then per job: id, kind, spec, batch, problem, candidate, key,
+/// host class (optional fields as `+value` or `-`).
 const SUBMIT: &str = r#"
 local max = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
@@ -107,19 +128,26 @@ local active = redis.call('ZCARD', ns .. ':state:queued') + redis.call('ZCARD', 
 if active + n > max then return {0, active} end
 local now = ts(now_s())
 for i = 0, n - 1 do
-  local b = 4 + i * 7
+  local b = 4 + i * 8
   local id = ARGV[b]
   local key = jkey(id)
+  local class = false
+  if string.sub(ARGV[b + 7], 1, 1) == '+' then class = string.sub(ARGV[b + 7], 2) end
+  if class and redis.call('SADD', ns .. ':classes', class) == 1 then
+    -- The class's stream and group, from its start (pcall: BUSYGROUP if a lost set is rebuilt).
+    redis.pcall('XGROUP', 'CREATE', stream_of(class), 'agents', '0', 'MKSTREAM')
+  end
   local seq = redis.call('INCR', ns .. ':seq')
-  local entry = redis.call('XADD', S, '*', 'job', id)
+  local entry = redis.call('XADD', stream_of(class), '*', 'job', id)
   redis.call('HSET', key, 'id', id, 'kind', ARGV[b + 1], 'state', 'queued', 'spec', ARGV[b + 2],
     'submitted_at', now, 'updated_at', now, 'attempts', 0, 'seq', seq, 'entry', entry)
-  local names = {'batch', 'problem_name', 'candidate_id', 'key_id'}
-  for k = 1, 4 do
+  local names = {'batch', 'problem_name', 'candidate_id', 'key_id', 'host_class'}
+  for k = 1, 5 do
     local v = ARGV[b + 2 + k]
     if string.sub(v, 1, 1) == '+' then redis.call('HSET', key, names[k], string.sub(v, 2)) end
   end
   redis.call('ZADD', ns .. ':state:queued', seq, id)
+  if class then redis.call('ZADD', ns .. ':waiting:' .. class, seq, id) end
   local api_key = ARGV[b + 6]
   if string.sub(api_key, 1, 1) == '+' then
     redis.call('SADD', ns .. ':key_active:' .. string.sub(api_key, 2), id)
@@ -132,43 +160,65 @@ end
 return {1, active}
 "#;
 
-/// ARGV: ns, owner, lease_ms. Returns the job's hash (flat) or nil.
+/// ARGV: ns, owner, lease_ms, the agent's host class (`+…`/`-`). Returns the job's hash (flat)
+/// or nil.
 const LEASE: &str = r#"
 local owner = ARGV[2]
 local lease_ms = tonumber(ARGV[3])
+-- The streams this agent may take from: any class, and its own class if a job ever asked for it.
+local classes = {false}
+if string.sub(ARGV[4], 1, 1) == '+' then
+  local c = string.sub(ARGV[4], 2)
+  if redis.call('SISMEMBER', ns .. ':classes', c) == 1 then table.insert(classes, c) end
+end
 for _ = 1, 1000 do
-  local id, entry
-  local again = redis.call('ZRANGE', ns .. ':requeued', 0, 0)
-  if again[1] then
-    id = again[1]
-    redis.call('ZREM', ns .. ':requeued', id)
-    entry = redis.call('HGET', jkey(id), 'entry')
-    if entry then
-      -- The dead agent's pending entry becomes this agent's: its idle time restarts at 0.
-      redis.call('XCLAIM', S, 'agents', owner, 0, entry, 'JUSTID')
+  -- Each stream's next new entry joins its ready set when that is empty: then the oldest job
+  -- of a stream is always in its ready set (entries are added in submission order).
+  for _, c in ipairs(classes) do
+    local ready, st = ready_of(c), stream_of(c)
+    while redis.call('ZCARD', ready) == 0 do
+      local got = redis.call('XREADGROUP', 'GROUP', 'agents', owner, 'COUNT', 1, 'STREAMS', st, '>')
+      if not got then break end
+      local e = got[1][2][1]
+      local h = redis.call('HMGET', jkey(e[2][2]), 'state', 'seq', 'entry')
+      if h[1] == 'queued' and h[3] == e[1] then
+        -- Parked: delivered but not running, so `reap` leaves it alone.
+        redis.call('ZADD', ready, h[2], e[2][2])
+      else
+        -- Cancelled or purged before it was leased, or a repeated submit's older entry.
+        redis.call('XACK', st, 'agents', e[1])
+        redis.call('XDEL', st, e[1])
+      end
     end
-  else
-    local got = redis.call('XREADGROUP', 'GROUP', 'agents', owner, 'COUNT', 1, 'STREAMS', S, '>')
-    if not got then return false end
-    local e = got[1][2][1]
-    entry = e[1]
-    id = e[2][2]
   end
+  -- The oldest job (by submission) of the streams this agent may take from.
+  local id, best, class = nil, nil, false
+  for _, c in ipairs(classes) do
+    local top = redis.call('ZRANGE', ready_of(c), 0, 0, 'WITHSCORES')
+    if top[1] and (best == nil or tonumber(top[2]) < best) then
+      id, best, class = top[1], tonumber(top[2]), c
+    end
+  end
+  if not id then return false end
+  redis.call('ZREM', ready_of(class), id)
   local key = jkey(id)
-  if entry and redis.call('HGET', key, 'state') == 'queued' then
+  local h = redis.call('HMGET', key, 'state', 'entry')
+  if h[1] == 'queued' and h[2] then
+    -- The entry becomes this agent's: its idle time (the lease clock) restarts at 0.
+    redis.call('XCLAIM', stream_of(class), 'agents', owner, 0, h[2], 'JUSTID')
     local now = now_s()
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('HSET', key, 'state', 'running', 'lease_owner', owner, 'lease_ms', lease_ms,
       'lease_expires_at', ts(now + lease_ms / 1000), 'started_at', ts(now), 'updated_at', ts(now),
       'stage', 'initializing', 'progress', '0')
     redis.call('ZREM', ns .. ':state:queued', id)
+    unwait(id, class)
     redis.call('ZADD', ns .. ':state:running', now, id)
     return redis.call('HGETALL', key)
   end
-  -- Cancelled (or purged) before it was leased: drop the entry and look further.
-  if entry then
-    redis.call('XACK', S, 'agents', entry)
-    redis.call('XDEL', S, entry)
+  if h[2] then
+    redis.call('XACK', stream_of(class), 'agents', h[2])
+    redis.call('XDEL', stream_of(class), h[2])
   end
 end
 return false
@@ -178,12 +228,12 @@ return false
 const HEARTBEAT: &str = r#"
 local id, owner, attempt, lease_ms = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local key = jkey(id)
-local h = redis.call('HMGET', key, 'state', 'attempts', 'lease_owner', 'entry')
+local h = redis.call('HMGET', key, 'state', 'attempts', 'lease_owner', 'entry', 'host_class')
 if not h[1] or h[3] ~= owner or tonumber(h[2]) ~= attempt then return 'lost' end
 if h[1] == 'cancelled' then return 'cancelled' end
 if h[1] ~= 'running' then return 'lost' end
 -- Still ours: reset the entry's idle time, which is the lease clock `reap` reads.
-redis.call('XCLAIM', S, 'agents', owner, 0, h[4], 'JUSTID')
+redis.call('XCLAIM', stream_of(h[5]), 'agents', owner, 0, h[4], 'JUSTID')
 local now = now_s()
 redis.call('HSET', key, 'lease_ms', lease_ms, 'lease_expires_at', ts(now + lease_ms / 1000),
   'updated_at', ts(now))
@@ -197,7 +247,7 @@ return 'held'
 const FINISH: &str = r#"
 local id, owner, attempt, state = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local key = jkey(id)
-local h = redis.call('HMGET', key, 'state', 'attempts', 'lease_owner', 'entry')
+local h = redis.call('HMGET', key, 'state', 'attempts', 'lease_owner', 'entry', 'host_class')
 if h[1] ~= 'running' or h[3] ~= owner or tonumber(h[2]) ~= attempt then return 0 end
 local now = now_s()
 redis.call('HSET', key, 'state', state, 'outcome', ARGV[6], 'finished_at', ts(now), 'updated_at', ts(now))
@@ -206,8 +256,8 @@ unquota(id)
 redis.call('ZREM', ns .. ':state:running', id)
 redis.call('ZADD', ns .. ':state:' .. state, now, id)
 redis.call('ZADD', ns .. ':finished', now, id)
-redis.call('XACK', S, 'agents', h[4])
-redis.call('XDEL', S, h[4])
+redis.call('XACK', stream_of(h[5]), 'agents', h[4])
+redis.call('XDEL', stream_of(h[5]), h[4])
 redis.call('PEXPIRE', key, ARGV[7])
 return 1
 "#;
@@ -217,7 +267,7 @@ return 1
 const CANCEL: &str = r#"
 local id = ARGV[2]
 local key = jkey(id)
-local h = redis.call('HMGET', key, 'state', 'entry')
+local h = redis.call('HMGET', key, 'state', 'entry', 'host_class')
 if not h[1] then return {'not_found'} end
 if h[1] ~= 'queued' and h[1] ~= 'running' then return {'finished', h[1]} end
 local now = now_s()
@@ -226,12 +276,13 @@ if h[1] == 'running' then outcome = ARGV[4] end
 -- The lease owner stays recorded: its next heartbeat answers `cancelled`.
 redis.call('HSET', key, 'state', 'cancelled', 'outcome', outcome, 'finished_at', ts(now), 'updated_at', ts(now))
 redis.call('ZREM', ns .. ':state:' .. h[1], id)
-redis.call('ZREM', ns .. ':requeued', id)
+redis.call('ZREM', ready_of(h[3]), id)
+unwait(id, h[3])
 unquota(id)
 redis.call('ZADD', ns .. ':state:cancelled', now, id)
 redis.call('ZADD', ns .. ':finished', now, id)
-redis.call('XACK', S, 'agents', h[2])
-redis.call('XDEL', S, h[2])
+redis.call('XACK', stream_of(h[3]), 'agents', h[2])
+redis.call('XDEL', stream_of(h[3]), h[2])
 redis.call('PEXPIRE', key, ARGV[5])
 redis.call('PUBLISH', ns .. ':cancel', id)
 return {'cancelled', h[1]}
@@ -242,49 +293,68 @@ return {'cancelled', h[1]}
 const REAP: &str = r#"
 local max = tonumber(ARGV[2])
 local requeued, abandoned = {}, {}
-local start = '-'
-while true do
-  local pending = redis.call('XPENDING', S, 'agents', start, '+', 200)
-  if #pending == 0 then break end
-  for _, p in ipairs(pending) do
-    local entry, idle = p[1], tonumber(p[3])
-    local rows = redis.call('XRANGE', S, entry, entry)
-    local id = rows[1] and rows[1][2][2]
-    local h = id and redis.call('HMGET', jkey(id), 'state', 'attempts', 'lease_ms', 'seq') or {}
-    if h[1] == 'running' then
-      if idle >= tonumber(h[3]) then
-        local key = jkey(id)
-        local now = now_s()
-        redis.call('ZREM', ns .. ':state:running', id)
-        redis.call('HDEL', key, unpack(LEASE_FIELDS))
-        if tonumber(h[2]) >= max then
-          redis.call('HSET', key, 'state', 'failed', 'outcome', ARGV[3], 'finished_at', ts(now),
-            'updated_at', ts(now))
-          unquota(id)
-          redis.call('ZADD', ns .. ':state:failed', now, id)
-          redis.call('ZADD', ns .. ':finished', now, id)
-          redis.call('XACK', S, 'agents', entry)
-          redis.call('XDEL', S, entry)
-          redis.call('PEXPIRE', key, ARGV[4])
-          table.insert(abandoned, id)
-        else
-          -- Queued again, ahead of newer jobs (by submission); the entry stays pending under
-          -- the dead agent until the next lease claims it.
-          redis.call('HSET', key, 'state', 'queued', 'updated_at', ts(now))
-          redis.call('ZADD', ns .. ':state:queued', h[4], id)
-          redis.call('ZADD', ns .. ':requeued', h[4], id)
-          table.insert(requeued, id)
+local classes = {false}
+for _, c in ipairs(redis.call('SMEMBERS', ns .. ':classes')) do table.insert(classes, c) end
+for _, class in ipairs(classes) do
+  local st = stream_of(class)
+  local start = '-'
+  while true do
+    local pending = redis.call('XPENDING', st, 'agents', start, '+', 200)
+    if #pending == 0 then break end
+    for _, p in ipairs(pending) do
+      local entry, idle = p[1], tonumber(p[3])
+      local rows = redis.call('XRANGE', st, entry, entry)
+      local id = rows[1] and rows[1][2][2]
+      local h = id and redis.call('HMGET', jkey(id), 'state', 'attempts', 'lease_ms', 'seq') or {}
+      if h[1] == 'running' then
+        if idle >= tonumber(h[3]) then
+          local key = jkey(id)
+          local now = now_s()
+          redis.call('ZREM', ns .. ':state:running', id)
+          redis.call('HDEL', key, unpack(LEASE_FIELDS))
+          if tonumber(h[2]) >= max then
+            redis.call('HSET', key, 'state', 'failed', 'outcome', ARGV[3], 'finished_at', ts(now),
+              'updated_at', ts(now))
+            unquota(id)
+            redis.call('ZADD', ns .. ':state:failed', now, id)
+            redis.call('ZADD', ns .. ':finished', now, id)
+            redis.call('XACK', st, 'agents', entry)
+            redis.call('XDEL', st, entry)
+            redis.call('PEXPIRE', key, ARGV[4])
+            table.insert(abandoned, id)
+          else
+            -- Queued again, ahead of newer jobs (by submission); the entry stays pending under
+            -- the dead agent until the next lease claims it.
+            redis.call('HSET', key, 'state', 'queued', 'updated_at', ts(now))
+            redis.call('ZADD', ns .. ':state:queued', h[4], id)
+            redis.call('ZADD', ready_of(class), h[4], id)
+            if class then redis.call('ZADD', ns .. ':waiting:' .. class, h[4], id) end
+            table.insert(requeued, id)
+          end
         end
+      elseif h[1] ~= 'queued' then
+        -- Finished, cancelled or gone while pending: nothing will ever acknowledge it.
+        redis.call('XACK', st, 'agents', entry)
+        redis.call('XDEL', st, entry)
       end
-    elseif h[1] ~= 'queued' then
-      -- Finished, cancelled or gone while pending: nothing will ever acknowledge it.
-      redis.call('XACK', S, 'agents', entry)
-      redis.call('XDEL', S, entry)
+      start = '(' .. entry
     end
-    start = '(' .. entry
   end
 end
 return {requeued, abandoned}
+"#;
+
+/// ARGV: ns. Returns {class, queued jobs that asked for it, …}.
+const WAITING: &str = r#"
+local out = {}
+for _, c in ipairs(redis.call('SMEMBERS', ns .. ':classes')) do
+  local n = redis.call('ZCARD', ns .. ':waiting:' .. c)
+  if n > 0 then
+    table.insert(out, c)
+    table.insert(out, n)
+  end
+end
+return out
 "#;
 
 /// ARGV: ns, before (seconds). Returns how many finished jobs were deleted.
@@ -367,6 +437,7 @@ impl RedisQueue {
                 reap: script(REAP),
                 purge: script(PURGE),
                 finished_since: script(FINISHED_SINCE),
+                waiting: script(WAITING),
             },
         };
         q.with(|con| {
@@ -544,6 +615,7 @@ impl RedisQueue {
             problem_name: text("problem_name"),
             candidate_id: text("candidate_id"),
             key_id: text("key_id"),
+            host_class: text("host_class"),
             submitted_at: time("submitted_at")?.ok_or_else(|| bad("submitted_at"))?,
             started_at: time("started_at")?,
             finished_at: time("finished_at")?,
@@ -624,7 +696,8 @@ impl Queue for RedisQueue {
                 .arg(opt(batch.as_deref()))
                 .arg(opt(j.problem_name.as_deref()))
                 .arg(opt(j.candidate_id.as_deref()))
-                .arg(opt(j.key_id.as_deref()));
+                .arg(opt(j.key_id.as_deref()))
+                .arg(opt(j.host_class.as_deref()));
         }
         let (ok, active): (u8, u64) = self.with(|con| inv.invoke(con))?;
         if ok == 1 {
@@ -637,13 +710,19 @@ impl Queue for RedisQueue {
         }
     }
 
-    fn lease(&self, owner: &str, ttl: Duration) -> Result<Option<Lease>, QueueError> {
+    fn lease(
+        &self,
+        owner: &str,
+        class: Option<&str>,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, QueueError> {
         let got: Option<Vec<String>> = self.with(|con| {
             self.scripts
                 .lease
                 .arg(&self.ns)
                 .arg(owner)
                 .arg(millis(ttl))
+                .arg(opt(class))
                 .invoke(con)
         })?;
         let Some(flat) = got else { return Ok(None) };
@@ -777,6 +856,12 @@ impl Queue for RedisQueue {
                 .query(con)
         })?;
         self.records(&ids)
+    }
+
+    fn waiting_by_class(&self) -> Result<BTreeMap<String, u64>, QueueError> {
+        let by_class: HashMap<String, u64> =
+            self.with(|con| self.scripts.waiting.arg(&self.ns).invoke(con))?;
+        Ok(by_class.into_iter().collect())
     }
 
     fn active_for_key(&self, key_id: &str) -> Result<u64, QueueError> {

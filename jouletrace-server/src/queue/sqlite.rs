@@ -6,6 +6,7 @@
 //! next to a measurement). One connection behind a mutex: every operation is a short transaction,
 //! and serialising them is what makes `lease` hand a job to exactly one agent.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     problem_name     TEXT,
     candidate_id     TEXT,
     key_id           TEXT,
+    host_class       TEXT,
     submitted_at     REAL NOT NULL,
     started_at       REAL,
     finished_at      REAL,
@@ -46,7 +48,26 @@ CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(state, lease_expires_at);
 
 const COLUMNS: &str = "id, kind, state, spec, batch, problem_name, candidate_id, key_id, \
     submitted_at, started_at, finished_at, attempts, lease_owner, lease_expires_at, stage, \
-    progress, outcome";
+    progress, outcome, host_class";
+
+/// Schema changes for a queue file written by an older server, applied in order when the
+/// column is missing (`CREATE TABLE IF NOT EXISTS` does not add columns to an existing table).
+const MIGRATIONS: &[(&str, &str)] =
+    &[("host_class", "ALTER TABLE jobs ADD COLUMN host_class TEXT")];
+
+/// Adds the columns an older queue file lacks.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('jobs')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (column, sql) in MIGRATIONS {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(sql)?;
+        }
+    }
+    Ok(())
+}
 
 pub struct SqliteQueue {
     conn: Mutex<Connection>,
@@ -76,6 +97,7 @@ impl SqliteQueue {
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn).map_err(err)?;
         Ok(SqliteQueue {
             conn: Mutex::new(conn),
             path: path.to_owned(),
@@ -148,6 +170,7 @@ fn row_to_job(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
             progress: progress.unwrap_or(0.0),
         }),
         outcome: r.get(16)?,
+        host_class: r.get(17)?,
     })
 }
 
@@ -172,7 +195,8 @@ impl Queue for SqliteQueue {
             {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO jobs (id, kind, state, spec, batch, problem_name, candidate_id, \
-                     key_id, submitted_at, updated_at) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                     key_id, host_class, submitted_at, updated_at) \
+                     VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8)",
                 )?;
                 for j in jobs {
                     ins.execute(params![
@@ -184,6 +208,7 @@ impl Queue for SqliteQueue {
                         j.candidate_id,
                         j.key_id,
                         now.0,
+                        j.host_class,
                     ])?;
                 }
             }
@@ -199,14 +224,21 @@ impl Queue for SqliteQueue {
         }
     }
 
-    fn lease(&self, owner: &str, ttl: Duration) -> Result<Option<Lease>, QueueError> {
+    fn lease(
+        &self,
+        owner: &str,
+        class: Option<&str>,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, QueueError> {
         let now = UnixTime::now();
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // `host_class = NULL` is never true: a class-less agent takes only any-class jobs.
             let id: Option<String> = tx
                 .query_row(
-                    "SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1",
-                    [],
+                    "SELECT id FROM jobs WHERE state = 'queued' \
+                     AND (host_class IS NULL OR host_class = ?1) ORDER BY seq LIMIT 1",
+                    [class],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -394,6 +426,19 @@ impl Queue for SqliteQueue {
             ))?;
             st.query_map(params![state.as_str(), limit as i64], row_to_job)?
                 .collect()
+        })
+    }
+
+    fn waiting_by_class(&self) -> Result<BTreeMap<String, u64>, QueueError> {
+        self.with(|conn| {
+            let mut st = conn.prepare_cached(
+                "SELECT host_class, COUNT(*) FROM jobs \
+                 WHERE state = 'queued' AND host_class IS NOT NULL GROUP BY host_class",
+            )?;
+            st.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
+            })?
+            .collect()
         })
     }
 
