@@ -111,7 +111,16 @@ pub async fn heartbeat_loop(state: Arc<AppState>) {
 
 /// Makes a client's cancel reach the agent running the job at once: a cancelled job this
 /// process holds gets its heartbeat now, which hears `Cancelled` and kills the job's workers.
+/// Also wakes this process's idle slots when any API node queues a job.
 pub fn listen_for_cancels(state: &Arc<AppState>, redis: &crate::queue::RedisQueue) {
+    // Idle slots wake when jobs are submitted on any API node, not at their next poll: without
+    // it, an idle fleet added up to a poll interval (500 ms) to every job's wait.
+    let weak = Arc::downgrade(state);
+    redis.on_submit(move || {
+        if let Some(state) = weak.upgrade() {
+            state.agent.wake.notify_waiters();
+        }
+    });
     let weak = Arc::downgrade(state);
     redis.on_cancel(move |id| {
         if let Some(state) = weak.upgrade()
