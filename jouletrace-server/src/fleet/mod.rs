@@ -193,15 +193,15 @@ pub async fn live_classes(
 
 /// The sentence shown wherever a job waits for a host class no live agent has.
 pub fn unserved_message(class: &str, queued: u64) -> String {
-    let jobs = if queued == 1 {
-        "job waits"
+    let (jobs, they, them) = if queued == 1 {
+        ("job waits", "it runs", "it")
     } else {
-        "jobs wait"
+        ("jobs wait", "they run", "them")
     };
     format!(
-        "{queued} queued {jobs} for host class {class}, and no live agent has that class: they \
-         run when an agent of that class joins (see the agents' host_class in /api/v1/health), \
-         or cancel them"
+        "{queued} queued {jobs} for host class {class}, and no live agent has that class: {they} \
+         when an agent of that class joins (see the agents' host_class in /api/v1/health), or \
+         cancel {them}"
     )
 }
 
