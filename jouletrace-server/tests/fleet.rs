@@ -273,12 +273,7 @@ fn a_cancel_reaches_the_agent_running_the_job_at_once() {
 
 #[test]
 fn the_engine_measures_through_the_fleet_and_names_host_and_class() {
-    if std::process::Command::new("python3")
-        .args(["-c", "pass"])
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        eprintln!("skipped: no python3 on PATH (the Python host needs one)");
+    if common::skip_without_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
