@@ -38,7 +38,10 @@ fn env_names(text: &str) -> BTreeSet<String> {
         let end = tail
             .find(|c: char| !(c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
             .unwrap_or(tail.len());
-        out.insert(tail[..end].trim_end_matches('_').to_owned());
+        // `JOULETRACE_*` (a pattern in prose) names no variable.
+        if end > "JOULETRACE_".len() {
+            out.insert(tail[..end].trim_end_matches('_').to_owned());
+        }
         rest = &tail[end..];
     }
     out
