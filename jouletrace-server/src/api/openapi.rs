@@ -81,6 +81,9 @@ pub struct QuickValidationRequest {
 pub struct BatchRequest {
     pub requests: Vec<EnergyMeasurementRequest>,
     pub name: Option<String>,
+    /// Fleet: the host class for every request that names none (one naming another is a 422).
+    #[schema(pattern = "^hc-[0-9a-f]{12}$")]
+    pub host_class: Option<String>,
 }
 
 /// 202 answer to a submission, and `GET` of a queued task.
