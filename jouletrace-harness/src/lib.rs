@@ -44,6 +44,7 @@ pub mod python;
 pub mod registry;
 pub mod report;
 pub mod results;
+pub mod rust_source;
 pub mod stats;
 pub mod sysfs;
 pub mod topology;

@@ -197,6 +197,12 @@ pub const KEYS: &[&str] = &[
     "sandbox",
     "sandbox_uid",
     "sandbox_max_processes",
+    // Builds of Rust source submissions (rust_source, docs/rust-candidates.md).
+    "build_cache",
+    "build_cache_limit_mb",
+    "build_timeout",
+    "build_memory_limit_mb",
+    "build_output_limit_kb",
 ];
 
 fn kind_of(key: &str) -> Option<Kind> {
@@ -217,6 +223,9 @@ fn kind_of(key: &str) -> Option<Kind> {
         "sandbox" => Kind::Sandbox,
         "sandbox_uid" => Kind::Uid,
         "sandbox_max_processes" => Kind::Count,
+        "build_cache" => Kind::Path,
+        "build_cache_limit_mb" | "build_memory_limit_mb" | "build_output_limit_kb" => Kind::Count,
+        "build_timeout" => Kind::Duration,
         _ => return None,
     })
 }
@@ -401,6 +410,17 @@ impl Layer {
                 }
                 ("sandbox_max_processes", Setting::Count(n)) => {
                     config.sandbox.max_processes = u64::from(*n)
+                }
+                ("build_cache", Setting::Path(p)) => config.build.cache_dir = Some(p.clone()),
+                ("build_cache_limit_mb", Setting::Count(n)) => {
+                    config.build.cache_limit_bytes = u64::from(*n) << 20
+                }
+                ("build_timeout", Setting::Duration(d)) => config.build.timeout = *d,
+                ("build_memory_limit_mb", Setting::Count(n)) => {
+                    config.build.memory_limit_bytes = u64::from(*n) << 20
+                }
+                ("build_output_limit_kb", Setting::Count(n)) => {
+                    config.build.output_limit_bytes = u64::from(*n) << 10
                 }
                 // `set` only stores the setting its key's kind produces.
                 (key, setting) => unreachable!("setting {setting:?} stored for key {key}"),

@@ -60,6 +60,39 @@ impl Default for HostConfig {
     }
 }
 
+/// How Rust source submissions are built (`jouletrace::rust_source::Builder`): the cache and
+/// the bounds of each sandboxed compile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildConfig {
+    /// `build_cache`: the cache directory; `None`: `/var/cache/jouletrace/build` as root (the
+    /// sandbox user must reach it), else the user's cache dir.
+    pub cache_dir: Option<PathBuf>,
+    /// `build_cache_limit_mb`: bound on cached rlibs and binaries (LRU beyond it).
+    pub cache_limit_bytes: u64,
+    /// `build_timeout`: wall-clock bound of one compile or link.
+    pub timeout: Duration,
+    /// `build_memory_limit_mb`: address space per compiler process and memory of its tree.
+    pub memory_limit_bytes: u64,
+    /// `build_output_limit_kb`: compiler output kept before the compile is stopped.
+    pub output_limit_bytes: u64,
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        BuildConfig {
+            cache_dir: None,
+            // A few hundred candidates' rlibs (tens of kB each) and tens of glue binaries.
+            cache_limit_bytes: 2 << 30,
+            // A glue link with the support library takes seconds on an idle core, much more
+            // on a loaded one.
+            timeout: Duration::from_secs(120),
+            // rustc reserves about 0.5 GB of address space for a one-line crate.
+            memory_limit_bytes: 2 << 30,
+            output_limit_bytes: 1 << 20,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
     pub meter: MeterChoice,
@@ -92,6 +125,8 @@ pub struct RunConfig {
     /// The operating-system sandbox of workers (`sandbox`, `sandbox_uid`,
     /// `sandbox_max_processes`; docs/sandbox.md).
     pub sandbox: crate::pool::sandbox::SandboxPolicy,
+    /// Builds of Rust source submissions (`build_*` keys; docs/rust-candidates.md).
+    pub build: BuildConfig,
     /// Relative change of energy per call that counts as a regression (0.05 = 5%).
     pub threshold: f64,
     pub confidence_level: f64,
@@ -131,6 +166,7 @@ impl Default for RunConfig {
             capture_limit: 64 * 1024,
             isolate_network: false,
             sandbox: crate::pool::sandbox::SandboxPolicy::default(),
+            build: BuildConfig::default(),
             threshold: 0.05,
             confidence_level: 0.95,
             bootstrap_resamples: 2000,

@@ -12,6 +12,13 @@ pub const OTHER_ENV_VARS: &[&str] = &[
     crate::energy::msr::DEV_ROOT_ENV,
     crate::protocol::PROTOCOL_FD_ENV,
     "JOULETRACE_RUSTC_VERSION",
+    // The build of Rust submissions (rust_source): which tools, and the support library's
+    // source; not settings of a run.
+    "JOULETRACE_RUSTC",
+    "JOULETRACE_LINKER",
+    "JOULETRACE_CARGO",
+    "JOULETRACE_SUPPORT_SOURCE",
+    "JOULETRACE_SUPPORT_TARGET_DIR",
     "JOULETRACE_TEST_DENIED_ROOT",
     // The service, its agents, the Python host and the sandbox (jouletrace-server, python/,
     // pool/sandbox): set around `cargo joule` and bench binaries, not typos.

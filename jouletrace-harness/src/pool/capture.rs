@@ -47,6 +47,11 @@ impl Capture {
         }
     }
 
+    /// Bytes seen so far, kept or not.
+    pub fn total_bytes(&self) -> u64 {
+        self.total
+    }
+
     pub fn snapshot(&self) -> Captured {
         let kept = self.head.len() + self.tail.len();
         let truncated = (kept as u64) < self.total;

@@ -59,7 +59,7 @@ pub enum WorkerError {
 type Line = Result<Response, String>;
 
 /// `PR_SET_PDEATHSIG`: SIGKILL this process when its parent (thread) ends. Async-signal-safe.
-fn die_with_parent() -> std::io::Result<()> {
+pub(super) fn die_with_parent() -> std::io::Result<()> {
     // SAFETY: prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error());

@@ -31,6 +31,7 @@
 //! See `docs/sandbox.md` for what each layer does not cover and how to run in containers.
 
 mod child;
+mod command;
 mod probe;
 mod rules;
 
@@ -44,6 +45,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+pub use command::{CommandLimits, Finished};
 pub use probe::{Probe, probe};
 
 /// How much isolation workers get. `docs/sandbox.md` explains the choice.
@@ -288,6 +290,21 @@ pub struct WorkerAccess {
     /// Work in the private directory even when the command names another one (an untrusted
     /// target's own directory is read-only to it).
     pub private_cwd: bool,
+    /// Which system paths are readable: a worker's (`/usr`, `/lib*`, the few `/etc` files a
+    /// program or interpreter reads), or a compiler's (no `/etc` but the loader cache).
+    pub system: SystemAccess,
+}
+
+/// The system paths a sandboxed process may read besides its own files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SystemAccess {
+    /// A worker: the loader, libraries, interpreters' standard libraries and the few `/etc`
+    /// files programs read (`passwd`, `group`, `localtime`, `nsswitch.conf`, Python's config).
+    #[default]
+    Program,
+    /// A compiler or linker building submitted source: `/usr`, `/lib*`, `/bin`, the loader
+    /// cache; nothing else of `/etc` (the source could `include_str!` it).
+    Compiler,
 }
 
 /// A sandbox for one worker, as a [`WorkerCommand`](crate::pool::WorkerCommand) carries it.
@@ -412,6 +429,7 @@ pub fn spec_for(
             // untrusted candidate never has it.
             network: trusted && !config.isolate_network,
             private_cwd: !trusted,
+            system: SystemAccess::Program,
         },
     })
 }
@@ -461,6 +479,13 @@ impl Running {
                 .ok()
         };
         child_of(child_of(spawned)?)
+    }
+
+    /// Whether the process tree hit its memory cgroup's bound (false without a memory cgroup).
+    pub fn memory_limit_reached(&self) -> bool {
+        self.cgroup
+            .as_ref()
+            .is_some_and(rules::Cgroup::memory_limit_reached)
     }
 
     /// Kills whatever is left in the worker's cgroup (processes that escaped the group and
@@ -591,8 +616,16 @@ impl SandboxSpec {
 
         let landlock = if probe.landlock.ok() {
             Some(
-                rules::landlock_ruleset(probe.landlock_abi, &read, &workdir.path)
-                    .map_err(io_err("building the landlock ruleset"))?,
+                rules::landlock_ruleset(
+                    probe.landlock_abi,
+                    match self.access.system {
+                        SystemAccess::Program => rules::SYSTEM_READ,
+                        SystemAccess::Compiler => rules::COMPILER_READ,
+                    },
+                    &read,
+                    &workdir.path,
+                )
+                .map_err(io_err("building the landlock ruleset"))?,
             )
         } else {
             None

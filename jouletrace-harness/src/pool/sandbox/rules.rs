@@ -21,7 +21,7 @@ const LANDLOCK_ABI: ABI = ABI::V7;
 
 /// System paths any program may read and execute: the loader, libraries, interpreters'
 /// standard libraries. `/etc` only by the files programs need (never `/etc/shadow`).
-const SYSTEM_READ: &[&str] = &[
+pub(super) const SYSTEM_READ: &[&str] = &[
     "/usr",
     "/lib",
     "/lib64",
@@ -46,6 +46,25 @@ const SYSTEM_READ: &[&str] = &[
     "/sys/fs/cgroup",
 ];
 
+/// System paths a compiler (rustc, `cc`, the linker) may read and execute: the loader and the
+/// system libraries it links against, and nothing of `/etc` but the loader's cache. Narrower
+/// than [`SYSTEM_READ`] on purpose: a submission's `include_str!("/etc/passwd")` or
+/// `#[path = "/etc/…"]` is read by the compiler, so every file it may name is listed here.
+pub(super) const COMPILER_READ: &[&str] = &[
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/bin",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/proc",
+    // std's `available_parallelism` (rustc sizes its thread pool with it) reads the CPU list and
+    // the cgroup's CPU quota.
+    "/sys/devices/system/cpu",
+    "/sys/fs/cgroup",
+];
+
 /// Devices a program may open for reading and writing.
 const DEVICES: &[&str] = &[
     "/dev/null",
@@ -56,9 +75,11 @@ const DEVICES: &[&str] = &[
 ];
 
 /// The ruleset as an fd the child hands to `landlock_restrict_self`: `read` (read and execute),
-/// the system paths, the devices, and `workdir` with every right.
+/// the system paths (`system`: [`SYSTEM_READ`] for workers, [`COMPILER_READ`] for builds), the
+/// devices, and `workdir` with every right.
 pub(super) fn landlock_ruleset(
     _kernel_abi: i32,
+    system: &[&str],
     read: &[PathBuf],
     workdir: &Path,
 ) -> std::io::Result<OwnedFd> {
@@ -93,7 +114,7 @@ pub(super) fn landlock_ruleset(
             .map_err(to_io)?;
         Ok(())
     };
-    for p in SYSTEM_READ {
+    for p in system {
         add(Path::new(p), read_rights)?;
     }
     for p in read {
@@ -324,6 +345,22 @@ impl Cgroup {
             .iter()
             .filter_map(|f| f.try_clone().ok())
             .collect()
+    }
+
+    /// Whether the memory controller ever refused memory to this cgroup (`memory.failcnt`, or
+    /// an OOM kill counted in `memory.oom_control`): the tree hit its memory bound.
+    pub fn memory_limit_reached(&self) -> bool {
+        // Only the memory controller's directory has these files; the pids one reads as 0.
+        self.dirs.iter().any(|dir| {
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            let failcnt = read("memory.failcnt").trim().parse::<u64>().unwrap_or(0);
+            let oom_kills = read("memory.oom_control")
+                .lines()
+                .find_map(|l| l.strip_prefix("oom_kill "))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            failcnt > 0 || oom_kills > 0
+        })
     }
 
     /// SIGKILLs every process still in the cgroup, then removes it (a cgroup with processes
