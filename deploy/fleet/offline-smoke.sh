@@ -23,7 +23,7 @@ if ! docker image inspect jouletrace-local/bookworm:base >/dev/null 2>&1; then
   tar -C "$work/rootfs" -c . | docker import - jouletrace-local/bookworm:base
 fi
 mkdir -p "$work/ctx"
-cp "$bin" "$work/ctx/jouletrace-server"
+[ "$bin" -ef "$work/ctx/jouletrace-server" ] || cp "$bin" "$work/ctx/jouletrace-server"
 strip "$work/ctx/jouletrace-server" 2>/dev/null || true
 docker build -f "$repo/deploy/fleet/Dockerfile.prebuilt" \
   --build-arg BASE=jouletrace-local/bookworm:base -t jouletrace-server:local "$work/ctx"
