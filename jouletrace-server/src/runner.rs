@@ -5,10 +5,9 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use jouletrace::config::{Layer, host_layered, layered};
+use jouletrace::config::{Layer, RunConfig, host_layered, layered};
 use jouletrace::engine::{self, CancelToken, Event, Observer, RunContext};
 use jouletrace::job::{Job, Language, MeasureRequest, QuickValidationRequest, limits};
-use jouletrace::pool::sandbox::SandboxPolicy;
 use jouletrace::python::{HostFiles, Interpreter};
 use jouletrace::rust_source::{self, Builder, BuilderOptions};
 use serde_json::{Map, json};
@@ -24,12 +23,14 @@ pub struct Engine;
 
 /// The process's one builder of Rust candidates (its cache and toolchain are shared by every
 /// job this process runs), made on the first Rust job. A builder that cannot be made (no
-/// toolchain, no sandbox) fails the Rust jobs, with the reason, and nothing else.
-fn builder(policy: &SandboxPolicy) -> Result<Arc<Builder>, String> {
+/// toolchain, no sandbox) fails the Rust jobs, with the reason, and nothing else. Its cache and
+/// bounds are the first job's configuration (`JOULETRACE_BUILD_*`, the same for every job of a
+/// process).
+fn builder(config: &RunConfig) -> Result<Arc<Builder>, String> {
     static BUILDER: OnceLock<Result<Arc<Builder>, String>> = OnceLock::new();
     BUILDER
         .get_or_init(|| {
-            Builder::new(BuilderOptions::new(policy.clone()))
+            Builder::new(BuilderOptions::from_config(config))
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
         })
@@ -186,7 +187,7 @@ impl Runner for Engine {
             Some(Language::Rust) => {
                 // Building is part of initializing (the predecessor's stages are kept).
                 reporter.progress("initializing", 0.05);
-                let builder = match builder(&config.sandbox) {
+                let builder = match builder(&config) {
                     Ok(b) => b,
                     Err(e) => return Outcome::failed("engine_unavailable", e),
                 };

@@ -114,8 +114,7 @@ pub fn measure(args: &MeasureFileArgs, out: &OutputArgs) -> CliResult {
     // linked once; the binary and the job file live for the run's length.
     let mut prepared = None;
     if let Some(rust_job) = job.only(Language::Rust) {
-        let builder =
-            Builder::new(BuilderOptions::new(config.sandbox.clone())).map_err(Failure::usage)?;
+        let builder = Builder::new(BuilderOptions::from_config(&config)).map_err(Failure::usage)?;
         printer.say(
             1,
             &format!(
