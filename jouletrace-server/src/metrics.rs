@@ -56,7 +56,7 @@ pub struct Metrics {
 /// `jouletrace_build_*`: the Rust build cache (`jouletrace::rust_source`).
 #[derive(Default)]
 pub struct BuildCacheMetrics {
-    /// Set by whoever builds Rust submissions ([`Metrics::watch_build_cache`]).
+    /// The default cache directory, or what [`Metrics::watch_build_cache`] set.
     dir: Mutex<Option<PathBuf>>,
     pub hits: Counter,
     pub misses: Counter,
@@ -89,7 +89,12 @@ impl Metrics {
             jobs_submitted: Counter::default(),
             rejected_full: Counter::default(),
             agents_slots: Gauge::default(),
-            build: BuildCacheMetrics::default(),
+            // The cache job workers use unless told otherwise (`JOULETRACE_BUILD_CACHE`, else
+            // the default directory): they inherit this process's environment.
+            build: BuildCacheMetrics {
+                dir: Mutex::new(Some(jouletrace::rust_source::default_cache_dir())),
+                ..BuildCacheMetrics::default()
+            },
             registry: Registry::default(),
         };
         registry.register(
