@@ -274,7 +274,9 @@ mod tests {
     fn the_build_cache_metrics_follow_the_cache_directory() {
         let dir = tempfile::tempdir().unwrap();
         let m = Metrics::new();
-        assert!(!m.encode().contains("jouletrace_build_cache_hits_total 1"));
+        // An empty cache directory: zeros.
+        m.watch_build_cache(dir.path().to_owned());
+        assert!(m.encode().contains("jouletrace_build_cache_hits_total 0"));
         std::fs::write(
             dir.path().join("stats.json"),
             r#"{"hits":3,"misses":2,"evictions":1,"bytes":4096,"entries":2,"compiles":2,
