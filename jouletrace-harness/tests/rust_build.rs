@@ -21,13 +21,29 @@ fn tmp() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }
 
+/// Where the tests' build cache and work directories go: `target/tmp/` (the build cache is
+/// then the one every test binary of the workspace shares), unless the checkout lives where the
+/// sandbox user cannot enter (a clone under `/root`): then the system's temporary directory.
+fn base() -> PathBuf {
+    let _ = std::fs::create_dir_all(tmp());
+    if jouletrace::pool::sandbox::runnable(&SandboxPolicy::default(), &tmp()).is_ok() {
+        tmp()
+    } else {
+        std::env::temp_dir().join("jouletrace-test-rust-build")
+    }
+}
+
+fn cache_dir() -> PathBuf {
+    base().join("rust-build-cache")
+}
+
 fn options(limits: BuildLimits) -> BuilderOptions {
     let policy = SandboxPolicy {
-        work_root: tmp().join("rust-build-work"),
+        work_root: base().join("rust-build-work"),
         ..SandboxPolicy::default()
     };
     let mut o = BuilderOptions::new(policy);
-    o.cache_dir = tmp().join("rust-build-cache");
+    o.cache_dir = cache_dir();
     o.support.target_dir = tmp().parent().map(Path::to_path_buf);
     o.limits = limits;
     o
@@ -220,7 +236,7 @@ fn path_modules_outside_the_work_directory_are_refused() {
     assert!(!f.message.contains("root:x"), "{}", f.message);
 
     // `..` of the private directory is the work root: plant valid Rust there.
-    let root = tmp().join("rust-build-work");
+    let root = base().join("rust-build-work");
     std::fs::create_dir_all(&root).unwrap();
     let planted = root.join("planted.rs");
     std::fs::write(&planted, "pub fn leaked() -> u32 { 42 }\n").unwrap();
@@ -264,7 +280,7 @@ fn other_cache_entries_cannot_be_included() {
 #[test]
 fn concurrent_support_builds_serialise_and_reuse() {
     let b = builder();
-    let cache = tmp().join(fresh("rust-build-support-race"));
+    let cache = base().join(fresh("rust-build-support-race"));
     let source = options(BuildLimits::default()).support;
     let threads: Vec<_> = (0..3)
         .map(|_| {
@@ -353,4 +369,24 @@ fn a_flood_of_diagnostics_is_an_output_limit() {
         .unwrap_err();
     assert_eq!(f.kind, CompileFailureKind::OutputLimit, "{f}");
     assert!(f.message.len() < 8192);
+}
+
+/// A cache the sandbox user cannot enter is refused up front, naming the key to set (root
+/// only: otherwise the sandbox user is the caller).
+#[test]
+fn a_cache_the_sandbox_user_cannot_enter_is_refused_with_the_remedy() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let private = base().join(fresh("private"));
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut o = options(BuildLimits::default());
+    o.cache_dir = private.join("cache");
+    let err = Builder::new(o).unwrap_err().to_string();
+    assert!(err.contains("not reachable by the sandbox user"), "{err}");
+    assert!(err.contains("build_cache"), "{err}");
+    let _ = std::fs::remove_dir_all(&private);
 }
