@@ -9,7 +9,10 @@
 //!    AOF with `appendfsync always`, the durable setting).
 //! 2. End to end: one API node and 1 or 2 agents (scripted runner: a worker process per job
 //!    that measures nothing), against the embedded `serve` with its in-process agent.
-//!    Jobs/s and the time added per job by the fleet's queue.
+//!    Jobs/s under load, and the latency one job sees on an idle service (submitted one at a
+//!    time): its wait in the queue (accepted → leased, the server's own timestamps), accepted →
+//!    result stored, and submit → result seen by a polling client; the fleet's figure minus
+//!    the embedded one is the latency the fleet's queue adds per job.
 //!
 //! Figures depend on the machine (and on what else runs on it): read them as orders of
 //! magnitude, compare within one run.
@@ -31,6 +34,7 @@ use serde_json::{Value, json};
 
 const QUEUE_JOBS: usize = 2000;
 const E2E_JOBS: usize = 200;
+const LATENCY_JOBS: usize = 40;
 
 fn drain(q: Arc<dyn Queue>, consumers: usize) -> (f64, f64) {
     let jobs: Vec<_> = (0..QUEUE_JOBS)
@@ -136,6 +140,38 @@ fn run_e2e(api: &common::Server) -> f64 {
     E2E_JOBS as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Medians over LATENCY_JOBS jobs submitted one at a time: (queue wait, accepted → stored,
+/// submit → seen by the client), in ms.
+fn latency(api: &common::Server) -> [f64; 3] {
+    let mut rows: Vec<[f64; 3]> = Vec::new();
+    for i in 0..LATENCY_JOBS {
+        let t = Instant::now();
+        let (st, body) = api.post("/api/v1/measure", &request(i));
+        assert_eq!(st, 202, "{body}");
+        let id = body["task_id"].as_str().unwrap().to_owned();
+        let done = loop {
+            let (_, r) = api.get(&format!("/api/v1/tasks/{id}"));
+            if r["status"] == "completed" {
+                break r;
+            }
+            assert!(r["status"] != "failed", "{r}");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let seen = t.elapsed().as_secs_f64() * 1e3;
+        let at = |k: &str| done[k].as_f64().unwrap_or_else(|| panic!("no {k}: {done}"));
+        rows.push([
+            (at("started_at") - at("submitted_at")) * 1e3,
+            (at("finished_at") - at("submitted_at")) * 1e3,
+            seen,
+        ]);
+    }
+    std::array::from_fn(|k| {
+        let mut v: Vec<f64> = rows.iter().map(|r| r[k]).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    })
+}
+
 fn e2e_part() {
     println!();
     println!("## end to end: {E2E_JOBS} jobs through the HTTP API, scripted runner (0 ms stages)");
@@ -145,11 +181,15 @@ fn e2e_part() {
         ("JOULETRACE_SERVER_RUNNER", "scripted"),
         ("JOULETRACE_SERVER_SCRIPTED_MS", "0"),
     ];
-    let embedded = {
+    let (embedded, embedded_latency) = {
         let dir = tempfile::tempdir().unwrap();
         let api = common::Server::start(dir.path(), &[], &env);
-        run_e2e(&api)
+        (run_e2e(&api), latency(&api))
     };
+    let mut latencies = vec![(
+        "embedded (serve, SQLite, in-process agent)".to_owned(),
+        embedded_latency,
+    )];
     println!(
         "| embedded (serve, SQLite, in-process agent, 1 slot) | {embedded:.1} | {:.1} |",
         1e3 / embedded
@@ -178,6 +218,24 @@ fn e2e_part() {
         println!(
             "| fleet: API node + {agents} agent(s), Redis AOF always, 1 slot each | {rate:.1} | {:.1} |",
             1e3 / rate
+        );
+        latencies.push((
+            format!("fleet: API node + {agents} agent(s), Redis AOF always"),
+            latency(&api),
+        ));
+    }
+    println!();
+    println!(
+        "## latency of one job on an idle service: medians of {LATENCY_JOBS} jobs submitted one at a time (ms)"
+    );
+    println!(
+        "| setup | queue wait (accepted → leased) | accepted → result stored | submit → result seen | added vs embedded (seen) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, [wait, stored, seen]) in &latencies {
+        println!(
+            "| {name} | {wait:.1} | {stored:.1} | {seen:.1} | {:+.1} |",
+            seen - embedded_latency[2]
         );
     }
 }

@@ -273,12 +273,7 @@ fn a_cancel_reaches_the_agent_running_the_job_at_once() {
 
 #[test]
 fn the_engine_measures_through_the_fleet_and_names_host_and_class() {
-    if std::process::Command::new("python3")
-        .args(["-c", "pass"])
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        eprintln!("skipped: no python3 on PATH (the Python host needs one)");
+    if common::skip_without_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -460,6 +455,52 @@ fn routes_by_host_class(s: &Server) {
     }
     let (_, b) = s.get(&format!("/api/v1/batches/{batch}"));
     assert_eq!(b["host_classes_requested"][&mine], 1, "{b}");
+
+    // A batch may ask for a class for all its requests; a request that asks for another is a
+    // contradiction (422 at its own field), and the batch's own field is checked as the
+    // requests' is.
+    let (st, body) = s.post(
+        "/api/v1/batches",
+        &json!({"host_class": mine, "requests": [request(5), with_class(6, absent)]}),
+    );
+    assert_eq!(st, 422, "{body}");
+    assert_eq!(
+        body["field_errors"][0]["field"], "body -> requests -> 1 -> host_class",
+        "{body}"
+    );
+    let (st, body) = s.post(
+        "/api/v1/batches",
+        &json!({"host_class": "HC-1", "requests": [request(5)]}),
+    );
+    assert_eq!(st, 422, "{body}");
+    assert_eq!(
+        body["field_errors"][0]["field"], "body -> host_class",
+        "{body}"
+    );
+    let (st, body) = s.post(
+        "/api/v1/batches",
+        &json!({"host_class": mine, "requests": [request(5), with_class(6, &mine)]}),
+    );
+    assert_eq!(st, 202, "{body}");
+    let batch = body["batch_id"].as_str().unwrap().to_owned();
+    for t in body["tasks"].as_array().unwrap() {
+        let t = s.wait_task(t["task_id"].as_str().unwrap(), Duration::from_secs(30));
+        assert_eq!(t["host_class_requested"], mine.as_str(), "{t}");
+    }
+    let (_, b) = s.get(&format!("/api/v1/batches/{batch}"));
+    assert_eq!(b["host_classes_requested"][&mine], 2, "{b}");
+    // Ranked within the requested class: one group per problem, that class's.
+    for (problem, classes) in b["rankings"].as_object().unwrap() {
+        let classes = classes.as_array().unwrap();
+        assert_eq!(classes.len(), 1, "{problem}: {classes:?}");
+        assert!(
+            classes[0]["comparable_class"]
+                .as_str()
+                .unwrap()
+                .contains(&mine),
+            "{classes:?}"
+        );
+    }
 
     let (_, t) = s.get(&format!("/api/v1/tasks/{waiting}"));
     assert_eq!(t["status"], "queued", "{t}");

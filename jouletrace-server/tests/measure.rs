@@ -19,14 +19,6 @@ fn engine_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn python_available() -> bool {
-    std::process::Command::new("python3")
-        .arg("-c")
-        .arg("pass")
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn assert_completed_shape(t: &Value, n_cases: usize) {
     assert_eq!(t["status"], "completed", "{t:#}");
     // The predecessor's fields.
@@ -111,9 +103,7 @@ fn assert_completed_shape(t: &Value, n_cases: usize) {
 
 #[test]
 fn readme_request_and_the_eight_squares_complete_with_every_field() {
-    if !python_available() {
-        assert!(std::env::var_os("CI").is_none(), "CI machines have python3");
-        eprintln!("skipped: no python3 on PATH");
+    if common::skip_without_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -141,12 +141,7 @@ fn alive(pid: u32, start: u64) -> bool {
 /// (PR_SET_PDEATHSIG), instead of running on until their own time limits.
 #[test]
 fn workers_die_with_a_sigkilled_server() {
-    if std::process::Command::new("python3")
-        .args(["-c", "pass"])
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        eprintln!("skipped: no python3 on PATH (the Python host needs one)");
+    if common::skip_without_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -41,3 +41,5 @@ pub use spec::{
     Comparison, ComparisonError, JOB_PROTOCOL, Job, JobCandidate, JobCase, JobError, Language,
 };
 pub use validate::{FieldError, Loc, RequestErrors};
+// fleet: the host class id a request may ask for (the service checks a batch's own with it).
+pub use request::{HOST_CLASS_PATTERN, is_host_class_id};

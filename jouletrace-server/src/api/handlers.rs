@@ -360,13 +360,46 @@ pub async fn task_events(
 
 type RawList = Vec<Box<serde_json::value::RawValue>>;
 
-/// A batch body: `{"requests": [...], "name": ...}`, or a bare list of requests. Each request
-/// stays raw JSON, so the library validates it exactly as a single `/measure` body.
-fn batch_requests(bytes: &[u8]) -> Result<(Option<String>, RawList, &'static str), ApiError> {
+/// A batch body as submitted: its name, its requests (raw), where they sit (`body` or
+/// `body -> requests`), and the host class the whole batch asks for.
+struct BatchBody {
+    name: Option<String>,
+    requests: RawList,
+    loc: &'static str,
+    host_class: Option<String>,
+}
+
+/// fleet: a batch's own `host_class` (every request without one asks for it): absent, null, or
+/// a class id as the requests' field.
+fn batch_class(raw: Option<Value>) -> Result<Option<String>, ApiError> {
+    match raw {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(c)) if jouletrace::job::is_host_class_id(&c) => Ok(Some(c)),
+        Some(Value::String(_)) => Err(ApiError::validation_one(
+            "body -> host_class",
+            format!(
+                "String should match pattern '{}'",
+                jouletrace::job::HOST_CLASS_PATTERN
+            ),
+            "string_pattern_mismatch",
+        )),
+        Some(_) => Err(ApiError::validation_one(
+            "body -> host_class",
+            "Input should be a valid string",
+            "string_type",
+        )),
+    }
+}
+
+/// A batch body: `{"requests": [...], "name": ..., "host_class": ...}`, or a bare list of
+/// requests. Each request stays raw JSON, so the library validates it exactly as a single
+/// `/measure` body.
+fn batch_requests(bytes: &[u8]) -> Result<BatchBody, ApiError> {
     #[derive(serde::Deserialize)]
     struct Body {
         requests: Option<Value>,
         name: Option<String>,
+        host_class: Option<Value>,
     }
     #[derive(serde::Deserialize)]
     struct Requests {
@@ -384,7 +417,12 @@ fn batch_requests(bytes: &[u8]) -> Result<(Option<String>, RawList, &'static str
             "Field required",
             "missing",
         )),
-        Some('[') => Ok((None, serde_json::from_str(text).map_err(json_err)?, "body")),
+        Some('[') => Ok(BatchBody {
+            name: None,
+            requests: serde_json::from_str(text).map_err(json_err)?,
+            loc: "body",
+            host_class: None,
+        }),
         Some('{') => {
             let b: Body = serde_json::from_str(text).map_err(json_err)?;
             match b.requests {
@@ -395,7 +433,12 @@ fn batch_requests(bytes: &[u8]) -> Result<(Option<String>, RawList, &'static str
                 )),
                 Some(Value::Array(_)) => {
                     let r: Requests = serde_json::from_str(text).map_err(json_err)?;
-                    Ok((b.name, r.requests, "body -> requests"))
+                    Ok(BatchBody {
+                        name: b.name,
+                        requests: r.requests,
+                        loc: "body -> requests",
+                        host_class: batch_class(b.host_class)?,
+                    })
                 }
                 Some(_) => Err(ApiError::validation_one(
                     "body -> requests",
@@ -420,7 +463,12 @@ pub async fn submit_batch(
 ) -> Result<Response, ApiError> {
     let key = key.map(|Extension(k)| k);
     let bytes = body_bytes(&headers, body, state.config.max_body_bytes)?;
-    let (name, requests, loc) = batch_requests(&bytes)?;
+    let BatchBody {
+        name,
+        requests,
+        loc,
+        host_class,
+    } = batch_requests(&bytes)?;
     if requests.is_empty() {
         return Err(ApiError::validation_one(
             loc,
@@ -443,7 +491,21 @@ pub async fn submit_batch(
     let mut errors: Vec<FieldError> = Vec::new();
     for (i, r) in requests.into_iter().enumerate() {
         match spec::admit_raw(&r, &format!("{loc} -> {i}"), state.config.max_test_cases) {
-            Ok(a) => admitted.push(a),
+            // fleet: a request asks for the batch's class unless it names its own; two
+            // different classes in one request are a contradiction, not a choice.
+            Ok(mut a) => match (&a.host_class, &host_class) {
+                (Some(own), Some(batch)) if own != batch => errors.push(FieldError {
+                    field: format!("{loc} -> {i} -> host_class"),
+                    message: format!(
+                        "Value error, the request asks for host class {own}, its batch for {batch}"
+                    ),
+                    kind: "value_error".into(),
+                }),
+                _ => {
+                    a.host_class = a.host_class.or_else(|| host_class.clone());
+                    admitted.push(a);
+                }
+            },
             Err(e) => errors.extend(e),
         }
     }

@@ -59,6 +59,10 @@ pub struct EnergyMeasurementRequest {
     pub problem_name: Option<String>,
     /// Extension: `predecessor` (default) or `lenient`.
     pub comparison: Option<String>,
+    /// Extension (fleet): run only on agents of this host class (`hc-` + 12 hex digits, as
+    /// results and `/api/v1/health` show it); absent or null: any agent.
+    #[schema(pattern = "^hc-[0-9a-f]{12}$")]
+    pub host_class: Option<String>,
 }
 
 /// `POST /api/v1/validate`'s body (`QuickValidationRequest`): timeout default 10, 1..60.
@@ -77,6 +81,9 @@ pub struct QuickValidationRequest {
 pub struct BatchRequest {
     pub requests: Vec<EnergyMeasurementRequest>,
     pub name: Option<String>,
+    /// Fleet: the host class for every request that names none (one naming another is a 422).
+    #[schema(pattern = "^hc-[0-9a-f]{12}$")]
+    pub host_class: Option<String>,
 }
 
 /// 202 answer to a submission, and `GET` of a queued task.
@@ -89,6 +96,12 @@ pub struct TaskQueuedResponse {
     /// A rough estimate (null on GET, as the predecessor's).
     pub estimated_completion_seconds: Option<u64>,
     pub poll_url: String,
+    /// The host class the job asked for, if any.
+    pub host_class_requested: Option<String>,
+    /// Live agents of that class (present when a class was asked for).
+    pub live_agents_of_class: Option<u64>,
+    /// Present when no live agent has the class: the job waits until one joins.
+    pub warning: Option<String>,
 }
 
 /// `GET` of a running task.
@@ -172,6 +185,15 @@ pub struct TaskCompletedResponse {
     pub sandbox_level: String,
     /// The host's environment (CPU, kernel, governor…).
     pub host: serde_json::Value,
+    /// Fleet: the agent that measured it, its host identity and host class `{id, label}`
+    /// (results of different classes are never ranked together).
+    pub agent_id: Option<String>,
+    pub host_identity: Option<serde_json::Value>,
+    pub host_class: Option<serde_json::Value>,
+    /// When the job was accepted, leased (its last attempt) and finished (Unix seconds).
+    pub submitted_at: f64,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
     pub processing_time_seconds: f64,
     pub measurement_timestamp: f64,
     pub report_url: String,
@@ -218,8 +240,10 @@ pub struct BatchStatusResponse {
     pub status: String,
     pub total: u64,
     pub counts: serde_json::Value,
-    /// Per problem_name, per comparable class (meter / provenance / CPU), tasks ranked by
-    /// `median_total_energy_joules`.
+    /// Host class → how many of the batch's jobs asked for it (empty: any host).
+    pub host_classes_requested: serde_json::Value,
+    /// Per problem_name, per comparable class (the host class: CPU model, meter, frequency
+    /// settings, sandbox level), tasks ranked by `median_total_energy_joules`.
     pub rankings: serde_json::Value,
     pub tasks: Vec<serde_json::Value>,
 }

@@ -88,6 +88,9 @@ pub fn task_response(job: &JobRecord) -> Value {
                     .or_insert(json!(job.finished_at.map(|t| t.0)));
             }
             m.insert("submitted_at".into(), json!(job.submitted_at.0));
+            // fleet: when the (last) attempt was leased: `started_at - submitted_at` is the
+            // job's wait in the queue.
+            m.insert("started_at".into(), json!(job.started_at.map(|t| t.0)));
             m.insert("finished_at".into(), json!(job.finished_at.map(|t| t.0)));
             m.insert("attempts".into(), json!(job.attempts));
             m.insert(

@@ -111,7 +111,16 @@ pub async fn heartbeat_loop(state: Arc<AppState>) {
 
 /// Makes a client's cancel reach the agent running the job at once: a cancelled job this
 /// process holds gets its heartbeat now, which hears `Cancelled` and kills the job's workers.
+/// Also wakes this process's idle slots when any API node queues a job.
 pub fn listen_for_cancels(state: &Arc<AppState>, redis: &crate::queue::RedisQueue) {
+    // Idle slots wake when jobs are submitted on any API node, not at their next poll: without
+    // it, an idle fleet added up to a poll interval (500 ms) to every job's wait.
+    let weak = Arc::downgrade(state);
+    redis.on_submit(move || {
+        if let Some(state) = weak.upgrade() {
+            state.agent.wake.notify_waiters();
+        }
+    });
     let weak = Arc::downgrade(state);
     redis.on_cancel(move |id| {
         if let Some(state) = weak.upgrade()
@@ -184,15 +193,15 @@ pub async fn live_classes(
 
 /// The sentence shown wherever a job waits for a host class no live agent has.
 pub fn unserved_message(class: &str, queued: u64) -> String {
-    let jobs = if queued == 1 {
-        "job waits"
+    let (jobs, they, them) = if queued == 1 {
+        ("job waits", "it runs", "it")
     } else {
-        "jobs wait"
+        ("jobs wait", "they run", "them")
     };
     format!(
-        "{queued} queued {jobs} for host class {class}, and no live agent has that class: they \
-         run when an agent of that class joins (see the agents' host_class in /api/v1/health), \
-         or cancel them"
+        "{queued} queued {jobs} for host class {class}, and no live agent has that class: {they} \
+         when an agent of that class joins (see the agents' host_class in /api/v1/health), or \
+         cancel {them}"
     )
 }
 

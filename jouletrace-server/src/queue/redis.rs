@@ -41,7 +41,8 @@
 //! `:requeued:<class>` (sorted sets, by submission: queued jobs already delivered), `:finished`
 //! (sorted set, by finish time, for `purge`), `:batch:<id>` (list, submission order),
 //! `:key_active:<key id>` (set: an API key's unfinished jobs, for its quota); `:cancel`
-//! is the pub/sub channel that tells agents at once that a job was cancelled.
+//! is the pub/sub channel that tells agents at once that a job was cancelled, `:submitted` the
+//! one that wakes idle agents when jobs become leasable.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -157,6 +158,8 @@ for i = 0, n - 1 do
     redis.call('RPUSH', ns .. ':batch:' .. string.sub(batch, 2), id)
   end
 end
+-- Idle agents wake at once (they poll too: nothing depends on this message).
+redis.call('PUBLISH', ns .. ':submitted', n)
 return {1, active}
 "#;
 
@@ -341,6 +344,7 @@ for _, class in ipairs(classes) do
     end
   end
 end
+if #requeued > 0 then redis.call('PUBLISH', ns .. ':submitted', #requeued) end
 return {requeued, abandoned}
 "#;
 
@@ -526,10 +530,27 @@ impl RedisQueue {
     /// thread of its own that reconnects after Redis restarts. Cancellation does not depend on
     /// it (the running agent's heartbeat hears it anyway); it makes it immediate.
     pub fn on_cancel(&self, on: impl Fn(JobId) + Send + 'static) {
+        self.listen("cancel", move |payload| {
+            if let Ok(id) = payload.parse() {
+                on(id);
+            }
+        });
+    }
+
+    /// Calls `on` whenever jobs become leasable (submitted, or re-queued by a reap: the
+    /// `:submitted` channel), so an idle agent on another host starts at once instead of at its
+    /// next poll. Nothing depends on it: agents poll anyway.
+    pub fn on_submit(&self, on: impl Fn() + Send + 'static) {
+        self.listen("submitted", move |_| on());
+    }
+
+    /// Calls `on` with every message on the channel `<ns>:<suffix>`, on a thread of its own that
+    /// reconnects after Redis restarts.
+    fn listen(&self, suffix: &str, on: impl Fn(&str) + Send + 'static) {
         let client = self.client.clone();
-        let channel = self.key("cancel");
+        let channel = self.key(suffix);
         std::thread::Builder::new()
-            .name("jouletrace-cancel".into())
+            .name(format!("jouletrace-{suffix}"))
             .spawn(move || {
                 loop {
                     let listened = (|| -> Result<(), RedisError> {
@@ -539,18 +560,16 @@ impl RedisQueue {
                         loop {
                             let msg = sub.get_message()?;
                             let payload: String = msg.get_payload()?;
-                            if let Ok(id) = payload.parse() {
-                                on(id);
-                            }
+                            on(&payload);
                         }
                     })();
                     if let Err(e) = listened {
-                        tracing::warn!(error = %e, "cancel channel lost; listening again in 1 s");
+                        tracing::warn!(error = %e, channel, "channel lost; listening again in 1 s");
                     }
                     std::thread::sleep(Duration::from_secs(1));
                 }
             })
-            .expect("spawn the cancel listener");
+            .expect("spawn a channel listener");
     }
 
     fn open(&self) -> Result<Connection, RedisError> {

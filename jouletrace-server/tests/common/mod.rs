@@ -155,3 +155,17 @@ pub fn squares_requests() -> Vec<Value> {
         })
         .collect()
 }
+
+/// Whether a test that runs Python candidates must be skipped: no `python3` on PATH (it says
+/// so). Never on CI (`CI` set), whose machines have one.
+pub fn skip_without_python() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "pass"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "CI machines have python3");
+        eprintln!("skipped: no python3 on PATH (the Python host needs one)");
+    }
+    !found
+}
