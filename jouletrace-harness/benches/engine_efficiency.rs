@@ -91,25 +91,47 @@ fn main() {
         ..RunConfig::default()
     };
     let (wall, r) = timed(&measuring);
-    let inside: f64 = r
-        .candidates()
-        .flat_map(|c| &c.measurements)
+    let measurements = || r.candidates().flat_map(|c| &c.measurements);
+    let inside: f64 = measurements()
         .flat_map(|m| m.warmup.iter().chain(&m.samples))
         .map(|s| s.measured_s)
         .sum();
+    // The windows whose samples the statistics use: not warm-ups, not re-taken ones.
+    let counted: f64 = measurements()
+        .flat_map(|m| &m.samples)
+        .filter(|s| !s.background_activity)
+        .map(|s| s.measured_s)
+        .sum();
+    let windows = measurements()
+        .map(|m| m.warmup.len() + m.samples.len())
+        .sum::<usize>();
+    let flagged = measurements()
+        .flat_map(|m| &m.samples)
+        .filter(|s| s.background_activity)
+        .count();
     let slots = r.environment.worker_cpus.len() as f64;
     // Lanes measure in parallel under the estimate, so the share is per lane.
     let lanes = if r.is_estimated() { slots } else { 1.0 };
+    // Waiting for another run's lock (a shared machine) is not this run's overhead.
+    let waited: f64 = r
+        .run
+        .lock
+        .as_ref()
+        .map_or(0.0, |l| l.holds.iter().map(|h| h.waited_s).sum());
+    let lane_wall = (wall.as_secs_f64() - waited) * lanes;
     println!(
-        "measured-window share: {:.3} of {:.2} s wall ({} lane(s), meter {})",
-        inside / (wall.as_secs_f64() * lanes),
-        wall.as_secs_f64(),
+        "measured-window share: {:.3} of {:.2} s wall ({} lane(s), meter {}); counted samples \
+         only (no warm-ups, no re-takes): {:.3}; {windows} windows, {flagged} re-taken for \
+         background activity; {waited:.1} s waiting for another run's lock left out",
+        inside / lane_wall,
+        wall.as_secs_f64() - waited,
         lanes,
         if r.is_estimated() {
             "estimated"
         } else {
             "measured"
-        }
+        },
+        counted / lane_wall,
     );
 
     let checks = |cores: CoreSelection| RunConfig {

@@ -334,7 +334,20 @@ fn a_background_load_is_flagged_and_never_yields_a_tight_interval_on_contaminate
         let _load = Load::start(&cpus, Duration::from_secs(120));
         run(&config, &context)
     };
-    assert_flagged_busy(&loaded);
+    let bg = assert_flagged_busy(&loaded);
+    eprintln!(
+        "background load: {} of {} samples flagged (quiet run: {:?}), {} of {} measurements \
+         unreliable, median foreign share {:.2}",
+        bg.flagged,
+        bg.samples,
+        quiet.environment.background.as_ref().map(|b| b.flagged),
+        bg.unreliable_cases,
+        loaded
+            .candidates()
+            .map(|c| c.measurements.len())
+            .sum::<usize>(),
+        bg.median_foreign_share
+    );
     let meter = loaded.meter.as_ref().unwrap();
     assert!(
         meter
@@ -367,6 +380,12 @@ fn a_background_load_is_flagged_and_never_yields_a_tight_interval_on_contaminate
             let (a, b) = (
                 quiet_m.net_energy_per_call_j.point.get(),
                 s.net_energy_per_call_j.point.get(),
+            );
+            eprintln!(
+                "  {} {}: {:+.1}% against the quiet run, unreliable: {flags_unreliable}",
+                cand.id,
+                m.case,
+                (b / a - 1.0) * 100.0
             );
             // Either the figure held, or the engine said not to trust it.
             assert!(

@@ -2,12 +2,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::engine::summarize::{per_call, per_call_grouped, used_samples};
+use crate::engine::summarize::{per_call, per_call_grouped, unreliable, used_samples};
 use crate::results::{
     BaselineComparison, CaseMeasurement, ChangeEntry, ChangeVerdict, RunResults, Settings, Status,
 };
 use crate::stats::{self, BootstrapOptions};
 use crate::units::Joules;
+
+/// The least change an estimated comparison with a side measured on a busy machine must show to
+/// count: the largest bias seen on the 2-core CI VM under load was +14% (quiet samples of one run
+/// of the examples at load average 12, docs/statistics.md), and hosted runners are advised a 25%
+/// threshold anyway. A doubling still fails the gate.
+pub const BUSY_ESTIMATE_BAR: f64 = 0.25;
 
 /// How to compare. [`CompareOptions::from_settings`] takes everything from the new run's settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -392,27 +398,34 @@ pub fn compare(
             let bootstrap =
                 BootstrapOptions::new(options.confidence_level, options.resamples, options.seed);
             let noise = change_noise(&a, &b, options.confidence_level);
-            let unreliable = [(old, old_m), (new, m)]
+            // A side measured on a busy machine (`unreliable`: too few quiet samples, or many
+            // re-taken) carries a bias no interval shows. A package- or system-wide meter counted
+            // the other work's energy: not judged at all. The estimate counts only the worker's
+            // own CPU time, which the other work still moved — on the CI VM by 10–14% in samples
+            // whose CPU had no foreign work at all (other CPUs' work through shared caches, the
+            // hypervisor) — so it is judged against [`BUSY_ESTIMATE_BAR`] at least: a doubling
+            // still fails the gate, a busy machine's bias does not.
+            let busy_side = [(old, old_m), (new, m)]
                 .iter()
-                .any(|(r, m)| used_samples(m, r.settings.min_trials).1);
-            // A side measured beside other work (too few quiet samples): a meter whose scope is
-            // the worker's own CPU time (the estimate) is moved by it only indirectly, so it is
-            // still judged, against twice the bar; a package- or system-wide meter also counted
-            // the other work's energy, a bias no interval shows, so it is not judged at all.
+                .find(|(r, m)| unreliable(m, r.settings.min_trials))
+                .map(|(r, _)| {
+                    if std::ptr::eq(*r, old) {
+                        "the baseline was measured"
+                    } else {
+                        "this run measured it"
+                    }
+                });
             let own_time_only = new.meter.as_ref().is_some_and(|m| m.estimated);
             let judged = stats::grouped_relative_change(&a, &b, &bootstrap).and_then(|change| {
                 // The change must exceed the run-to-run noise as well as the threshold.
                 let mut bar = noise.map_or(threshold, |n| n.max(threshold));
-                if unreliable && own_time_only {
-                    bar *= 2.0;
+                if busy_side.is_some() && own_time_only {
+                    bar = bar.max(2.0 * threshold).max(BUSY_ESTIMATE_BAR);
                 }
                 let mut verdict = stats::change_verdict(change.into(), bar)?;
-                if unreliable && verdict != ChangeVerdict::Unchanged {
-                    let side = if used_samples(old_m, old.settings.min_trials).1 {
-                        "the baseline was measured"
-                    } else {
-                        "this run measured it"
-                    };
+                if let Some(side) = busy_side
+                    && verdict != ChangeVerdict::Unchanged
+                {
                     let what = if verdict == ChangeVerdict::Regressed {
                         "regression"
                     } else {
@@ -420,26 +433,23 @@ pub fn compare(
                     };
                     if own_time_only {
                         out.warnings.push(format!(
-                            "{label}: {side} beside other work (too few quiet samples); its \
-                             {what} of {:+.1}% is beyond twice the usual bar ({:.1}%), so it stands",
+                            "{label}: {side} on a busy machine (samples re-taken for background \
+                             activity; the case is UNRELIABLE); its {what} of {:+.1}% is beyond \
+                             the busy-machine bar ({:.1}%), so it stands",
                             change.point * 100.0,
                             bar * 100.0
                         ));
                     } else {
                         out.warnings.push(format!(
-                            "{label}: not gated: {side} beside other work (too few quiet \
-                             samples), whose energy a {} meter counts too, so its {what} of \
-                             {:+.1}% is not trusted",
+                            "{label}: not gated: {side} on a busy machine (samples re-taken for \
+                             background activity; the case is UNRELIABLE), whose energy a {} \
+                             meter counts too, so its {what} of {:+.1}% is not trusted: rerun on \
+                             a quiet machine",
                             new.meter.as_ref().map_or("package", |m| m.backend.as_str()),
                             change.point * 100.0
                         ));
                         verdict = ChangeVerdict::Unchanged;
                     }
-                } else if unreliable {
-                    out.warnings.push(format!(
-                        "{label}: measured beside other work (too few quiet samples): judged \
-                         against twice the usual bar"
-                    ));
                 }
                 Ok((change, verdict))
             });
@@ -956,7 +966,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_side_measured_beside_other_work_is_not_gated_on_a_package_meter() {
+    fn a_side_measured_on_a_busy_machine_is_not_gated_on_a_package_meter_and_held_to_a_higher_bar_on_the_estimate()
+     {
         let old = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
         let mut new = results(Backend::Perf, EPYC, &[("a", Status::Passed, DOUBLE)]);
         for s in &mut new.problems[0].candidates[0].measurements[0].samples {
@@ -969,24 +980,42 @@ pub(crate) mod tests {
             "{:?}",
             c.warnings
         );
-        // The estimate counts the worker's own CPU time: a doubling still stands, a 30%
-        // change (below twice a 25% threshold) does not.
+        // The estimate counts the worker's own CPU time, which other work still moves (issue
+        // 11: +14% on a busy VM): a doubling stands, a +15% change does not.
         let old = results(Backend::Estimate, EPYC, &[("a", Status::Passed, SAME)]);
-        let mut new = results(Backend::Estimate, EPYC, &[("a", Status::Passed, DOUBLE)]);
-        for s in &mut new.problems[0].candidates[0].measurements[0].samples {
-            s.background_activity = true;
-        }
-        let mut o = opts();
-        o.threshold = 0.25;
-        let c = compare(&old, &new, "main", "main.json", &o).unwrap();
+        let busy = |values: &[f64]| {
+            let mut r = results(Backend::Estimate, EPYC, &[("a", Status::Passed, values)]);
+            for s in &mut r.problems[0].candidates[0].measurements[0].samples {
+                s.background_activity = true;
+            }
+            r
+        };
+        let c = compare(&old, &busy(DOUBLE), "main", "main.json", &opts()).unwrap();
         assert_eq!(c.entries[0].verdict, ChangeVerdict::Regressed);
-        let up: Vec<f64> = SAME.iter().map(|x| x * 1.3).collect();
-        let mut new = results(Backend::Estimate, EPYC, &[("a", Status::Passed, &up)]);
-        for s in &mut new.problems[0].candidates[0].measurements[0].samples {
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("busy-machine bar") && w.contains("this run measured it")),
+            "{:?}",
+            c.warnings
+        );
+        let up: Vec<f64> = SAME.iter().map(|x| x * 1.15).collect();
+        let c = compare(&old, &busy(&up), "main", "main.json", &opts()).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Unchanged);
+        // Enough quiet samples, but half of them re-taken: a busy machine all the same, on
+        // either side.
+        let mut half = results(Backend::Estimate, EPYC, &[("a", Status::Passed, SAME)]);
+        let samples = &mut half.problems[0].candidates[0].measurements[0].samples;
+        let n = samples.len();
+        for s in samples.iter_mut().take(n / 2) {
             s.background_activity = true;
         }
-        let c = compare(&old, &new, "main", "main.json", &o).unwrap();
+        let new = results(Backend::Estimate, EPYC, &[("a", Status::Passed, &up)]);
+        let c = compare(&half, &new, "main", "main.json", &opts()).unwrap();
         assert_eq!(c.entries[0].verdict, ChangeVerdict::Unchanged);
+        // A quiet pair is gated as ever.
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Regressed);
     }
 
     #[test]

@@ -125,7 +125,10 @@ enum Kind {
     /// An integer ≥ 0.
     Count0,
     U64,
+    /// A duration above zero.
     Duration,
+    /// A duration, where zero turns the feature off (`settle_timeout = "0s"`).
+    Duration0,
     /// A fraction in (0, 1), written `0.05` or `"5%"`.
     Fraction,
     /// A confidence level in [0.5, 1).
@@ -150,6 +153,7 @@ impl Kind {
             Kind::Count0 => "a whole number ≥ 0",
             Kind::U64 => "a whole number",
             Kind::Duration => "a duration such as \"100ms\", \"2s\" or \"1m 30s\"",
+            Kind::Duration0 => "a duration such as \"2s\" or \"1m 30s\", or \"0s\" to turn it off",
             Kind::Fraction => {
                 "a percentage such as \"5%\" or a fraction such as 0.05, above 0 and below 100%"
             }
@@ -212,8 +216,11 @@ fn kind_of(key: &str) -> Option<Kind> {
         "trials" | "max_trials" | "bootstrap_resamples" => Kind::Count,
         "warmup" => Kind::Count0,
         "seed" => Kind::U64,
-        "min_sample_time" | "time_budget" | "timeout" | "idle_window" | "idle_every"
-        | "settle_timeout" => Kind::Duration,
+        "min_sample_time" | "time_budget" | "timeout" | "idle_window" | "idle_every" => {
+            Kind::Duration
+        }
+        // Zero means "do not wait for the CPU to cool", as the guide says.
+        "settle_timeout" => Kind::Duration0,
         "target_ci" | "threshold" => Kind::Fraction,
         "confidence_level" => Kind::Level,
         "memory_limit_mb" => Kind::MemoryLimit,
@@ -538,9 +545,9 @@ fn parse(kind: Kind, value: &Value) -> Option<Setting> {
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| *n != 0 && *n != u32::MAX)
             .map(Setting::Uid),
-        Kind::Duration => humantime::parse_duration(text?)
+        Kind::Duration | Kind::Duration0 => humantime::parse_duration(text?)
             .ok()
-            .filter(|d| !d.is_zero())
+            .filter(|d| kind == Kind::Duration0 || !d.is_zero())
             .map(Setting::Duration),
         Kind::Fraction => fraction(value)
             .filter(|x| *x > 0.0 && *x < 1.0)
@@ -656,6 +663,27 @@ mod tests {
     }
 
     #[test]
+    fn settle_timeout_zero_turns_the_cooling_wait_off() {
+        // The guide: `settle_timeout = "0s"` turns the wait off. Other durations stay above 0.
+        let off = Layer::from_table(&json!({"settle_timeout": "0s"}), ws()).unwrap();
+        assert_eq!(layered(&[&off]).unwrap().settle_timeout, Duration::ZERO);
+        let env =
+            Layer::from_env([("JOULETRACE_SETTLE_TIMEOUT".to_owned(), "0s".to_owned())]).unwrap();
+        assert_eq!(layered(&[&env]).unwrap().settle_timeout, Duration::ZERO);
+        let msg = Layer::from_table(&json!({"idle_window": "0s"}), ws())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("`idle_window`"), "{msg}");
+        let msg = Layer::from_table(&json!({"settle_timeout": "soon"}), ws())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`settle_timeout`") && msg.contains("\"0s\""),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn unknown_key_names_file_table_key_and_allowed_keys() {
         let err = Layer::from_table(&json!({"trails": 3}), ws()).unwrap_err();
         let msg = err.to_string();
@@ -768,5 +796,9 @@ mod tests {
             Some(Setting::Number(0.99))
         );
         assert_eq!(parse(Kind::Duration, &json!("0s")), None);
+        assert_eq!(
+            parse(Kind::Duration0, &json!("0s")),
+            Some(Setting::Duration(Duration::ZERO))
+        );
     }
 }

@@ -40,6 +40,26 @@ pub const MIN_PROCESSES: u32 = 4;
 /// Measured samples per process at least: the process's warm-up is paid once per block.
 pub const MIN_PER_PROCESS: u32 = 3;
 
+/// A candidate's later processes warm up with this fraction of a sample's calls (a tenth: 10 ms
+/// at the default 100 ms samples). Its first process warms up with whole samples, right after
+/// calibrating, which is also when the lane may come out of an idle window; later processes
+/// start on a lane that was busy until a moment ago (its previous process), so the clock is
+/// already up and what a fresh process lacks is its own caches, page tables and branch history,
+/// which milliseconds of calls restore. A whole-sample warm-up per process of 3 samples was a
+/// quarter of every measuring run's windows, spent on nothing the statistics use, and on the
+/// examples it came out within 0.1% of the samples after it (docs/measurement.md).
+pub const LATER_WARMUP_FRACTION: u64 = 10;
+
+/// Calls of one warm-up sample: whole samples in a candidate's first process, a
+/// [`LATER_WARMUP_FRACTION`] of them (at least one call) in the later ones.
+pub fn warmup_calls(calls: u64, first_process: bool) -> u64 {
+    if first_process {
+        calls
+    } else {
+        (calls / LATER_WARMUP_FRACTION).max(1)
+    }
+}
+
 /// How a candidate's samples are spread: at least `processes` processes of `per_process`
 /// measured samples each (after each process's own warm-up).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,58 +108,93 @@ pub fn case_groups<'a>(jobs: Vec<MeasureJob<'a>>, lanes: usize) -> Vec<Vec<Measu
     units
 }
 
-/// Measures the candidates of one case, interleaved: round after round, each candidate that
-/// is not finished gets a fresh worker process that warms up and takes a block of samples, so
-/// slow drifts of the machine hit every candidate alike and each candidate's samples come from
-/// several processes. A candidate stops by the rule of `docs/measurement.md` (its interval over
-/// processes within target after at least [`Spread::processes`] processes, `max_trials`, its own
-/// time budget, too much background activity, a failure, or cancellation).
+/// The candidates of one case, measured interleaved: round after round, each candidate that is
+/// not finished gets a fresh worker process that warms up and takes a block of samples, so slow
+/// drifts of the machine hit every candidate alike and each candidate's samples come from several
+/// processes. A candidate stops by the rule of `docs/measurement.md` (its interval over processes
+/// within target after at least [`Spread::processes`] processes, `max_trials`, its own time
+/// budget, too much background activity, a failure, or cancellation).
 ///
-/// Every job of `group` must be the same case (of candidates of one problem). Returns each
-/// job's index with its measurement, in the order of `group`.
-pub fn measure_case(
-    group: &[MeasureJob],
-    lane: &Lane,
-    cx: &MeasureContext<'_>,
-    events: &Sender<Msg>,
-) -> Vec<(usize, CaseMeasurement)> {
-    let mut states: Vec<Candidate<'_>> =
-        group.iter().map(|j| Candidate::new(j, lane, cx)).collect();
-    for st in &states {
-        let _ = events.send(Msg::Event(Event::MeasureStarted {
-            candidate: st.job.job.descriptor.id.clone(),
-            case: st.job.case.id.clone(),
-            planned: (st.eff.warmup + st.spread.per_process) * st.spread.processes,
-        }));
+/// The schedule (`schedule.rs`) runs one [`round`](CaseUnit::round) at a time and then queues the
+/// unit again behind every other case: a case's rounds are spread over the whole measuring
+/// phase, so the drifts of the machine over the run (tens of seconds, where one case's rounds
+/// back to back took a second or two) vary inside each interval instead of between runs.
+pub struct CaseUnit<'a> {
+    /// The jobs of a unit that has not started yet (every job the same case of one problem).
+    pending: Vec<MeasureJob<'a>>,
+    candidates: Vec<Candidate<'a>>,
+}
+
+impl<'a> CaseUnit<'a> {
+    pub fn new(group: Vec<MeasureJob<'a>>) -> CaseUnit<'a> {
+        CaseUnit {
+            pending: group,
+            candidates: Vec::new(),
+        }
     }
-    loop {
-        let mut any = false;
-        for st in states.iter_mut().filter(|s| s.stop.is_none()) {
-            any = true;
+
+    pub fn started(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Whether `lane` may take the unit's next round: any lane before it starts; afterwards a
+    /// lane with the same primary domain, so that all of a measurement's samples are charged to
+    /// one domain (lanes of the estimate share theirs; RAPL packages do not).
+    pub fn fits(&self, lane: &Lane, cx: &MeasureContext<'_>) -> bool {
+        self.candidates
+            .first()
+            .is_none_or(|c| c.primary == cx.meter.primary_for(lane.cpu).id)
+    }
+
+    /// One round: each candidate that is not finished gets one fresh process. Returns whether
+    /// every candidate is finished.
+    pub fn round(&mut self, lane: &Lane, cx: &MeasureContext<'_>, events: &Sender<Msg>) -> bool {
+        if !self.pending.is_empty() {
+            self.candidates = std::mem::take(&mut self.pending)
+                .into_iter()
+                .map(|j| Candidate::new(j, lane, cx))
+                .collect();
+            for st in &self.candidates {
+                let _ = events.send(Msg::Event(Event::MeasureStarted {
+                    candidate: st.job.job.descriptor.id.clone(),
+                    case: st.job.case.id.clone(),
+                    planned: (st.eff.warmup + st.spread.per_process) * st.spread.processes,
+                }));
+            }
+        }
+        for st in self.candidates.iter_mut().filter(|s| s.stop.is_none()) {
             if cx.cancel.is_cancelled() {
                 st.stop = Some("interrupted");
                 continue;
             }
             st.one_process(lane, cx, events);
         }
-        if !any {
-            break;
-        }
+        self.candidates.iter().all(|c| c.stop.is_some())
     }
-    states
-        .into_iter()
-        .map(|mut st| {
-            st.m.stop_reason = st.stop.unwrap_or("failed").into();
-            // Interpreted hosts: the calling loop's cost, measured once, off every sample.
-            super::overhead::subtract(&mut st.m);
-            (st.job.index, st.m)
-        })
-        .collect()
+
+    /// Whether a sample of the last rounds came out with negative net energy (see
+    /// [`net_went_negative`]).
+    pub fn net_went_negative(&self) -> bool {
+        self.candidates.iter().any(|c| net_went_negative(&c.m))
+    }
+
+    /// Each job's index with its measurement, in the order of the unit's jobs.
+    pub fn finish(self) -> Vec<(usize, CaseMeasurement)> {
+        self.candidates
+            .into_iter()
+            .map(|mut st| {
+                st.m.stop_reason = st.stop.unwrap_or("failed").into();
+                // Interpreted hosts: the calling loop's cost, measured once, off every sample.
+                super::overhead::subtract(&mut st.m);
+                (st.job.index, st.m)
+            })
+            .collect()
+    }
 }
 
 /// One candidate's measurement while its case is being measured.
 struct Candidate<'a> {
-    job: &'a MeasureJob<'a>,
+    job: MeasureJob<'a>,
     eff: crate::config::Effective,
     spread: Spread,
     primary: String,
@@ -154,11 +209,10 @@ struct Candidate<'a> {
 }
 
 impl<'a> Candidate<'a> {
-    fn new(job: &'a MeasureJob<'a>, lane: &Lane, cx: &MeasureContext<'_>) -> Candidate<'a> {
+    fn new(job: MeasureJob<'a>, lane: &Lane, cx: &MeasureContext<'_>) -> Candidate<'a> {
         let eff = cx.config.effective(&job.job.descriptor.options);
         let primary = cx.meter.primary_for(lane.cpu).id.clone();
         Candidate {
-            job,
             spread: Spread::new(eff.min_trials, cx.config.max_trials),
             eff,
             m: CaseMeasurement {
@@ -179,6 +233,7 @@ impl<'a> Candidate<'a> {
             done: 0,
             spent: Duration::ZERO,
             stop: None,
+            job,
         }
     }
 
@@ -243,7 +298,7 @@ impl<'a> Candidate<'a> {
     ) -> Result<(), Box<Failure>> {
         let config = cx.config;
         let eff = &self.eff;
-        let job = self.job;
+        let job = &self.job;
         let case = &job.case.id;
         let id = &job.job.descriptor.id;
         let mut cmd = job
@@ -389,6 +444,12 @@ impl<'a> Candidate<'a> {
                 {
                     break;
                 }
+                let calls = if warming {
+                    warmup_calls(calls, self.processes == 0)
+                } else {
+                    calls
+                };
+                let batch = batch.min(calls);
                 let mark = watch.mark();
                 let answer = match window_meter.as_mut() {
                     Some(wm) => {
@@ -506,6 +567,110 @@ pub fn net_went_negative(m: &CaseMeasurement) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job(problem: &str, name: &str, cases: &[&str]) -> super::super::plan::Job {
+        super::super::plan::Job {
+            target: super::super::Target::bench("/nonexistent/bench", "bench"),
+            descriptor: crate::registry::CandidateDescriptor {
+                id: format!("{problem}::{name}"),
+                problem: problem.into(),
+                name: name.into(),
+                location: "bench.rs:1".into(),
+                options: crate::registry::CandidateOptions::DEFAULT,
+                cases: cases
+                    .iter()
+                    .map(|c| crate::registry::CaseInfo {
+                        id: (*c).into(),
+                        size: None,
+                        measured: true,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// Each unit as `problem/case: candidate names`, in the order the units come out.
+    fn shape(units: &[Vec<MeasureJob<'_>>]) -> Vec<String> {
+        units
+            .iter()
+            .map(|u| {
+                let d = &u[0].job.descriptor;
+                let names: Vec<&str> = u.iter().map(|j| j.job.descriptor.name.as_str()).collect();
+                format!("{}/{}: {}", d.problem, u[0].case.id, names.join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn case_groups_keep_a_cases_candidates_together_and_deal_them_over_lanes() {
+        let jobs = [
+            job("sort", "a", &["random", "sorted"]),
+            job("sort", "b", &["random", "sorted"]),
+            job("sort", "c", &["random"]),
+            // Same case name, other problem: never measured together with sort's.
+            job("search", "x", &["random"]),
+        ];
+        let measure_jobs = || -> Vec<MeasureJob<'_>> {
+            jobs.iter()
+                .enumerate()
+                .flat_map(|(index, job)| {
+                    job.descriptor.cases.iter().map(move |c| MeasureJob {
+                        index,
+                        job,
+                        case: c.clone(),
+                    })
+                })
+                .collect()
+        };
+        let one_lane = case_groups(measure_jobs(), 1);
+        assert_eq!(
+            shape(&one_lane),
+            ["search/random: x", "sort/random: a b c", "sort/sorted: a b",]
+        );
+        // Every unit holds one case of one problem only.
+        for unit in &one_lane {
+            assert!(unit.iter().all(|j| j.case.id == unit[0].case.id
+                && j.job.descriptor.problem == unit[0].job.descriptor.problem));
+        }
+        // No lane count is treated as one lane.
+        assert_eq!(shape(&case_groups(measure_jobs(), 0)), shape(&one_lane));
+        // Two lanes: a case's candidates are dealt round-robin, one unit per lane.
+        assert_eq!(
+            shape(&case_groups(measure_jobs(), 2)),
+            [
+                "search/random: x",
+                "sort/random: a c",
+                "sort/random: b",
+                "sort/sorted: a",
+                "sort/sorted: b",
+            ]
+        );
+        // More lanes than candidates: one candidate per unit, none empty, none lost.
+        let wide = case_groups(measure_jobs(), 8);
+        assert_eq!(wide.len(), 6);
+        assert!(wide.iter().all(|u| u.len() == 1));
+        let mut seen: Vec<(usize, String)> = wide
+            .iter()
+            .flatten()
+            .map(|j| (j.index, j.case.id.clone()))
+            .collect();
+        seen.sort();
+        let mut all: Vec<(usize, String)> = measure_jobs()
+            .into_iter()
+            .map(|j| (j.index, j.case.id))
+            .collect();
+        all.sort();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn later_processes_warm_up_briefly() {
+        assert_eq!(warmup_calls(5000, true), 5000);
+        assert_eq!(warmup_calls(5000, false), 500);
+        // A candidate whose one call fills a sample still warms up with one call.
+        assert_eq!(warmup_calls(1, false), 1);
+        assert_eq!(warmup_calls(9, false), 1);
+    }
 
     #[test]
     fn samples_spread_over_processes_within_max_trials() {

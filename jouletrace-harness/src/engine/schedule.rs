@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use super::idle::IdleTable;
 use super::meter::{self, Selection};
-use super::parallel::{Msg, drain_queue};
+use super::parallel::{Msg, drain_rounds};
 use super::plan::{MeasureJob, Plan};
 use super::{CancelToken, Event, Lane, Observer, Slot, gates, measure};
 use crate::config::RunConfig;
@@ -118,14 +118,19 @@ pub fn measure_all(
         idle,
         cancel,
     };
-    // The candidates of one case are measured together, interleaved (see measure.rs).
-    let units = measure::case_groups(jobs, lanes.len());
-    drain_queue(
+    // The candidates of one case are measured together, interleaved, one round at a time, and
+    // the cases take turns, so each case's rounds are spread over the whole phase (measure.rs).
+    let units: Vec<measure::CaseUnit<'_>> = measure::case_groups(jobs, lanes.len())
+        .into_iter()
+        .map(measure::CaseUnit::new)
+        .collect();
+    drain_rounds(
         &lanes,
         units,
-        |lane, job, tx| {
-            if cancel.is_cancelled() {
-                return;
+        |lane, unit| unit.fits(lane, &cx),
+        |lane, mut unit, tx| {
+            if cancel.is_cancelled() && !unit.started() {
+                return None;
             }
             let domains = idle_domains(lane);
             let drifted = lane_drift(lane);
@@ -134,17 +139,19 @@ pub fn measure_all(
             {
                 let _ = idle.measure(&sel.spec, &domains, config.idle_window, s.origin_ns);
             }
-            if let Some(t) = &thermal {
+            // Before a case starts, as before each measured job when cases ran in one go.
+            if let Some(t) = thermal.as_ref().filter(|_| !unit.started()) {
                 t.settle(config.settle_timeout, cancel);
             }
-            let measured = measure::measure_case(&job, lane, &cx, tx);
-            set_lane_drift(
-                lane,
-                measured.iter().any(|(_, m)| measure::net_went_negative(m)),
-            );
-            for (index, m) in measured {
+            let finished = unit.round(lane, &cx, tx);
+            set_lane_drift(lane, unit.net_went_negative());
+            if !finished {
+                return Some(unit);
+            }
+            for (index, m) in unit.finish() {
                 let _ = tx.send(Msg::Measured(index, Box::new(m)));
             }
+            None
         },
         |msg| match msg {
             Msg::Event(e) => observer.event(&e),

@@ -82,9 +82,17 @@ pub fn used_samples(m: &CaseMeasurement, min_trials: u32) -> (Vec<Sample>, bool)
     background::usable(&m.samples, min_trials)
 }
 
+/// Whether a measurement's figures are not to be trusted: its statistics had to include samples
+/// flagged for background activity, or the machine was busy for much of it
+/// ([`background::busy`]).
+pub fn unreliable(m: &CaseMeasurement, min_trials: u32) -> bool {
+    used_samples(m, min_trials).1 || background::busy(&m.samples)
+}
+
 /// Statistics of one measured case; flags outliers on the samples themselves.
 pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &RunConfig) {
-    let (used, unreliable) = used_samples(m, config.min_trials);
+    let (used, contaminated) = used_samples(m, config.min_trials);
+    let unreliable = contaminated || background::busy(&m.samples);
     let net = per_call(&used, domain, true);
     if net.len() != used.len() || net.len() < 2 {
         return;
@@ -93,7 +101,7 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
         let mut classes = classes.iter();
         for s in m.samples.iter_mut() {
             s.outlier = false;
-            if unreliable || !s.background_activity {
+            if contaminated || !s.background_activity {
                 s.outlier = classes.next().is_some_and(|c| c.is_outlier());
             }
         }

@@ -52,7 +52,7 @@ pub fn background_line(results: &RunResults) -> Option<String> {
     );
     if b.unreliable_cases > 0 {
         line.push_str(&format!(
-            "; {} measurement(s) UNRELIABLE (too few quiet samples)",
+            "; {} measurement(s) UNRELIABLE (busy machine)",
             b.unreliable_cases
         ));
     }

@@ -203,7 +203,8 @@ pub struct BackgroundSummary {
     /// Measured samples (warm-up excluded) and how many of them were flagged.
     pub samples: u32,
     pub flagged: u32,
-    /// Measurements whose statistics had to include flagged samples (too few quiet ones).
+    /// Measurements marked unreliable: their statistics had to include flagged samples (too few
+    /// quiet ones), or more than a quarter of their samples were flagged.
     pub unreliable_cases: u32,
     /// Median and largest foreign share over measured samples.
     pub median_foreign_share: f64,
