@@ -13,20 +13,37 @@ use std::time::Duration;
 
 use jouletrace::pool::sandbox::SandboxPolicy;
 use jouletrace::rust_source::{
-    BuildLimits, Builder, BuilderOptions, CompileFailure, CompileFailureKind,
+    BuildLimits, Builder, BuilderOptions, CompileFailure, CompileFailureKind, ToolchainAccess,
+    support,
 };
 
 fn tmp() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }
 
+/// Where the tests' build cache and work directories go: `target/tmp/` (the build cache is
+/// then the one every test binary of the workspace shares), unless the checkout lives where the
+/// sandbox user cannot enter (a clone under `/root`): then the system's temporary directory.
+fn base() -> PathBuf {
+    let _ = std::fs::create_dir_all(tmp());
+    if jouletrace::pool::sandbox::runnable(&SandboxPolicy::default(), &tmp()).is_ok() {
+        tmp()
+    } else {
+        std::env::temp_dir().join("jouletrace-test-rust-build")
+    }
+}
+
+fn cache_dir() -> PathBuf {
+    base().join("rust-build-cache")
+}
+
 fn options(limits: BuildLimits) -> BuilderOptions {
     let policy = SandboxPolicy {
-        work_root: tmp().join("rust-build-work"),
+        work_root: base().join("rust-build-work"),
         ..SandboxPolicy::default()
     };
     let mut o = BuilderOptions::new(policy);
-    o.cache_dir = tmp().join("rust-build-cache");
+    o.cache_dir = cache_dir();
     o.support.target_dir = tmp().parent().map(Path::to_path_buf);
     o.limits = limits;
     o
@@ -97,6 +114,15 @@ fn candidates_compile_alone_and_the_glue_links_and_runs_then_everything_is_cache
     let b = builder();
     let looped = "pub fn solve(n: u64) -> u64 { (0..n).sum() }";
     let formula = "pub fn solve(n: u64) -> u64 { n * n.saturating_sub(1) / 2 }";
+    // Run as root with rustup's toolchain under /root (mode 0700), the sandbox user reaches the
+    // compiler only through the hard-link farm in the cache.
+    let t = b.toolchain();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 && t.source_sysroot.starts_with("/root") {
+        assert_eq!(t.access, ToolchainAccess::HardLinks, "{t:?}");
+        assert!(t.rustc.starts_with(b.cache_dir()), "{t:?}");
+    }
+    assert!(t.version.starts_with("rustc "), "{t:?}");
     let a = b.candidate("cand_loop", looped).expect("compiles");
     let f = b.candidate("cand_formula", formula).expect("compiles");
     assert!(a.path.is_file() && f.path.is_file());
@@ -210,7 +236,7 @@ fn path_modules_outside_the_work_directory_are_refused() {
     assert!(!f.message.contains("root:x"), "{}", f.message);
 
     // `..` of the private directory is the work root: plant valid Rust there.
-    let root = tmp().join("rust-build-work");
+    let root = base().join("rust-build-work");
     std::fs::create_dir_all(&root).unwrap();
     let planted = root.join("planted.rs");
     std::fs::write(&planted, "pub fn leaked() -> u32 { 42 }\n").unwrap();
@@ -226,6 +252,50 @@ fn path_modules_outside_the_work_directory_are_refused() {
         "{}",
         f.message
     );
+}
+
+/// Other jobs' builds: a candidate's compile cannot read the cache it is stored in (another
+/// candidate's rlib, the support library).
+#[test]
+fn other_cache_entries_cannot_be_included() {
+    let other = builder()
+        .candidate(&fresh("cand_victim"), "pub fn secret() -> u64 { 0x5EC2E7 }")
+        .unwrap();
+    let support = builder().support().unwrap();
+    for path in [&other.path, &support.jouletrace] {
+        assert!(std::fs::metadata(path).is_ok(), "{} exists", path.display());
+        let f = compile_error(
+            &fresh("cand_thief"),
+            &format!(
+                "pub static S: &[u8] = include_bytes!({:?});",
+                path.display().to_string()
+            ),
+        );
+        assert!(f.message.contains("Permission denied"), "{}", f.message);
+    }
+}
+
+/// Several processes (here: threads with caches of their own) wanting the support library at
+/// once: one builds it, the others wait on the lock and reuse it.
+#[test]
+fn concurrent_support_builds_serialise_and_reuse() {
+    let b = builder();
+    let cache = base().join(fresh("rust-build-support-race"));
+    let source = options(BuildLimits::default()).support;
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let (cache, source, toolchain) = (cache.clone(), source.clone(), b.toolchain().clone());
+            std::thread::spawn(move || support::ensure(&cache, &toolchain, &source).unwrap())
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|s| s.built_in.is_some()).count(), 1);
+    assert!(
+        results
+            .iter()
+            .all(|s| s.dir == results[0].dir && s.jouletrace.is_file())
+    );
+    let _ = std::fs::remove_dir_all(&cache);
 }
 
 /// No `--extern` and no `-L` for candidates: another crate cannot be named, not even
@@ -299,4 +369,24 @@ fn a_flood_of_diagnostics_is_an_output_limit() {
         .unwrap_err();
     assert_eq!(f.kind, CompileFailureKind::OutputLimit, "{f}");
     assert!(f.message.len() < 8192);
+}
+
+/// A cache the sandbox user cannot enter is refused up front, naming the key to set (root
+/// only: otherwise the sandbox user is the caller).
+#[test]
+fn a_cache_the_sandbox_user_cannot_enter_is_refused_with_the_remedy() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let private = base().join(fresh("private"));
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut o = options(BuildLimits::default());
+    o.cache_dir = private.join("cache");
+    let err = Builder::new(o).unwrap_err().to_string();
+    assert!(err.contains("not reachable by the sandbox user"), "{err}");
+    assert!(err.contains("build_cache"), "{err}");
+    let _ = std::fs::remove_dir_all(&private);
 }

@@ -56,7 +56,7 @@ pub struct Metrics {
 /// `jouletrace_build_*`: the Rust build cache (`jouletrace::rust_source`).
 #[derive(Default)]
 pub struct BuildCacheMetrics {
-    /// Set by whoever builds Rust submissions ([`Metrics::watch_build_cache`]).
+    /// The default cache directory, or what [`Metrics::watch_build_cache`] set.
     dir: Mutex<Option<PathBuf>>,
     pub hits: Counter,
     pub misses: Counter,
@@ -89,7 +89,12 @@ impl Metrics {
             jobs_submitted: Counter::default(),
             rejected_full: Counter::default(),
             agents_slots: Gauge::default(),
-            build: BuildCacheMetrics::default(),
+            // The cache job workers use unless told otherwise (`JOULETRACE_BUILD_CACHE`, else
+            // the default directory): they inherit this process's environment.
+            build: BuildCacheMetrics {
+                dir: Mutex::new(Some(jouletrace::rust_source::default_cache_dir())),
+                ..BuildCacheMetrics::default()
+            },
             registry: Registry::default(),
         };
         registry.register(
@@ -269,7 +274,9 @@ mod tests {
     fn the_build_cache_metrics_follow_the_cache_directory() {
         let dir = tempfile::tempdir().unwrap();
         let m = Metrics::new();
-        assert!(!m.encode().contains("jouletrace_build_cache_hits_total 1"));
+        // An empty cache directory: zeros.
+        m.watch_build_cache(dir.path().to_owned());
+        assert!(m.encode().contains("jouletrace_build_cache_hits_total 0"));
         std::fs::write(
             dir.path().join("stats.json"),
             r#"{"hits":3,"misses":2,"evictions":1,"bytes":4096,"entries":2,"compiles":2,

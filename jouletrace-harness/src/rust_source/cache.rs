@@ -235,6 +235,7 @@ impl Cache {
             limit_bytes,
             counters: Counters::default(),
         };
+        cache.sweep();
         let (bytes, entries) = cache
             .scan()
             .iter()
@@ -242,6 +243,26 @@ impl Cache {
         cache.counters.bytes.store(bytes, Ordering::Relaxed);
         cache.counters.entries.store(entries, Ordering::Relaxed);
         Ok(cache)
+    }
+
+    /// Removes what crashed processes left: entries renamed for eviction but not deleted, and
+    /// build directories older than an hour (no build takes that long: `build_timeout`).
+    fn sweep(&self) {
+        let Ok(dirs) = std::fs::read_dir(self.root.join("entries")) else {
+            return;
+        };
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        for d in dirs.flatten() {
+            let name = d.file_name().to_string_lossy().into_owned();
+            let stale = name.starts_with(".evicted-")
+                || (name.starts_with(".tmp-")
+                    && d.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t < hour_ago));
+            if stale {
+                let _ = std::fs::remove_dir_all(d.path());
+            }
+        }
     }
 
     pub fn root(&self) -> &Path {

@@ -167,6 +167,13 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the build cache {dir} is not reachable by the sandbox user (uid {uid}): {why}; set \
+         `build_cache` (JOULETRACE_BUILD_CACHE) to a directory every user can enter, e.g. \
+         /var/cache/jouletrace/build",
+        dir = dir.display()
+    )]
+    CacheUnreachable { dir: PathBuf, uid: u32, why: String },
     /// The generated glue did not link: a bug in code generation, not in a candidate.
     #[error("the generated glue crate did not build ({failure})")]
     Link { failure: CompileFailure },
@@ -268,6 +275,15 @@ impl Builder {
                     source,
                 }
             })?;
+        // The sandbox user reads the farm, the support library and cached rlibs, and executes
+        // the glue binaries, all through this directory.
+        crate::pool::sandbox::runnable(&options.sandbox, &options.cache_dir).map_err(|why| {
+            BuildError::CacheUnreachable {
+                dir: options.cache_dir.clone(),
+                uid: options.sandbox.uid,
+                why,
+            }
+        })?;
         let toolchain = Toolchain::prepare(&options.rustc, &options.cache_dir, &options.sandbox)?;
         Ok(Builder {
             toolchain,
