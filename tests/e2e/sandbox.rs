@@ -8,9 +8,13 @@ use jouletrace::pool::sandbox::{Layer, Sandbox, SandboxMode, SandboxPolicy};
 use jouletrace::results::{RunResults, Status};
 
 fn run(mode: &str, filter: &str) -> RunResults {
+    run_with(mode, &[filter])
+}
+
+fn run_with(mode: &str, args: &[&str]) -> RunResults {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_manual_registration")))
-        .arg(filter)
+        .args(args)
         .env("CARGO_TARGET_DIR", dir.path())
         .env("JOULETRACE_SANDBOX", mode)
         .output()
@@ -21,6 +25,23 @@ fn run(mode: &str, filter: &str) -> RunResults {
 
 fn status_of(r: &RunResults, name: &str) -> Status {
     r.candidates().find(|c| c.name == name).unwrap().status
+}
+
+/// The measured program's own CPU time is not background activity. In a PID namespace the
+/// worker's pid is the sandbox's reaper and the program its child; counting from the reaper put
+/// every sample of every sandboxed target (Python, Rust source, `sandbox = "on"`) at ~100%
+/// "foreign" and flagged all of them, so every such run read as a busy machine.
+#[test]
+fn a_sandboxed_workers_own_cpu_time_is_not_background() {
+    let r = run_with("on", &["--bench", "--exact", "square::square"]);
+    let background = r.environment.background.as_ref().expect("background observed");
+    assert!(background.samples > 0, "{background:?}");
+    // Other work can take part of the core beside a worker that is busy the whole window, never
+    // nearly all of it.
+    assert!(
+        background.median_foreign_share < 0.9,
+        "the sandboxed program's own CPU time counted as background: {background:?}"
+    );
 }
 
 #[test]

@@ -422,7 +422,9 @@ impl<'a> Candidate<'a> {
             let watch = background::Watch::new(
                 Procfs::from_env(),
                 background::worker_scope(cx.meter.primary_for(lane.cpu), lane.cpu),
-                Some(worker.pid),
+                // The program's own CPU time is not background: in a PID namespace
+                // `worker.pid` is the sandbox's reaper, and the program is its child.
+                Some(worker.program_pid()),
             );
             let max_trials = config.max_trials.max(eff.min_trials);
             let (mut warm, mut quiet) = (0, 0);
