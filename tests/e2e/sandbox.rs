@@ -34,7 +34,11 @@ fn status_of(r: &RunResults, name: &str) -> Status {
 #[test]
 fn a_sandboxed_workers_own_cpu_time_is_not_background() {
     let r = run_with("on", &["--bench", "--exact", "square::square"]);
-    let background = r.environment.background.as_ref().expect("background observed");
+    let background = r
+        .environment
+        .background
+        .as_ref()
+        .expect("background observed");
     assert!(background.samples > 0, "{background:?}");
     // Other work can take part of the core beside a worker that is busy the whole window, never
     // nearly all of it.
