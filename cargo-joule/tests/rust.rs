@@ -25,7 +25,10 @@ pub fn build_env() -> [(&'static str, PathBuf); 2] {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let target = tmp.parent().expect("target/tmp has a parent").to_path_buf();
     [
-        ("JOULETRACE_BUILD_CACHE", tmp.join("rust-build-cache")),
+        (
+            "JOULETRACE_BUILD_CACHE",
+            jouletrace::rust_source::test_build_base(&tmp).join("rust-build-cache"),
+        ),
         ("JOULETRACE_SUPPORT_TARGET_DIR", target),
     ]
 }

@@ -21,16 +21,10 @@ fn tmp() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }
 
-/// Where the tests' build cache and work directories go: `target/tmp/` (the build cache is
-/// then the one every test binary of the workspace shares), unless the checkout lives where the
-/// sandbox user cannot enter (a clone under `/root`): then the system's temporary directory.
+/// Where the tests' build cache and work directories go (`target/tmp/`, shared by every test
+/// binary of the workspace, or the system's temporary directory for a clone under `/root`).
 fn base() -> PathBuf {
-    let _ = std::fs::create_dir_all(tmp());
-    if jouletrace::pool::sandbox::runnable(&SandboxPolicy::default(), &tmp()).is_ok() {
-        tmp()
-    } else {
-        std::env::temp_dir().join("jouletrace-test-rust-build")
-    }
+    jouletrace::rust_source::test_build_base(&tmp())
 }
 
 fn cache_dir() -> PathBuf {

@@ -37,7 +37,10 @@ fn server_env() -> Vec<(&'static str, String)> {
         ("JOULETRACE_IDLE_WINDOW", "100ms".into()),
         (
             "JOULETRACE_BUILD_CACHE",
-            tmp.join("rust-build-cache").display().to_string(),
+            jouletrace::rust_source::test_build_base(&tmp)
+                .join("rust-build-cache")
+                .display()
+                .to_string(),
         ),
         ("JOULETRACE_SUPPORT_TARGET_DIR", target),
     ]

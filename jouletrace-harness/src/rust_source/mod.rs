@@ -38,3 +38,18 @@ pub use compile::{
 pub use prepare::{PrepareError, Prepared, Refused, prepare};
 pub use support::{Support, SupportSource};
 pub use toolchain::{Toolchain, ToolchainAccess};
+
+/// Where tests put their build cache and build work: `target_tmp` (a workspace's
+/// `target/tmp`, so every test binary shares one cache and one support build), unless the
+/// sandbox user cannot enter it — a checkout under `/root`, mode 0700 — then a directory in the
+/// system's temporary directory.
+#[cfg(feature = "test-support")]
+pub fn test_build_base(target_tmp: &std::path::Path) -> std::path::PathBuf {
+    use crate::pool::sandbox::{SandboxPolicy, runnable};
+    let _ = std::fs::create_dir_all(target_tmp);
+    if runnable(&SandboxPolicy::default(), target_tmp).is_ok() {
+        target_tmp.to_path_buf()
+    } else {
+        std::env::temp_dir().join("jouletrace-test-rust-build")
+    }
+}
