@@ -154,6 +154,20 @@ fn the_predecessors_readme_request_runs_and_bad_requests_name_every_field() {
     ] {
         assert!(out.stderr.contains(line), "missing `{line}` in\n{out}");
     }
+
+    // A fleet's routing field is accepted and said to be ignored by a local run.
+    let routed = dir.path().join("routed.jsonl");
+    let mut request: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&readme).unwrap()).unwrap();
+    request["host_class"] = "hc-0123456789ab".into();
+    std::fs::write(&routed, format!("{request}\n")).unwrap();
+    let (out, _) = measure(dir.path(), &routed, &["--no-measure"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("routed.jsonl: host_class hc-0123456789ab is ignored"),
+        "{out}"
+    );
 }
 
 #[test]

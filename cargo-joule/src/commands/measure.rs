@@ -61,6 +61,16 @@ pub struct MeasureFileArgs {
 pub fn measure(args: &MeasureFileArgs, out: &OutputArgs) -> CliResult {
     let mut printer = Printer::new(out);
     let requests = read_requests(&args.file).map_err(Failure::usage)?;
+    // `host_class` routes a job to a fleet's agents; a local run measures on this machine.
+    if let Some((at, class)) = requests
+        .iter()
+        .find_map(|(at, r)| r.host_class.as_ref().map(|c| (at, c)))
+    {
+        printer.warn(&format!(
+            "{at}: host_class {class} is ignored: it routes a job to the service's agents of \
+             that class, and `cargo joule measure` measures on this machine"
+        ));
+    }
     let job = Job::from_located(requests).map_err(Failure::usage)?;
     let exports = args
         .export

@@ -494,8 +494,12 @@ impl<'a> Candidate<'a> {
                 }
             }
             // Interpreted hosts: once per candidate and case, in the process that just took
-            // samples, the empty twin with the same calls and batch (engine/overhead.rs).
+            // samples, the empty twin with the same calls and batch (engine/overhead.rs). A
+            // compiled Rust worker metered from outside (a submitted Rust candidate's glue) calls
+            // through the harness's own loop, as a `#[joule_bench]` does: no twin, none asked.
+            let interpreted = worker.host.as_ref().is_some_and(|h| h.language != "rust");
             if let Some(wm) = window_meter.as_mut()
+                && interpreted
                 && self.m.loop_overhead.is_none()
                 && !cx.cancel.is_cancelled()
             {

@@ -20,14 +20,21 @@ const MAX_PARAMS: usize = 12;
 const MAX_RESULT_TUPLE: usize = 8;
 
 /// A value type a case's JSON converts to and from.
+///
+/// No variant is named like a std type (`Vec`, `String`, `Option`): rustc prints a type by its
+/// short name only while no other item in the crate graph has that name, so a variant `Vec`
+/// here would turn every `Vec<i32>` in our users' compile errors into `std::vec::Vec<i32>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ty {
     /// `i8`…`i128`, `u8`…`u128`, `isize`, `usize`, `f32`, `f64`, `bool`, `char` (the name).
     Primitive(&'static str),
-    String,
+    /// `String` (or `&str` in a parameter).
+    Text,
     Unit,
-    Vec(Box<Ty>),
-    Option(Box<Ty>),
+    /// `Vec<T>` (or `&[T]` in a parameter).
+    List(Box<Ty>),
+    /// `Option<T>`.
+    Maybe(Box<Ty>),
     Tuple(Vec<Ty>),
     /// `HashMap<String, T>` (`hash: true`) or `BTreeMap<String, T>`.
     Map {
@@ -47,10 +54,10 @@ impl Ty {
     pub fn rust(&self) -> String {
         match self {
             Ty::Primitive(p) => format!("::core::primitive::{p}"),
-            Ty::String => "::std::string::String".into(),
+            Ty::Text => "::std::string::String".into(),
             Ty::Unit => "()".into(),
-            Ty::Vec(t) => format!("::std::vec::Vec<{}>", t.rust()),
-            Ty::Option(t) => format!("::core::option::Option<{}>", t.rust()),
+            Ty::List(t) => format!("::std::vec::Vec<{}>", t.rust()),
+            Ty::Maybe(t) => format!("::core::option::Option<{}>", t.rust()),
             Ty::Tuple(ts) => format!(
                 "({})",
                 ts.iter().map(|t| t.rust() + ",").collect::<String>()
@@ -69,10 +76,10 @@ impl fmt::Display for Ty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ty::Primitive(p) => f.write_str(p),
-            Ty::String => f.write_str("String"),
+            Ty::Text => f.write_str("String"),
             Ty::Unit => f.write_str("()"),
-            Ty::Vec(t) => write!(f, "Vec<{t}>"),
-            Ty::Option(t) => write!(f, "Option<{t}>"),
+            Ty::List(t) => write!(f, "Vec<{t}>"),
+            Ty::Maybe(t) => write!(f, "Option<{t}>"),
             Ty::Tuple(ts) if ts.len() == 1 => write!(f, "({},)", ts[0]),
             Ty::Tuple(ts) => {
                 let parts: Vec<String> = ts.iter().map(ToString::to_string).collect();
@@ -115,7 +122,7 @@ impl Param {
         match (self.pass, &self.ty) {
             (Pass::Value, t) => t.rust(),
             (Pass::Ref, t) => format!("&{}", t.rust()),
-            (Pass::Slice, Ty::Vec(t)) => format!("&[{}]", t.rust()),
+            (Pass::Slice, Ty::List(t)) => format!("&[{}]", t.rust()),
             (Pass::Str, _) => "&::core::primitive::str".into(),
             (Pass::Slice, t) => format!("&[{}]", t.rust()),
         }
@@ -125,7 +132,7 @@ impl Param {
         let ty = match (self.pass, &self.ty) {
             (Pass::Value, t) => t.to_string(),
             (Pass::Ref, t) => format!("&{t}"),
-            (Pass::Slice, Ty::Vec(t)) => format!("&[{t}]"),
+            (Pass::Slice, Ty::List(t)) => format!("&[{t}]"),
             (Pass::Slice, t) => format!("&[{t}]"),
             (Pass::Str, _) => "&str".into(),
         };
@@ -358,8 +365,8 @@ fn param(ty: &Type) -> Result<Param, String> {
         return Err("`&mut` is not supported: take the value (`mut v: Vec<T>`) instead".into());
     }
     let (ty, pass) = match unwrap(&r.elem) {
-        Type::Slice(s) => (Ty::Vec(Box::new(value(&s.elem, MAX_PARAMS)?)), Pass::Slice),
-        Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => (Ty::String, Pass::Str),
+        Type::Slice(s) => (Ty::List(Box::new(value(&s.elem, MAX_PARAMS)?)), Pass::Slice),
+        Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => (Ty::Text, Pass::Str),
         other => (value(other, MAX_PARAMS)?, Pass::Ref),
     };
     Ok(Param {
@@ -428,11 +435,11 @@ fn value(ty: &Type, max_tuple: usize) -> Result<Ty, String> {
                         .copied()
                         .unwrap_or("i64"),
                 )),
-                ("String", []) => Ok(Ty::String),
-                ("Vec", [t]) => Ok(Ty::Vec(Box::new(value(t, MAX_RESULT_TUPLE)?))),
-                ("Option", [t]) => Ok(Ty::Option(Box::new(value(t, MAX_RESULT_TUPLE)?))),
+                ("String", []) => Ok(Ty::Text),
+                ("Vec", [t]) => Ok(Ty::List(Box::new(value(t, MAX_RESULT_TUPLE)?))),
+                ("Option", [t]) => Ok(Ty::Maybe(Box::new(value(t, MAX_RESULT_TUPLE)?))),
                 ("HashMap" | "BTreeMap", [k, v]) => {
-                    if value(k, MAX_RESULT_TUPLE)? != Ty::String {
+                    if value(k, MAX_RESULT_TUPLE)? != Ty::Text {
                         return Err(
                             "map keys must be `String` (JSON object keys are strings)".into()
                         );
