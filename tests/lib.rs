@@ -163,7 +163,7 @@ pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w:
     // Net energy is the busy share only: busy watts per CPU-second of the worker.
     let c = r.candidates().find(|c| c.name == candidate).unwrap();
     assert_eq!(c.status, Status::Passed, "{:?}", c.check.failure);
-    let (mut net, mut put_in, mut quiet) = (0.0, 0.0, 0);
+    let (mut net, mut put_in, mut foreign, mut quiet) = (0.0, 0.0, 0.0, 0);
     for m in &c.measurements {
         assert!(m.failure.is_none(), "{:?}", m.failure);
         // An interpreted host's loop overhead (measured on an empty twin) was taken off each
@@ -188,24 +188,31 @@ pub fn assert_recovers_simulated_energy(r: &RunResults, candidate: &str, idle_w:
             let e = s.energy.iter().find(|e| e.domain == "package-0").unwrap();
             let burnt = e.net.get() + overhead_per_call * s.calls as f64;
             let expected = busy * s.cpu_time_s;
+            // A package meter counts all work on the package: a quiet sample may still carry
+            // other work below the flagging share (10% of the scope's CPU time), recorded with
+            // it. Its energy, at the simulator's busy power, is allowed on top.
+            let beside = s.background.map_or(0.0, |b| {
+                busy * b.foreign_share * f64::from(b.cpus) * s.metered_s.unwrap_or(s.measured_s)
+            });
             assert!(
                 // One sample scatters by a few percent: the simulated counter is a user-space
                 // thread, and its updates land a little before or after the worker's reads.
                 // Hardware updates do not wait for a scheduler; the 1% bound below is on the sum.
-                (burnt - expected).abs() / expected < 0.10,
-                "sample: net {} J + loop overhead {} J, put in {expected} J",
+                (burnt - expected).abs() <= 0.10 * expected + beside,
+                "sample: net {} J + loop overhead {} J, put in {expected} J, other work {beside} J",
                 e.net.get(),
                 burnt - e.net.get()
             );
             assert!(e.gross.get() > e.net.get(), "gross includes the idle share");
             net += burnt;
             put_in += expected;
+            foreign += beside;
         }
     }
     if quiet >= 10 {
         assert!(
-            (net - put_in).abs() / put_in < 0.01,
-            "over all quiet samples: net {net} J, put in {put_in} J"
+            (net - put_in).abs() <= 0.01 * put_in + foreign,
+            "over all quiet samples: net {net} J, put in {put_in} J, other work {foreign} J"
         );
     } else {
         assert_flagged_busy(r);
