@@ -164,8 +164,13 @@ fn two_api_nodes_two_agents_500_jobs_survive_kills_and_restarts() {
         .chain(b.task_ids("cannot store the result"))
         .collect();
     let missing: Vec<&String> = tasks.iter().filter(|t| !writes.contains_key(*t)).collect();
+    // A job in agent a's hands when it was SIGKILLed may have been stored before its log line
+    // was written: its result has no "finished" line from anyone, and it is not re-run.
+    let in_hand_at_kill: HashSet<&String> = started_by_a.difference(&finished_by_a).collect();
     assert!(
-        missing.iter().all(|t| unsure.contains(*t)),
+        missing
+            .iter()
+            .all(|t| unsure.contains(*t) || in_hand_at_kill.contains(*t)),
         "results nobody wrote: {missing:?}"
     );
     assert!(missing.len() <= 4, "{missing:?}");
