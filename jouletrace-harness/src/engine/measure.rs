@@ -184,7 +184,7 @@ impl<'a> CaseUnit<'a> {
             .into_iter()
             .map(|mut st| {
                 st.m.stop_reason = st.stop.unwrap_or("failed").into();
-                // Interpreted hosts: the calling loop's cost, measured once, off every sample.
+                // Interpreted hosts: each process's calling-loop cost off its own samples.
                 super::overhead::subtract(&mut st.m);
                 (st.job.index, st.m)
             })
@@ -493,14 +493,13 @@ impl<'a> Candidate<'a> {
                     self.m.samples.push(sample);
                 }
             }
-            // Interpreted hosts: once per candidate and case, in the process that just took
-            // samples, the empty twin with the same calls and batch (engine/overhead.rs). A
+            // Interpreted hosts: in every process that took samples of this candidate and case,
+            // the empty twin with the same calls and batch (engine/overhead.rs). A
             // compiled Rust worker metered from outside (a submitted Rust candidate's glue) calls
             // through the harness's own loop, as a `#[joule_bench]` does: no twin, none asked.
             let interpreted = worker.host.as_ref().is_some_and(|h| h.language != "rust");
             if let Some(wm) = window_meter.as_mut()
                 && interpreted
-                && self.m.loop_overhead.is_none()
                 && !cx.cancel.is_cancelled()
             {
                 let plan = super::overhead::Plan {
@@ -510,8 +509,15 @@ impl<'a> Candidate<'a> {
                     timeout: eff.timeout,
                     lane,
                 };
-                self.m.loop_overhead =
-                    Some(super::overhead::measure(&mut worker, wm, case, &plan, cx));
+                super::overhead::measure(
+                    &mut worker,
+                    wm,
+                    case,
+                    &plan,
+                    cx,
+                    self.processes,
+                    &mut self.m.loop_overhead,
+                );
             }
             Ok(())
         })();
