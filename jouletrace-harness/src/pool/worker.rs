@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
@@ -67,6 +68,12 @@ pub(super) fn die_with_parent() -> std::io::Result<()> {
     Ok(())
 }
 
+/// How long [`Worker::output`] waits, after the worker exited, for its output pipes to close.
+/// They close as soon as the worker and its process group (or sandbox) are gone; only a
+/// descendant that escaped both (a trusted bench may start a daemon) can hold them open longer,
+/// and its output is then cut off here rather than holding up the run.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
 /// A running worker process.
 pub struct Worker {
     child: Child,
@@ -74,6 +81,8 @@ pub struct Worker {
     responses: Receiver<Line>,
     stdout: Arc<Mutex<Capture>>,
     stderr: Arc<Mutex<Capture>>,
+    /// The threads draining stdout and stderr: each ends at its pipe's end of file.
+    drains: [JoinHandle<()>; 2],
     /// The case the worker said it started last, for attributing a crash or timeout.
     pub last_case: Option<String>,
     pub pid: u32,
@@ -164,8 +173,8 @@ impl Worker {
         let mut child = command.spawn().map_err(WorkerError::Spawn)?;
         // The parent must not hold the write end, or the reader never sees end of file.
         drop(resp_write);
-        let (stdout, _) = drain(child.stdout.take().expect("piped"), cmd.capture_limit);
-        let (stderr, _) = drain(child.stderr.take().expect("piped"), cmd.capture_limit);
+        let (stdout, out_drain) = drain(child.stdout.take().expect("piped"), cmd.capture_limit);
+        let (stderr, err_drain) = drain(child.stderr.take().expect("piped"), cmd.capture_limit);
         let responses = read_responses(resp_read);
         let mut worker = Worker {
             pid: child.id(),
@@ -174,6 +183,7 @@ impl Worker {
             responses,
             stdout,
             stderr,
+            drains: [out_drain, err_drain],
             last_case: None,
             host: None,
             status: None,
@@ -355,10 +365,16 @@ impl Worker {
         }
     }
 
-    /// What the worker wrote so far. After it ended, gives the capture threads a moment to drain.
+    /// What the worker wrote so far; once it has exited, all it wrote: the capture threads are
+    /// given until their pipes' end of file (up to [`DRAIN_LIMIT`]). A fixed 20 ms pause lost the
+    /// last pipeful (64 KiB) of a 100 MB flood whenever a loaded machine ran the capture thread
+    /// later than that.
     pub fn output(&self) -> (Captured, Captured) {
         if self.status.is_some() {
-            std::thread::sleep(Duration::from_millis(20));
+            let deadline = Instant::now() + DRAIN_LIMIT;
+            while !self.drains.iter().all(JoinHandle::is_finished) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
         (
             self.stdout.lock().expect("capture lock").snapshot(),
@@ -392,4 +408,39 @@ fn read_responses(fd: OwnedFd) -> Receiver<Line> {
         })
         .expect("spawn protocol reader");
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything a worker wrote is in its output once it has exited, however late the capture
+    /// thread reads it: here the last 64 KiB reach the pipe 200 ms after the worker exited (from
+    /// a process that left its group, which the worker waits for before it exits), as a pipeful
+    /// still unread does when the capture thread runs late. The 20 ms pause this replaces missed them.
+    #[test]
+    fn output_after_exit_is_read_to_end_of_file() {
+        let script = format!(
+            "echo '{{\"response\":\"hello\",\"protocol\":{PROTOCOL_VERSION},\"pid\":1}}' >&3; \
+             read hello; \
+             setsid sh -c 'sleep 0.2; head -c 65536 /dev/zero' & \
+             while read -r _ _ _ _ group _ < /proc/$!/stat && [ \"$group\" = $$ ]; do :; done; \
+             exit 0"
+        );
+        let cmd = WorkerCommand {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script],
+            env: BTreeMap::new(),
+            cwd: None,
+            cpu: None,
+            memory_limit_mb: None,
+            isolate_network: false,
+            capture_limit: 1 << 20,
+            sandbox: None,
+        };
+        let mut worker = Worker::spawn(&cmd, Duration::from_secs(10)).unwrap();
+        assert!(worker.wait_exit(Duration::from_secs(10)).is_some());
+        let (stdout, _) = worker.output();
+        assert_eq!(stdout.total_bytes, 65536);
+    }
 }
