@@ -13,7 +13,8 @@
 //! against windows of at least the minimum sample time). The sample records that longer span as
 //! `metered_ns`, over which idle power is subtracted, while `measured_ns` stays the calls' own
 //! time as the host clocked it. With the estimate meter, "energy" is the worker's CPU time
-//! between A and B (read from outside through `clock_getcpuclockid`) × the per-core power.
+//! between A and B (read from outside through `clock_getcpuclockid`) × the per-core power, and
+//! those two readings are also the sample's CPU time: one clock, read once per snapshot.
 
 use std::time::{Duration, Instant};
 
