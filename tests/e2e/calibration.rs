@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use jouletrace::baseline::{CompareOptions, compare};
 use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
-use jouletrace::energy::simulate::FakeMachine;
+use jouletrace::energy::simulate::{FakeMachine, SimulatedPowercap};
 use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
 use jouletrace::results::{ChangeVerdict, RunResults};
 use jouletrace::units::Watts;
@@ -194,6 +194,20 @@ fn assert_calibrated(c: &Calibration, runs: &[RunResults]) {
             .unwrap_or_default()
             .trim()
     );
+    for (i, r) in runs.iter().enumerate() {
+        if let Some(bg) = &r.environment.background {
+            eprintln!(
+                "  run {}: {} of {} samples flagged, median foreign share {:.3}, idle {:?}, {} \
+                 unreliable",
+                i + 1,
+                bg.flagged,
+                bg.samples,
+                bg.median_foreign_share,
+                bg.idle_foreign_share,
+                bg.unreliable_cases
+            );
+        }
+    }
     assert_eq!(c.regressed, 0, "an unchanged rerun regressed: {c}");
     assert!(
         c.improved * 20 <= c.comparisons.max(20),
@@ -234,20 +248,62 @@ fn estimate_runs(n: usize, full: bool) {
     assert_calibrated(&calibrate(&runs), &runs);
 }
 
+/// A simulated RAPL package on a mirror of this machine, its run settings and context.
+struct SimulatedPackage {
+    machine: FakeMachine,
+    sim: SimulatedPowercap,
+    config: RunConfig,
+    context: RunContext,
+    _dirs: [tempfile::TempDir; 2],
+}
+
+impl SimulatedPackage {
+    /// 4 W idle, 20 W per CPU-second of this process's children (the engine's workers).
+    fn start(full: bool) -> SimulatedPackage {
+        let tree = tempfile::tempdir().unwrap();
+        let machine = FakeMachine::mirror_host(tree.path()).unwrap();
+        let me = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(std::process::id() as i32));
+        let (sim, cpus) = simulate_package(&machine, Watts(4.0), Watts(20.0), worker_cpu_time(me));
+        let dir = tempfile::tempdir().unwrap();
+        let config = RunConfig {
+            meter: MeterChoice::Forced(Backend::Powercap),
+            cores: CoreSelection::List(cpus),
+            ..config(full)
+        };
+        let context = context(&dir.path().join("lock"), Some(tree.path()));
+        SimulatedPackage {
+            machine,
+            sim,
+            config,
+            context,
+            _dirs: [tree, dir],
+        }
+    }
+}
+
 fn simulated_runs(n: usize, full: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tree = tempfile::tempdir().unwrap();
-    let machine = FakeMachine::mirror_host(tree.path()).unwrap();
-    let me = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(std::process::id() as i32));
-    let (sim, cpus) = simulate_package(&machine, Watts(4.0), Watts(20.0), worker_cpu_time(me));
-    let dir = tempfile::tempdir().unwrap();
-    let config = RunConfig {
-        meter: MeterChoice::Forced(Backend::Powercap),
-        cores: CoreSelection::List(cpus),
-        ..config(full)
+    let SimulatedPackage {
+        machine,
+        sim,
+        config,
+        context,
+        _dirs,
+    } = SimulatedPackage::start(full);
+    // The simulator's updater thread is the meter: its CPU time must not count as foreign.
+    let updater = jouletrace::engine::background::published_meter_threads(&machine.sysfs());
+    assert_eq!(updater.len(), 1, "the simulator publishes its thread");
+    let cpu_ns = || {
+        jouletrace::sysfs::Procfs::default()
+            .thread_schedstat(updater[0].pid, updater[0].tid)
+            .map_or(0, |s| s.on_cpu_ns)
     };
-    let context = context(&dir.path().join("lock"), Some(tree.path()));
+    let (t0, ns0) = (Instant::now(), cpu_ns());
     let runs: Vec<RunResults> = (0..n).map(|_| run(&config, &context)).collect();
+    eprintln!(
+        "simulator thread: {:.1}% of a CPU over the runs (not foreign: it is the meter)",
+        (cpu_ns() - ns0) as f64 / t0.elapsed().as_nanos() as f64 * 100.0
+    );
     sim.stop();
     for r in &runs {
         assert!(!r.is_estimated());
@@ -348,24 +404,10 @@ fn a_background_load_is_flagged_and_never_yields_a_tight_interval_on_contaminate
             .sum::<usize>(),
         bg.median_foreign_share
     );
-    let meter = loaded.meter.as_ref().unwrap();
-    assert!(
-        meter
-            .warnings
-            .iter()
-            .any(|w| w.contains("background activity") || w.contains("BUSY MACHINE")),
-        "{:?}",
-        meter.warnings
-    );
+    assert_load_seen(&loaded);
     for cand in loaded.candidates() {
         for m in &cand.measurements {
             let s = m.stats.as_ref().expect("measured");
-            assert!(
-                m.samples.iter().any(|s| s.background_activity),
-                "{} {}: samples beside the load are flagged",
-                cand.id,
-                m.case
-            );
             let flags_unreliable = s.flags.iter().any(|f| f == "unreliable");
             let quiet_m = quiet
                 .candidates()
@@ -394,6 +436,56 @@ fn a_background_load_is_flagged_and_never_yields_a_tight_interval_on_contaminate
                 cand.id,
                 m.case,
                 s.flags
+            );
+        }
+    }
+}
+
+/// The simulated package's own updater thread is the meter and is not counted as foreign
+/// (`engine::background`, meter threads), but other work beside it still is: with a load on
+/// every worker CPU, samples are flagged and the run warns, as on the estimate meter.
+#[test]
+fn a_background_load_beside_a_simulated_package_is_still_flagged() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = SimulatedPackage::start(false);
+    let (config, context) = (&p.config, &p.context);
+    let CoreSelection::List(cpus) = &config.cores else {
+        unreachable!("a list of CPUs")
+    };
+    let loaded = {
+        let cpus: Vec<usize> = cpus.iter().map(|&c| c as usize).collect();
+        let _load = Load::start(&cpus, Duration::from_secs(120));
+        run(config, context)
+    };
+    p.sim.stop();
+    let bg = assert_flagged_busy(&loaded);
+    eprintln!(
+        "background load beside the simulated package: {} of {} samples flagged, median foreign \
+         share {:.2}",
+        bg.flagged, bg.samples, bg.median_foreign_share
+    );
+    assert_load_seen(&loaded);
+}
+
+/// A run beside a load on its worker CPUs warned about it, and every measurement has samples
+/// flagged `background_activity`.
+fn assert_load_seen(loaded: &RunResults) {
+    let meter = loaded.meter.as_ref().unwrap();
+    assert!(
+        meter
+            .warnings
+            .iter()
+            .any(|w| w.contains("background activity") || w.contains("BUSY MACHINE")),
+        "{:?}",
+        meter.warnings
+    );
+    for cand in loaded.candidates() {
+        for m in &cand.measurements {
+            assert!(
+                m.samples.iter().any(|s| s.background_activity),
+                "{} {}: samples beside the load are flagged",
+                cand.id,
+                m.case
             );
         }
     }

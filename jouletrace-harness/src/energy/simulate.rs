@@ -27,6 +27,12 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! A [`SimulatedPowercap`]'s updater thread is the meter, not foreign work beside the
+//! measured worker: it registers itself with the background accounting
+//! ([`engine::background::register_meter_thread`](crate::engine::background::register_meter_thread))
+//! for engine runs in this process, and publishes itself in the zone
+//! ([`METER_THREAD_FILE`](crate::engine::background::METER_THREAD_FILE)) for engine runs in other processes pointed at the same tree.
+//!
 //! Files are replaced atomically (written to a temporary file, then renamed), so a reader
 //! never sees a half-written value. Permission denial cannot be faked for root with file
 //! modes (root bypasses them): [`FakeMachine::deny_energy_reads`] sets mode 000, which stops
@@ -42,6 +48,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::energy::msr::MsrDevice;
+use crate::engine::background::{
+    METER_THREAD_FILE, MeterThread, register_meter_thread, unregister_meter_thread,
+};
 use crate::sysfs::{Procfs, Sysfs};
 use crate::units::{Joules, Watts};
 
@@ -504,10 +513,13 @@ pub struct SimulatedPowercap {
     counter: Arc<Mutex<SimulatedCounter>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// The updater thread as registered and published (`zone_dir/`[`METER_THREAD_FILE`]).
+    meter: Option<(MeterThread, PathBuf)>,
 }
 
 impl SimulatedPowercap {
-    /// Takes over `zone_dir/energy_uj` and starts the thread.
+    /// Takes over `zone_dir/energy_uj` and starts the thread, declared part of the meter
+    /// (module docs) before this returns.
     pub fn start(zone_dir: impl AsRef<Path>, config: SimConfig) -> io::Result<SimulatedPowercap> {
         let counter = Arc::new(Mutex::new(SimulatedCounter::new(
             zone_dir.as_ref(),
@@ -520,12 +532,14 @@ impl SimulatedPowercap {
         // The baselines are taken before `start` returns: activity after it is charged.
         let mut last_t = Instant::now();
         let mut last_busy = busy();
+        let (tell, told) = std::sync::mpsc::channel();
         let thread = {
             let counter = Arc::clone(&counter);
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("simulated-powercap".into())
                 .spawn(move || {
+                    let _ = tell.send(MeterThread::current());
                     loop {
                         let stopping = stop.load(Ordering::Acquire);
                         let now = Instant::now();
@@ -541,11 +555,18 @@ impl SimulatedPowercap {
                     }
                 })?
         };
-        Ok(SimulatedPowercap {
+        let mut sim = SimulatedPowercap {
             counter,
             stop,
             thread: Some(thread),
-        })
+            meter: None,
+        };
+        let me = told.recv().map_err(io::Error::other)?;
+        register_meter_thread(me);
+        let file = zone_dir.as_ref().join(METER_THREAD_FILE);
+        sim.meter = Some((me, file.clone()));
+        write_atomic(&file, &format!("{} {}\n", me.pid, me.tid))?;
+        Ok(sim)
     }
 
     /// Energy put in so far, as of the last value written.
@@ -588,6 +609,11 @@ impl SimulatedPowercap {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Some((me, file)) = self.meter.take() {
+            unregister_meter_thread(me);
+            // The tree may be gone already.
+            let _ = fs::remove_file(file);
+        }
     }
 }
 
@@ -628,6 +654,7 @@ mod tests {
     use super::*;
     use crate::energy::Meter;
     use crate::energy::powercap::PowercapMeter;
+    use crate::engine::background::published_meter_threads;
 
     #[test]
     fn counter_wraps_at_range() {
@@ -735,6 +762,33 @@ mod tests {
         assert!(sel.warnings.is_empty());
         assert_eq!(sel.rejected[0].backend, crate::energy::Backend::Perf);
         drop(sim);
+    }
+
+    /// The updater thread says it is the meter, in this process and in the tree, while it runs.
+    #[test]
+    fn the_updater_thread_is_published_as_the_meter_while_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = FakeMachine::mirror_host(dir.path()).unwrap();
+        assert!(published_meter_threads(&m.sysfs()).is_empty());
+        let sim =
+            SimulatedPowercap::start(m.zone_dir("intel-rapl:0"), SimConfig::default()).unwrap();
+        let published = published_meter_threads(&m.sysfs());
+        assert_eq!(published.len(), 1);
+        let t = published[0];
+        assert_eq!(t.pid, std::process::id());
+        assert_ne!(
+            t.tid,
+            MeterThread::current().tid,
+            "the updater, not the caller"
+        );
+        assert!(
+            Procfs::default().thread_schedstat(t.pid, t.tid).is_ok(),
+            "a live thread of this process"
+        );
+        // The real sysfs never names one, whatever a fake tree holds.
+        assert!(published_meter_threads(&Sysfs::default()).is_empty());
+        sim.stop();
+        assert!(published_meter_threads(&m.sysfs()).is_empty());
     }
 
     #[test]

@@ -20,13 +20,21 @@
 //!   too, quiet samples or not ([`busy`]);
 //! - an idle window with foreign activity above the limit is measured again, up to
 //!   [`IDLE_ATTEMPTS`] times; the quietest is kept and, if none was quiet, the run warns loudly.
+//!
+//! A meter that runs as a thread beside the worker (only a simulator does: RAPL, NVML and
+//! perf are updated by hardware and the kernel) is the meter, not foreign work. Its threads are
+//! [`MeterThread`]s, registered with [`register_meter_thread`] (same process) or published in
+//! a fake sysfs tree (`energy::simulate`, another process); a [`Watch`] takes their CPU time off
+//! the scope's busy time when they may run on the scope's CPUs. A real `/sys` publishes none, so
+//! on hardware nothing is ever excluded.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::energy::{Domain, Scope};
 use crate::platform::load::{CpuTicks, Schedstat, clock_ticks_per_second};
 use crate::results::{Background, BackgroundSummary, IdleRecord, ProblemResult, Sample};
-use crate::sysfs::Procfs;
+use crate::sysfs::{Procfs, Sysfs};
 
 /// Foreign CPU time above this share of the scope's CPU time flags a window. One tenth: on a
 /// package-wide meter, another core busy a tenth of the time adds roughly a tenth of a core's
@@ -55,7 +63,104 @@ pub const POLICY: &str = "samples with foreign CPU activity above 10% of the met
      (up to max_trials per measurement) and kept out of the statistics while at least \
      min_trials quiet samples exist; otherwise, or when more than 25% of a measurement's samples \
      were flagged, the case is marked unreliable (and not gated against a baseline). Idle \
-     windows are re-measured up to 3 times.";
+     windows are re-measured up to 3 times. A simulated meter's own thread is the meter, not \
+     foreign activity.";
+
+/// A thread that is part of the meter: a simulated RAPL counter's updater, which runs on the
+/// package it simulates. Its CPU time is not foreign activity (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MeterThread {
+    pub pid: u32,
+    pub tid: u32,
+}
+
+impl MeterThread {
+    /// The calling thread.
+    pub fn current() -> MeterThread {
+        MeterThread {
+            pid: std::process::id(),
+            tid: nix::unistd::gettid().as_raw() as u32,
+        }
+    }
+}
+
+/// Meter threads of this process, for engine runs in the same process (a test's in-process
+/// `engine::run` beside its simulator). Every [`Watch`] of the process excludes them.
+static METER_THREADS: Mutex<Vec<MeterThread>> = Mutex::new(Vec::new());
+
+/// Declares `t` part of the meter: every [`Watch`] created afterwards in this process stops
+/// counting its CPU time as foreign. Only simulators call this; undo with
+/// [`unregister_meter_thread`] when the thread ends.
+pub fn register_meter_thread(t: MeterThread) {
+    let mut threads = METER_THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    if !threads.contains(&t) {
+        threads.push(t);
+    }
+}
+
+pub fn unregister_meter_thread(t: MeterThread) {
+    let mut threads = METER_THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    threads.retain(|&x| x != t);
+}
+
+/// The meter threads a watch of `cpus` (empty: every CPU) excludes: those registered in this
+/// process and those a simulator in another process published in the fake sysfs tree this
+/// process reads (`$JOULETRACE_SYSFS_ROOT`), restricted to threads that may run on `cpus`.
+fn meter_threads_on(cpus: &[u32]) -> Vec<MeterThread> {
+    let mut threads = METER_THREADS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for t in published_meter_threads(&Sysfs::from_env()) {
+        if !threads.contains(&t) {
+            threads.push(t);
+        }
+    }
+    threads.retain(|t| cpus.is_empty() || may_run_on(t.tid, cpus));
+    threads
+}
+
+/// The file in a simulated powercap zone naming the updater thread (`PID TID`), while it runs.
+/// Written by `energy::simulate`; no real sysfs has it, and [`published_meter_threads`] reads it
+/// only from a fake tree.
+pub const METER_THREAD_FILE: &str = "jouletrace-simulator-thread";
+
+/// The meter threads simulators in any process published in the fake tree `sysfs`; nothing
+/// for the real `/sys`, whose meters are hardware and have no thread.
+pub fn published_meter_threads(sysfs: &Sysfs) -> Vec<MeterThread> {
+    if sysfs.is_real() {
+        return Vec::new();
+    }
+    sysfs
+        .list_dir("class/powercap")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|zone| {
+            sysfs
+                .read_string(format!("class/powercap/{zone}/{METER_THREAD_FILE}"))
+                .ok()
+        })
+        .filter_map(|text| {
+            let mut ids = text.split_whitespace().map(|x| x.parse::<u32>().ok());
+            Some(MeterThread {
+                pid: ids.next()??,
+                tid: ids.next()??,
+            })
+        })
+        .collect()
+}
+
+/// Whether thread `tid` is allowed on any of `cpus`. A thread whose affinity cannot be read
+/// (gone, or not ours to see) is kept: its CPU time then cannot be read either, so keeping it
+/// excludes nothing.
+fn may_run_on(tid: u32, cpus: &[u32]) -> bool {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(tid as i32)) {
+        Ok(set) => cpus
+            .iter()
+            .any(|&c| set.is_set(c as usize).unwrap_or(false)),
+        Err(_) => true,
+    }
+}
 
 /// The CPUs a meter reading `domains` cannot tell apart; empty means every CPU (a system-wide
 /// domain, or a package whose CPUs are not listed).
@@ -95,6 +200,8 @@ pub fn worker_scope(primary: &Domain, cpu: u32) -> Vec<u32> {
 pub struct Mark {
     ticks: Vec<CpuTicks>,
     worker: Option<Schedstat>,
+    /// On-CPU time of each of the watch's meter threads that could be read.
+    meter: Vec<(MeterThread, u64)>,
     at: Instant,
 }
 
@@ -105,6 +212,8 @@ pub struct Watch {
     /// Empty means every CPU.
     cpus: Vec<u32>,
     pid: Option<u32>,
+    /// Threads that are the meter (a simulator's), whose CPU time is not foreign.
+    meter: Vec<MeterThread>,
     hz: u64,
 }
 
@@ -116,11 +225,15 @@ pub struct Reading {
 }
 
 impl Watch {
+    /// Watches `cpus` (empty: every CPU) and the worker `pid`, leaving out the meter threads
+    /// (a simulator's) that may run on those CPUs.
     pub fn new(proc: Procfs, cpus: Vec<u32>, pid: Option<u32>) -> Watch {
+        let meter = meter_threads_on(&cpus);
         Watch {
             proc,
             cpus,
             pid,
+            meter,
             hz: clock_ticks_per_second(),
         }
     }
@@ -142,9 +255,15 @@ impl Watch {
             Some(pid) => Some(self.proc.process_schedstat(pid).ok()?),
             None => None,
         };
+        let meter = self
+            .meter
+            .iter()
+            .filter_map(|&t| Some((t, self.proc.thread_schedstat(t.pid, t.tid).ok()?.on_cpu_ns)))
+            .collect();
         Some(Mark {
             ticks,
             worker,
+            meter,
             at: Instant::now(),
         })
     }
@@ -173,13 +292,23 @@ impl Watch {
             ),
             _ => (0.0, 0.0),
         };
+        // The meter's own threads, read at both marks (a thread that ended or started between
+        // them is not subtracted: its share of the window is unknown).
+        let meter_ns: f64 = b
+            .meter
+            .iter()
+            .filter_map(|(t, y)| {
+                let (_, x) = a.meter.iter().find(|(u, _)| u == t)?;
+                Some(y.saturating_sub(*x) as f64)
+            })
+            .sum();
         if cpus == 0 || wall_ns <= 0.0 {
             return None;
         }
         let tick_ns = 1e9 / self.hz as f64;
         // A window shorter than a tick may see no tick at all; the wall clock is the floor.
         let capacity_ns = (total as f64 * tick_ns).max(wall_ns * f64::from(cpus));
-        let foreign_ns = (busy as f64 * tick_ns - own_ns).max(0.0);
+        let foreign_ns = (busy as f64 * tick_ns - own_ns - meter_ns).max(0.0);
         let load = Background {
             foreign_share: foreign_ns / capacity_ns,
             wait_share: wait_ns / wall_ns,
@@ -304,6 +433,7 @@ mod tests {
                 wait_ns,
                 timeslices: 0,
             }),
+            meter: vec![],
             at,
         }
     }
@@ -313,8 +443,67 @@ mod tests {
             proc: Procfs::new("/nonexistent"),
             cpus,
             pid: Some(1),
+            meter: vec![],
             hz: 100,
         }
+    }
+
+    const SIM: MeterThread = MeterThread { pid: 9, tid: 10 };
+
+    #[test]
+    fn the_meters_own_thread_is_not_foreign_but_other_work_beside_it_is() {
+        let t0 = Instant::now();
+        let t1 = t0 + std::time::Duration::from_millis(100);
+        let w = Watch {
+            meter: vec![SIM],
+            ..watch(vec![0, 1])
+        };
+        let with = |m: &Mark, meter_ns: u64| Mark {
+            meter: vec![(SIM, meter_ns)],
+            ..m.clone()
+        };
+        // The worker busy on CPU 1, the simulator 50 ms of 100 on CPU 0: 25% of the package.
+        let a = mark(&[(0, 0, 0), (1, 0, 0)], Some((0, 0)), t0);
+        let b = mark(&[(0, 5, 10), (1, 10, 10)], Some((100_000_000, 0)), t1);
+        let r = w.between(&with(&a, 0), &with(&b, 50_000_000)).unwrap();
+        assert!(r.load.foreign_share < 1e-9 && !r.flagged, "{r:?}");
+        // Not excluded without its reading at both marks (it started, or ended, in between).
+        assert!(w.between(&a, &with(&b, 50_000_000)).unwrap().flagged);
+        // A compiler on CPU 0 beside it is still foreign: 50 ms on top of the simulator's 50.
+        let b = mark(&[(0, 10, 10), (1, 10, 10)], Some((100_000_000, 0)), t1);
+        let r = w.between(&with(&a, 0), &with(&b, 50_000_000)).unwrap();
+        assert!((r.load.foreign_share - 0.25).abs() < 1e-9, "{r:?}");
+        assert!(r.flagged);
+    }
+
+    #[test]
+    fn registered_meter_threads_are_watched_only_where_they_may_run() {
+        let me = MeterThread::current();
+        register_meter_thread(me);
+        let cpus = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+        let mine: Vec<u32> = (0..nix::sched::CpuSet::count() as u32)
+            .filter(|&c| cpus.is_set(c as usize).unwrap_or(false))
+            .collect();
+        let w = Watch::new(Procfs::default(), mine.clone(), None);
+        assert!(w.meter.contains(&me), "{:?}", w.meter);
+        let m = w.mark().unwrap();
+        assert!(
+            m.meter.iter().any(|(t, _)| *t == me),
+            "its CPU time is read"
+        );
+        // A CPU this thread may not use: nothing of it to take off there.
+        let elsewhere = (0..4096).find(|c| !mine.contains(c)).unwrap();
+        assert!(
+            !Watch::new(Procfs::default(), vec![elsewhere], None)
+                .meter
+                .contains(&me)
+        );
+        unregister_meter_thread(me);
+        assert!(
+            !Watch::new(Procfs::default(), vec![], None)
+                .meter
+                .contains(&me)
+        );
     }
 
     #[test]
@@ -376,10 +565,16 @@ mod tests {
         std::fs::write(dir.path().join("stat"), "cpu0 1 0 1 10 0 0 0 0\n").unwrap();
         std::fs::create_dir_all(dir.path().join("7/task/7")).unwrap();
         std::fs::write(dir.path().join("7/task/7/schedstat"), "5 6 1\n").unwrap();
-        let w = Watch::new(Procfs::new(dir.path()), vec![0], Some(7));
+        std::fs::create_dir_all(dir.path().join("9/task/10")).unwrap();
+        std::fs::write(dir.path().join("9/task/10/schedstat"), "42 0 1\n").unwrap();
+        let w = Watch {
+            meter: vec![SIM],
+            ..Watch::new(Procfs::new(dir.path()), vec![0], Some(7))
+        };
         let m = w.mark().unwrap();
         assert_eq!(m.ticks.len(), 1);
         assert_eq!(m.worker.unwrap().wait_ns, 6);
+        assert_eq!(m.meter, vec![(SIM, 42)]);
         // A CPU outside the scope, or a worker that is gone: nothing observed.
         assert!(
             Watch::new(Procfs::new(dir.path()), vec![3], None)

@@ -78,6 +78,17 @@ impl Procfs {
         Ok(parse_proc_stat(&self.read_string("stat")?))
     }
 
+    /// The scheduler accounting of one thread, `tid` of process `pid`.
+    pub fn thread_schedstat(&self, pid: u32, tid: u32) -> Result<Schedstat, SysfsError> {
+        let rel = format!("{pid}/task/{tid}/schedstat");
+        let text = self.read_string(&rel)?;
+        parse_schedstat(&text).ok_or_else(|| SysfsError::Parse {
+            path: self.path(&rel),
+            content: text.clone(),
+            expected: "`on_cpu_ns wait_ns timeslices`",
+        })
+    }
+
     /// The summed scheduler accounting of every live thread of `pid`. A thread that exits
     /// between two readings takes its time with it, so deltas are clamped at zero by callers.
     pub fn process_schedstat(&self, pid: u32) -> Result<Schedstat, SysfsError> {
@@ -89,19 +100,13 @@ impl Procfs {
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
         {
-            let rel = format!("{dir}/{tid}/schedstat");
-            let text = match self.read_string(&rel) {
-                Ok(t) => t,
+            let Ok(tid) = tid.parse() else { continue };
+            match self.thread_schedstat(pid, tid) {
+                Ok(s) => total = total + s,
                 // The thread ended between listing and reading.
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e),
-            };
-            let s = parse_schedstat(&text).ok_or_else(|| SysfsError::Parse {
-                path: self.path(&rel),
-                content: text.clone(),
-                expected: "`on_cpu_ns wait_ns timeslices`",
-            })?;
-            total = total + s;
+            }
         }
         Ok(total)
     }
@@ -242,6 +247,8 @@ mod tests {
         );
         assert_eq!(proc.cpu_ticks().unwrap().len(), 2);
         assert!(proc.process_schedstat(41).is_err());
+        assert_eq!(proc.thread_schedstat(40, 41).unwrap().on_cpu_ns, 250);
+        assert!(proc.thread_schedstat(40, 42).is_err());
     }
 
     #[test]
