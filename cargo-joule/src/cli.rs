@@ -226,6 +226,10 @@ pub struct MeasureArgs {
     /// Fail at once if another run holds the machine's run lock
     #[arg(long)]
     pub no_wait: bool,
+    /// Neither read nor append the run history (<target-dir>/joule/history/): intervals are
+    /// widened by the meter's prior run-to-run variation only
+    #[arg(long)]
+    pub no_history: bool,
     /// The machine-wide run lock file (default /tmp/jouletrace-measure.lock); runs that share a
     /// machine, in containers too, must share this file
     #[arg(long, value_name = "PATH")]

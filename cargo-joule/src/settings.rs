@@ -41,6 +41,9 @@ pub fn flag_layer(args: &MeasureArgs) -> Result<Layer, ConfigError> {
     if args.no_wait {
         layer.set_flag("wait_for_lock", "false", "--no-wait")?;
     }
+    if args.no_history {
+        layer.set_flag("history", "false", "--no-history")?;
+    }
     if args.isolate_network {
         layer.set_flag("isolate_network", "true", "--isolate-network")?;
     }

@@ -21,7 +21,10 @@ pub fn run(args: &RunArgs, out: &OutputArgs) -> CliResult {
     for w in jouletrace::config::unknown_env_vars(std::env::vars()) {
         printer.warn(&w);
     }
-    let (config, host) = settings::resolve(&ws, &args.measure, &args.select)?;
+    let (mut config, host) = settings::resolve(&ws, &args.measure, &args.select)?;
+    // Beside results.json and the baselines: the runs of this workspace on this machine, from
+    // which the engine reads the machine's run-to-run variation (`--no-history` turns it off).
+    config.history_dir = Some(ws.target_dir.join("joule").join("history"));
     let exports = args
         .export
         .iter()

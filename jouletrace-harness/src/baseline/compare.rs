@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::summarize::{per_call, per_call_grouped, unreliable, used_samples};
 use crate::results::{
-    BaselineComparison, CaseMeasurement, ChangeEntry, ChangeVerdict, RunResults, Settings, Status,
+    BaselineComparison, CaseMeasurement, ChangeEntry, ChangeRunToRun, ChangeVerdict, Estimate,
+    RunResults, Settings, Status,
 };
 use crate::stats::{self, BootstrapOptions};
 use crate::units::Joules;
@@ -137,20 +138,45 @@ pub fn energy_per_call_grouped(
 }
 
 /// The run-to-run noise of a change between `old` and `new`: each side's between-process
-/// spread (σ of one process's median, relative) combined in quadrature and taken to the
-/// two-sided `level` point of a normal. A side with one process contributes the other side's
-/// spread (the same code on the same machine varies alike); `None` when neither side shows it.
-pub fn change_noise(old: &[Vec<f64>], new: &[Vec<f64>], level: f64) -> Option<f64> {
+/// spread (σ of one process's median, relative) and each side's run-to-run σ (`sigmas`: the
+/// machine's whole-run shift, [`run_sigma`]), combined in quadrature and taken to the two-sided
+/// `level` point of a normal. A side with one process contributes the other side's spread (the
+/// same code on the same machine varies alike); with neither side showing a between-process
+/// spread, the run-level σ alone (`None` when that is zero too).
+pub fn change_noise(
+    old: &[Vec<f64>],
+    new: &[Vec<f64>],
+    sigmas: [f64; 2],
+    level: f64,
+) -> Option<f64> {
     let (a, b) = (
         stats::between_process_spread(old),
         stats::between_process_spread(new),
     );
     let (a, b) = match (a, b) {
-        (None, None) => return None,
+        (None, None) => (0.0, 0.0),
         (Some(x), None) | (None, Some(x)) => (x, x),
         (Some(a), Some(b)) => (a, b),
     };
-    Some(stats::hierarchical::normal_quantile((1.0 + level) / 2.0) * (a * a + b * b).sqrt())
+    let runs = sigmas[0] * sigmas[0] + sigmas[1] * sigmas[1];
+    let total = a * a + b * b + runs;
+    (total > 0.0).then(|| stats::run_to_run::z(level) * total.sqrt())
+}
+
+/// The run-to-run σ one side of a comparison carries: as recorded with its statistics, else
+/// (a file before schema 1.2) the prior of the meter that measured it.
+pub fn run_sigma(results: &RunResults, m: &CaseMeasurement) -> f64 {
+    m.stats
+        .as_ref()
+        .and_then(|s| s.run_to_run.as_ref())
+        .map(|r| r.sigma)
+        .or_else(|| {
+            results
+                .meter
+                .as_ref()
+                .map(|meter| stats::run_to_run::prior(meter.backend))
+        })
+        .unwrap_or(0.0)
 }
 
 /// One warning when some thresholds are below the noise the data show, naming the noise.
@@ -171,10 +197,20 @@ fn noise_warning(entries: &[ChangeEntry], new: &RunResults) -> Option<String> {
             " (the estimate meter charges CPU time, which other work on a shared machine moves)"
                 .into()
         });
+    // The machine's whole-run shift is part of the noise: name it, so a reader sees which
+    // share no amount of trials inside one run removes.
+    let runs = first.run_to_run.map_or(String::new(), |r| {
+        format!(
+            "; it includes this machine's run-to-run σ of {:.1}% (baseline) and {:.1}% (this run), \
+             which more trials do not reduce",
+            r.old * 100.0,
+            r.new * 100.0
+        )
+    });
     Some(format!(
         "the threshold ({:.1}%) is below the run-to-run noise these runs show for {} of {} \
-         comparisons (median ±{:.1}%, up to ±{:.1}%){meter}: those verdicts need a change beyond \
-         the noise; raise the threshold or measure on a quieter machine",
+         comparisons (median ±{:.1}%, up to ±{:.1}%{runs}){meter}: those verdicts need a change \
+         beyond the noise; raise the threshold or measure on a quieter machine",
         first.threshold * 100.0,
         below.len(),
         entries.iter().filter(|e| e.change.is_some()).count(),
@@ -246,6 +282,8 @@ impl Missing<'_> {
             change: None,
             threshold,
             noise: None,
+            run_to_run: None,
+            within_run: None,
             verdict: ChangeVerdict::Missing,
             reason: Some(reason),
         });
@@ -397,7 +435,8 @@ pub fn compare(
             );
             let bootstrap =
                 BootstrapOptions::new(options.confidence_level, options.resamples, options.seed);
-            let noise = change_noise(&a, &b, options.confidence_level);
+            let sigmas = [run_sigma(old, old_m), run_sigma(new, m)];
+            let noise = change_noise(&a, &b, sigmas, options.confidence_level);
             // A side measured on a busy machine (`unreliable`: too few quiet samples, or many
             // re-taken) carries a bias no interval shows. A package- or system-wide meter counted
             // the other work's energy: not judged at all. The estimate counts only the worker's
@@ -416,7 +455,27 @@ pub fn compare(
                     }
                 });
             let own_time_only = new.meter.as_ref().is_some_and(|m| m.estimated);
-            let judged = stats::grouped_relative_change(&a, &b, &bootstrap).and_then(|change| {
+            let within = stats::grouped_relative_change(&a, &b, &bootstrap);
+            // The two runs' whole-run shifts are in neither side's samples: the change's interval
+            // is widened by both, in log space of the ratio new/old.
+            let widened = within.map(|w| {
+                let ratio = stats::run_to_run::widen(
+                    Estimate {
+                        point: 1.0 + w.point,
+                        lower: 1.0 + w.lower,
+                        upper: 1.0 + w.upper,
+                    },
+                    stats::run_to_run::z(options.confidence_level),
+                    &sigmas,
+                );
+                let change = Estimate {
+                    point: ratio.point - 1.0,
+                    lower: ratio.lower - 1.0,
+                    upper: ratio.upper - 1.0,
+                };
+                (w, change)
+            });
+            let judged = widened.and_then(|(w, change)| {
                 // The change must exceed the run-to-run noise as well as the threshold.
                 let mut bar = noise.map_or(threshold, |n| n.max(threshold));
                 if busy_side.is_some() && own_time_only {
@@ -451,14 +510,14 @@ pub fn compare(
                         verdict = ChangeVerdict::Unchanged;
                     }
                 }
-                Ok((change, verdict))
+                Ok((w, change, verdict))
             });
             let medians = (
                 stats::median(&a.concat()).ok(),
                 stats::median(&b.concat()).ok(),
             );
             match judged {
-                Ok((change, verdict)) => out.entries.push(ChangeEntry {
+                Ok((within, change, verdict)) => out.entries.push(ChangeEntry {
                     candidate: cand.id.clone(),
                     case: m.case.clone(),
                     old_energy_per_call_j: medians.0.map(Joules),
@@ -466,6 +525,11 @@ pub fn compare(
                     change: Some(change),
                     threshold,
                     noise,
+                    run_to_run: Some(ChangeRunToRun {
+                        old: sigmas[0],
+                        new: sigmas[1],
+                    }),
+                    within_run: Some(within),
                     verdict,
                     reason: None,
                 }),

@@ -194,6 +194,7 @@ pub const KEYS: &[&str] = &[
     "idle_window",
     "idle_every",
     "wait_for_lock",
+    "history",
     "settle_timeout",
     "lock_path",
     "sysfs_root",
@@ -224,7 +225,7 @@ fn kind_of(key: &str) -> Option<Kind> {
         "target_ci" | "threshold" => Kind::Fraction,
         "confidence_level" => Kind::Level,
         "memory_limit_mb" => Kind::MemoryLimit,
-        "isolate_network" | "wait_for_lock" => Kind::Bool,
+        "isolate_network" | "wait_for_lock" | "history" => Kind::Bool,
         "estimate_watts_per_core" => Kind::Watts,
         "lock_path" | "sysfs_root" => Kind::Path,
         "sandbox" => Kind::Sandbox,
@@ -408,6 +409,7 @@ impl Layer {
                 ("memory_limit_mb", Setting::MemoryLimit(m)) => config.memory_limit_mb = *m,
                 ("isolate_network", Setting::Bool(b)) => config.isolate_network = *b,
                 ("wait_for_lock", Setting::Bool(b)) => config.wait_for_lock = *b,
+                ("history", Setting::Bool(b)) => config.history = *b,
                 // Host keys: see `apply_host`.
                 ("lock_path" | "sysfs_root", _) => {}
                 ("sandbox", Setting::Sandbox(m)) => config.sandbox.mode = *m,

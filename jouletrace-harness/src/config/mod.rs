@@ -134,6 +134,15 @@ pub struct RunConfig {
     pub seed: u64,
     /// Wait for the machine-wide run lock (`false`: fail at once).
     pub wait_for_lock: bool,
+    /// Where the run history of this machine lives (`engine::history`): `cargo joule` sets
+    /// `<target-dir>/joule/history/`. `None`: no history, and every interval is widened by the
+    /// meter's prior run-to-run σ only. Set by code, never by a configuration key: a job
+    /// service fills this struct from untrusted specs, and a job must not choose where files
+    /// are written.
+    pub history_dir: Option<PathBuf>,
+    /// Key `history` (`--no-history` = false): read and append the run history in
+    /// `history_dir`. `false` keeps `history_dir` untouched and uses the prior.
+    pub history: bool,
     /// Name filters (libtest semantics: substring, or exact with `exact`).
     pub filters: Vec<String>,
     pub skip: Vec<String>,
@@ -172,6 +181,8 @@ impl Default for RunConfig {
             bootstrap_resamples: 2000,
             seed: 0x4A6F_756C_6554_7261, // "JouleTra"
             wait_for_lock: true,
+            history_dir: None,
+            history: true,
             filters: Vec::new(),
             skip: Vec::new(),
             exact: false,
@@ -192,6 +203,11 @@ pub struct Effective {
 }
 
 impl RunConfig {
+    /// The history directory the engine reads and appends: `history_dir` unless `history` is off.
+    pub fn history_dir(&self) -> Option<&std::path::Path> {
+        self.history_dir.as_deref().filter(|_| self.history)
+    }
+
     pub fn effective(&self, options: &CandidateOptions) -> Effective {
         Effective {
             timeout: options.timeout.unwrap_or(self.timeout),

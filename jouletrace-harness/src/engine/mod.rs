@@ -15,7 +15,8 @@
 //! that never hold one, orchestrator metering; `meter` chooses the meter and the lanes its
 //! domains allow; `gates` warns about frequency scaling and waits for cooling); `assemble` builds
 //! the results (`summarize` turns samples into statistics and rankings); `merge` joins the
-//! results of shards; `background` watches for other work beside every window. The design notes are
+//! results of shards; `background` watches for other work beside every window; `history` keeps the run history that
+//! shows the machine's run-to-run variation and widens the intervals by it. The design notes are
 //! `docs/process-model.md` and `docs/measurement.md`.
 
 mod assemble;
@@ -25,6 +26,7 @@ mod context;
 mod environment;
 mod error;
 mod gates;
+pub mod history;
 mod host;
 mod idle;
 mod lock;

@@ -12,7 +12,7 @@ use super::lock::RunLock;
 use super::schedule::{self, Schedule};
 use super::{
     CancelToken, CandidateDescriptor, EngineError, Event, Observer, RunContext, Target, TargetKind,
-    background, check, environment, gates, meter, plan, slots,
+    background, check, environment, gates, history, meter, plan, slots,
 };
 use crate::config::RunConfig;
 use crate::energy::monotonic_ns;
@@ -148,7 +148,7 @@ pub fn run(
     }
 
     let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
-    let results = assemble::results(
+    let mut results = assemble::results(
         Gathered {
             plan,
             checks,
@@ -168,6 +168,18 @@ pub fn run(
         config,
         context,
     );
+    // The machine's run-to-run variation, from this host class's history (or the meter's prior),
+    // widens every interval; history trouble is a warning, never a failed run.
+    if let Some(outcome) = history::apply(&mut results, config.history_dir()) {
+        for message in outcome.warnings {
+            observer.event(&Event::Note {
+                message: message.clone(),
+            });
+            if let Some(meter) = &mut results.meter {
+                meter.warnings.push(message);
+            }
+        }
+    }
     // How busy the machine was: said aloud now, recorded by `assemble` in the results.
     if let Some(bg) = &results.environment.background {
         for message in background::warnings(bg) {

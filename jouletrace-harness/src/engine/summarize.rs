@@ -4,7 +4,8 @@
 use super::background;
 use crate::config::RunConfig;
 use crate::results::{
-    CaseMeasurement, CaseRanking, CaseStats, Estimate, MeterRecord, ProblemResult, Sample, Status,
+    CaseMeasurement, CaseRanking, CaseStats, Estimate, MeterRecord, ProblemResult, RunToRun,
+    Sample, Status, WithinRun,
 };
 use crate::stats::{self, BootstrapOptions, Summary};
 use crate::units::{Joules, Watts};
@@ -89,8 +90,11 @@ pub fn unreliable(m: &CaseMeasurement, min_trials: u32) -> bool {
     used_samples(m, min_trials).1 || background::busy(&m.samples)
 }
 
-/// Statistics of one measured case; flags outliers on the samples themselves.
+/// Statistics of one measured case; flags outliers on the samples themselves. Statistics that
+/// were already widened by a run-to-run σ (a merge of shards recomputes them) are widened by it
+/// again.
 pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &RunConfig) {
+    let run_to_run = m.stats.as_ref().and_then(|s| s.run_to_run.clone());
     let (used, contaminated) = used_samples(m, config.min_trials);
     let unreliable = contaminated || background::busy(&m.samples);
     let net = per_call(&used, domain, true);
@@ -151,7 +155,54 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
         samples: used.len() as u32,
         processes: net_groups.len() as u32,
         flags,
+        run_to_run: None,
+        within_run: None,
     });
+    if let (Some(stats), Some(r)) = (&mut m.stats, run_to_run) {
+        widen(stats, r, config.confidence_level);
+    }
+}
+
+/// Widens every interval of `stats` by the run-to-run σ `r` (log space,
+/// [`stats::run_to_run::widen`]) and keeps the within-run intervals beside them. Idempotent: the
+/// widening always starts from the within-run intervals.
+pub fn widen(stats: &mut CaseStats, r: RunToRun, level: f64) {
+    let within = stats.within_run.take().unwrap_or_else(|| WithinRun {
+        energy_per_call_j: stats.energy_per_call_j,
+        net_energy_per_call_j: stats.net_energy_per_call_j,
+        power_w: stats.power_w,
+        net_power_w: stats.net_power_w,
+        time_per_call_s: stats.time_per_call_s,
+    });
+    let z = stats::run_to_run::z(level);
+    let w = |e: Estimate<f64>| stats::run_to_run::widen(e, z, &[r.sigma]);
+    let j = |e: Estimate<Joules>| {
+        map(
+            w(Estimate {
+                point: e.point.0,
+                lower: e.lower.0,
+                upper: e.upper.0,
+            }),
+            Joules,
+        )
+    };
+    let p = |e: Estimate<Watts>| {
+        map(
+            w(Estimate {
+                point: e.point.0,
+                lower: e.lower.0,
+                upper: e.upper.0,
+            }),
+            Watts,
+        )
+    };
+    stats.energy_per_call_j = j(within.energy_per_call_j);
+    stats.net_energy_per_call_j = j(within.net_energy_per_call_j);
+    stats.power_w = p(within.power_w);
+    stats.net_power_w = p(within.net_power_w);
+    stats.time_per_call_s = w(within.time_per_call_s);
+    stats.within_run = Some(within);
+    stats.run_to_run = Some(r);
 }
 
 /// Fills each measured case's statistics and the problem's per-case rankings.

@@ -83,16 +83,33 @@ pub fn interval_note(results: &RunResults) -> Option<String> {
     let samples = range(&|s| s.samples)?;
     let level = super::numbers::level(results.settings.confidence_level);
     let single = stats.iter().all(|s| s.processes <= 1);
-    Some(if single {
+    let base = if single {
         format!(
             "±: {level} CI of the median over 1 worker process × {samples} samples: it covers \
-             that process's noise only, not what varies from one run to the next"
+             that process's noise only"
         )
     } else {
         format!(
             "±: {level} CI of the median over {processes} worker processes × {samples} samples \
-             (two-stage bootstrap over processes: run-to-run variation included)"
+             (two-stage bootstrap over processes)"
         )
+    };
+    // The run-to-run σ is one per run; a merge of shards may carry several: name the largest.
+    let widened = stats
+        .iter()
+        .filter_map(|s| s.run_to_run.as_ref())
+        .max_by(|a, b| a.sigma.total_cmp(&b.sigma));
+    Some(match widened {
+        Some(r) => format!(
+            "{base}, widened by this machine's run-to-run variation ({}); rankings inside the run \
+             are not widened (a whole-run shift moves every candidate alike)",
+            crate::engine::history::describe(r)
+        ),
+        None if single => format!("{base}, not what varies from one run to the next"),
+        None => format!(
+            "{base}: the variation between processes is included, a shift of the whole run is \
+             not (a file written before run-to-run widening)"
+        ),
     })
 }
 

@@ -15,8 +15,8 @@ use crate::energy::{Backend, Domain, Provenance};
 use crate::units::{Joules, Watts};
 
 pub const SCHEMA_MAJOR: u32 = 1;
-pub const SCHEMA_MINOR: u32 = 1;
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_MINOR: u32 = 2;
+pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {
@@ -629,10 +629,61 @@ pub struct CaseStats {
     /// Plain flags a reader must see: `negative_net_power`, `net_power_above_tdp`, `estimated`…
     #[serde(default)]
     pub flags: Vec<String>,
+    /// The machine's run-to-run variation the headline intervals above are widened by (since
+    /// 1.2; `None` in older files, whose intervals are within-run only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_to_run: Option<RunToRun>,
+    /// The same intervals before that widening: what the samples of this run alone show (since
+    /// 1.2). The stopping rule used these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_run: Option<WithinRun>,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// How far a whole run's figures move from one run to the next on this machine (relative σ of
+/// the run's common shift), and where that figure came from. See docs/statistics.md,
+/// "Run-to-run variation".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunToRun {
+    /// Relative standard deviation of a whole run's shift (0.018 = 1.8%).
+    pub sigma: f64,
+    pub source: RunToRunSource,
+    /// Runs of this machine's history the figure was fitted on, this one included (1 without
+    /// history).
+    pub runs: u32,
+    /// The meter backend (`estimate`, `perf`…) whose prior applies.
+    pub meter: Backend,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunToRunSource {
+    /// Measured from the history of runs on this host class.
+    History,
+    /// The meter's documented prior (too little history, or history turned off).
+    Prior,
+}
+
+impl RunToRunSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunToRunSource::History => "history",
+            RunToRunSource::Prior => "prior",
+        }
+    }
+}
+
+/// A case's intervals from this run's samples alone (before the run-to-run widening).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WithinRun {
+    pub energy_per_call_j: Estimate<Joules>,
+    pub net_energy_per_call_j: Estimate<Joules>,
+    pub power_w: Estimate<Watts>,
+    pub net_power_w: Estimate<Watts>,
+    pub time_per_call_s: Estimate<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -687,11 +738,25 @@ pub struct ChangeEntry {
     /// when neither side has two processes (then it cannot be seen inside a run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<f64>,
+    /// Each side's run-to-run σ that `change` and `noise` include (since 1.2): the baseline's as
+    /// recorded in it (its meter's prior for older files), and this run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_to_run: Option<ChangeRunToRun>,
+    /// The interval of the change from the two runs' samples alone, before that widening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_run: Option<Estimate<f64>>,
     pub verdict: ChangeVerdict,
     /// Why the entry is `missing` ("not in the baseline", "not measured in this run:
     /// wrong_answer", "removed"…); `None` for a compared entry.
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// Both sides' run-to-run σ of a baseline comparison (relative).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRunToRun {
+    pub old: f64,
+    pub new: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

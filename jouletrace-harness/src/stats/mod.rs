@@ -15,6 +15,8 @@
 //!   baseline and the [`change_verdict`] that gates CI;
 //! - [`mann_whitney`](mod@mann_whitney): the rank test between neighbours in a ranking;
 //! - [`rank`](mod@rank): the ranking of a problem's candidates with plain-language verdicts;
+//! - [`run_to_run`]: the machine's run-to-run variation from a history of runs (median polish of
+//!   log medians), and the widening of every interval by it;
 //! - [`rng`]: the seeded generator that makes every interval reproducible from the raw samples.
 //!
 //! Degenerate input (no samples, one sample where two are needed, NaN, a zero reference) is a
@@ -58,6 +60,7 @@ pub mod mann_whitney;
 pub mod outliers;
 pub mod rank;
 pub mod rng;
+pub mod run_to_run;
 pub mod summary;
 
 #[cfg(test)]
