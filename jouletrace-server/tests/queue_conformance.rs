@@ -134,17 +134,24 @@ fn redis_queue_survives_a_killed_redis_with_aof() {
 #[test]
 fn redis_results_expire_and_cancel_is_published() {
     let server = RedisServer::start();
-    let q = RedisQueue::connect_with(&server.url(), "ttl", Duration::from_millis(50)).unwrap();
-    let j = conformance::job("short-lived");
-    q.submit(std::slice::from_ref(&j), 10).unwrap();
+    // Two handles on one namespace: the cancel a running agent must hear is kept for the
+    // default TTL, so its heartbeat answers `cancelled` however late it comes (with a 50 ms TTL
+    // a heartbeat delayed by a loaded machine found the record gone and answered `lost`); the
+    // short-TTL handle's cancelled result must be gone once its TTL has passed.
+    let q = RedisQueue::connect_with(&server.url(), "ttl", DEFAULT_RESULT_TTL).unwrap();
+    let short = RedisQueue::connect_with(&server.url(), "ttl", Duration::from_millis(50)).unwrap();
+    let j = conformance::job("heard");
+    let gone = conformance::job("short-lived");
+    q.submit(&[j.clone(), gone.clone()], 10).unwrap();
     let client = redis::Client::open(server.url()).unwrap();
     let mut sub = client.get_connection().unwrap();
     let mut pubsub = sub.as_pubsub();
     pubsub.subscribe("ttl:cancel").unwrap();
-    let l = q
-        .lease("agent", None, Duration::from_secs(60))
-        .unwrap()
-        .unwrap();
+    let mut leases = Vec::new();
+    while let Some(l) = q.lease("agent", None, Duration::from_secs(60)).unwrap() {
+        leases.push(l);
+    }
+    let l = leases.iter().find(|l| l.job.id == j.id).unwrap();
     assert!(matches!(
         q.cancel(j.id).unwrap(),
         jouletrace_server::queue::CancelOutcome::Cancelled {
@@ -154,14 +161,23 @@ fn redis_results_expire_and_cancel_is_published() {
     let msg = pubsub.get_message().unwrap();
     assert_eq!(msg.get_payload::<String>().unwrap(), j.id.to_string());
     assert_eq!(
-        q.heartbeat(&l, Duration::from_secs(60), None).unwrap(),
+        q.heartbeat(l, Duration::from_secs(60), None).unwrap(),
         jouletrace_server::queue::LeaseStatus::Cancelled
     );
+
+    assert!(leases.iter().any(|l| l.job.id == gone.id));
+    assert!(matches!(
+        short.cancel(gone.id).unwrap(),
+        jouletrace_server::queue::CancelOutcome::Cancelled {
+            was: JobState::Running
+        }
+    ));
     std::thread::sleep(Duration::from_millis(200));
     assert!(
-        q.get(j.id).unwrap().is_none(),
+        q.get(gone.id).unwrap().is_none(),
         "result expired after its TTL"
     );
+    assert!(q.get(j.id).unwrap().is_some(), "kept for the default TTL");
 }
 
 fn finished() -> jouletrace_server::queue::Finished {

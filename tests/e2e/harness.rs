@@ -165,8 +165,21 @@ fn ctrl_c_keeps_the_results_gathered_so_far() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Measuring takes several seconds; interrupt during the first samples.
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+    // Interrupt once it measures: it holds the run lock exclusively only after its checks
+    // (engine/lock.rs). A fixed delay raced the checks on a loaded machine.
+    let lock = dir.path().join("run.lock");
+    let start = std::time::Instant::now();
+    while !measuring(&lock) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it measured"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "not measuring within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -183,6 +196,24 @@ fn ctrl_c_keeps_the_results_gathered_so_far() {
         Status::Passed,
         "the check finished before the interrupt"
     );
+}
+
+/// Whether a run holds the run lock at `path` exclusively (byte 1, an OFD lock: engine/lock.rs),
+/// as it does from its idle baseline on, once every check is done. Asked without locking.
+fn measuring(path: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    // SAFETY: all-zero is a valid `flock`; the fields that matter are set below.
+    let mut probe: libc::flock = unsafe { std::mem::zeroed() };
+    probe.l_type = libc::F_RDLCK as libc::c_short;
+    probe.l_whence = libc::SEEK_SET as libc::c_short;
+    probe.l_start = 1;
+    probe.l_len = 1;
+    // SAFETY: a valid descriptor and a valid, writable `flock`; F_OFD_GETLK only reports.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut probe) };
+    rc == 0 && probe.l_type == libc::F_WRLCK as libc::c_short
 }
 
 #[test]

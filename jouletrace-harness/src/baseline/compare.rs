@@ -578,6 +578,7 @@ pub fn compare(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::config::RunConfig;
     use crate::energy::{Backend, Provenance};
     use crate::results::*;
 
@@ -1080,6 +1081,86 @@ pub(crate) mod tests {
         // A quiet pair is gated as ever.
         let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
         assert_eq!(c.entries[0].verdict, ChangeVerdict::Regressed);
+    }
+
+    /// Gives the one measurement of `r` statistics carrying a run-to-run σ.
+    fn with_sigma(r: &mut RunResults, sigma: f64) {
+        let m = &mut r.problems[0].candidates[0].measurements[0];
+        crate::engine::summarize::case(m, "package-0", false, &RunConfig::default());
+        let stats = m.stats.as_mut().expect("statistics");
+        crate::engine::summarize::widen(
+            stats,
+            RunToRun {
+                sigma,
+                source: RunToRunSource::History,
+                runs: 8,
+                meter: Backend::Perf,
+            },
+            0.95,
+        );
+    }
+
+    #[test]
+    fn the_change_interval_and_the_noise_carry_both_sides_run_to_run_sigma() {
+        let up: Vec<f64> = SAME.iter().map(|x| x * 1.10).collect();
+        let mut old = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
+        let mut new = results(Backend::Perf, EPYC, &[("a", Status::Passed, &up)]);
+        with_sigma(&mut old, 0.03);
+        with_sigma(&mut new, 0.04);
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        let e = &c.entries[0];
+        let (within, change) = (e.within_run.unwrap(), e.change.unwrap());
+        assert_eq!(
+            e.run_to_run,
+            Some(ChangeRunToRun {
+                old: 0.03,
+                new: 0.04
+            })
+        );
+        // Each side of the ratio's log interval: √(d² + (z·0.03)² + (z·0.04)²).
+        let z = stats::run_to_run::z(0.95);
+        let extra = (z * 0.05_f64).powi(2);
+        let r = 1.0 + within.point;
+        let d_up = ((1.0 + within.upper) / r).ln();
+        let d_lo = (r / (1.0 + within.lower)).ln();
+        assert!((((1.0 + change.upper) / r).ln() - (d_up * d_up + extra).sqrt()).abs() < 1e-9);
+        assert!(((r / (1.0 + change.lower)).ln() - (d_lo * d_lo + extra).sqrt()).abs() < 1e-9);
+        assert_eq!(change.point, within.point);
+        // One process a side: no between-process spread, the two σ alone make the noise.
+        assert!((e.noise.unwrap() - z * 0.05).abs() < 1e-9, "{e:?}");
+        // +10% with ±1.5% within the run alone would regress; beyond the noise (9.8%) it does
+        // not have its whole interval, so it is unchanged.
+        assert!(within.lower > 0.05, "{within:?}");
+        assert_eq!(e.verdict, ChangeVerdict::Unchanged);
+        let w = c.warnings.join("\n");
+        assert!(
+            w.contains("run-to-run σ of 3.0% (baseline) and 4.0% (this run)"),
+            "{w}"
+        );
+        // A doubling still regresses.
+        let mut doubled = results(Backend::Perf, EPYC, &[("a", Status::Passed, DOUBLE)]);
+        with_sigma(&mut doubled, 0.04);
+        let c = compare(&old, &doubled, "main", "main.json", &opts()).unwrap();
+        assert_eq!(c.entries[0].verdict, ChangeVerdict::Regressed);
+    }
+
+    #[test]
+    fn a_baseline_without_a_recorded_sigma_uses_its_meters_prior() {
+        let old = results(Backend::Estimate, EPYC, &[("a", Status::Passed, SAME)]);
+        let new = results(Backend::Estimate, EPYC, &[("a", Status::Passed, SAME)]);
+        let c = compare(&old, &new, "main", "main.json", &opts()).unwrap();
+        assert_eq!(
+            c.entries[0].run_to_run,
+            Some(ChangeRunToRun {
+                old: 0.02,
+                new: 0.02
+            })
+        );
+        let old = results(Backend::Perf, EPYC, &[("a", Status::Passed, SAME)]);
+        assert_eq!(
+            run_sigma(&old, &old.problems[0].candidates[0].measurements[0]),
+            0.01
+        );
     }
 
     #[test]

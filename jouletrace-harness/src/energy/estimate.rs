@@ -76,6 +76,14 @@ impl EstimateMeter {
     }
 }
 
+/// The CPU time, in nanoseconds, that a reading of an estimate meter took: its one raw value is
+/// the measured process's CPU clock. A caller that also records that CPU time (the orchestrator
+/// metering a host from outside) takes it from here rather than reading the clock again, so that
+/// the energy is exactly the recorded CPU time × watts.
+pub fn cpu_ns(snapshot: &Snapshot) -> u64 {
+    snapshot.raw[0]
+}
+
 impl Meter for EstimateMeter {
     fn info(&self) -> &MeterInfo {
         &self.info

@@ -16,7 +16,7 @@
 //! never fails a run: it is a warning, and the run goes on with what it could read.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -220,12 +220,7 @@ fn update(
     fs::create_dir_all(dir)?;
     // The lock is a file of its own: the data file is replaced by a rename, and a lock on a
     // replaced inode guards nothing.
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path.with_extension("lock"))?;
-    lock.lock()?;
+    let lock = crate::rust_source::cache::lock_exclusive(&path.with_extension("lock"))?;
     let (records, warnings) = match read(path) {
         Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), Vec::new()),
@@ -391,7 +386,7 @@ mod tests {
         assert_eq!(records[KEEP - 1].run_id, format!("r{}", KEEP + 4));
         // A torn or garbled line (and bytes that are not UTF-8) fails nothing: skipped, warned,
         // and dropped from the rewritten file.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"run_id\":\"torn\",\"med\n\xff\xfe garbage\n")
             .unwrap();
         drop(f);

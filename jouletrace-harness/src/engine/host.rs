@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use super::{CancelToken, TargetKind};
-use crate::energy::{self, DomainEnergy, Meter, MeterSpec, Snapshot, add_energies};
+use crate::energy::{self, Backend, DomainEnergy, Meter, MeterSpec, Snapshot, add_energies};
 use crate::pool::{Worker, WorkerError};
 use crate::protocol::{Metering, Request, Response, SampleReport};
 
@@ -41,6 +41,11 @@ pub(crate) fn metered_from_outside(kind: TargetKind, metering: Metering) -> Resu
 pub(crate) struct WindowMeter {
     meter: Box<dyn Meter>,
     pid: u32,
+    /// The estimate's reading *is* the worker's CPU clock: the sample's CPU time is then that
+    /// same reading. Read a second time, the clock moves in between (the host is still leaving
+    /// its pipe write or entering its read), and the sample's CPU time would not be the one its
+    /// energy was charged for (docs/meters.md: "the same figure").
+    cpu_in_reading: bool,
 }
 
 /// One reading: the meter's snapshot and the worker's CPU time.
@@ -58,22 +63,40 @@ impl WindowMeter {
                 u.backend, u.reason
             )
         })?;
-        Ok(WindowMeter { meter, pid })
+        Ok(WindowMeter {
+            meter,
+            pid,
+            cpu_in_reading: spec.backend == Backend::Estimate,
+        })
     }
 
     /// Snapshot A: the worker's CPU clock, then the meter, so the CPU interval contains the
-    /// energy interval.
+    /// energy interval (one reading for the estimate).
     fn open_window(&mut self) -> Result<Reading, String> {
+        if self.cpu_in_reading {
+            return self.estimate_reading();
+        }
         let cpu_ns = self.cpu()?;
         let snapshot = self.meter.read().map_err(|e| e.to_string())?;
         Ok(Reading { snapshot, cpu_ns })
     }
 
-    /// Snapshot B: the meter, then the worker's CPU clock.
+    /// Snapshot B: the meter, then the worker's CPU clock (one reading for the estimate).
     fn close_window(&mut self) -> Result<Reading, String> {
+        if self.cpu_in_reading {
+            return self.estimate_reading();
+        }
         let snapshot = self.meter.read().map_err(|e| e.to_string())?;
         let cpu_ns = self.cpu()?;
         Ok(Reading { snapshot, cpu_ns })
+    }
+
+    fn estimate_reading(&mut self) -> Result<Reading, String> {
+        let snapshot = self.meter.read().map_err(|e| e.to_string())?;
+        Ok(Reading {
+            cpu_ns: energy::estimate::cpu_ns(&snapshot),
+            snapshot,
+        })
     }
 
     fn cpu(&self) -> Result<u64, String> {
@@ -226,5 +249,31 @@ mod tests {
             Ok(true)
         );
         assert!(metered_from_outside(TargetKind::Host, Metering::Worker).is_err());
+    }
+
+    /// The estimate from outside charges exactly the CPU time the sample records. Metering this
+    /// very process, its clock moves between any two reads (the reading thread runs): the CPU
+    /// time read apart from the meter's reading exceeded it in every window.
+    #[test]
+    fn the_estimate_charges_exactly_the_cpu_time_recorded() {
+        let spec = MeterSpec {
+            backend: Backend::Estimate,
+            sysfs_root: "/".into(),
+            domains: Vec::new(),
+            estimate_watts_per_core: Some(10.0),
+        };
+        let mut m = WindowMeter::open(&spec, std::process::id()).unwrap();
+        for _ in 0..20 {
+            let a = m.open_window().unwrap();
+            energy::spin_on(None, Duration::from_millis(1));
+            let b = m.close_window().unwrap();
+            let charged = m.meter.energy_between(&a.snapshot, &b.snapshot)[0].energy;
+            let cpu_s = (b.cpu_ns - a.cpu_ns) as f64 * 1e-9;
+            assert!(cpu_s > 0.0);
+            assert!(
+                (charged.get() - 10.0 * cpu_s).abs() <= 1e-12 * charged.get(),
+                "charged {charged:?}, recorded CPU time {cpu_s} s"
+            );
+        }
     }
 }

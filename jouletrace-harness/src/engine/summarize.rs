@@ -167,7 +167,7 @@ pub fn case(m: &mut CaseMeasurement, domain: &str, estimated: bool, config: &Run
 /// [`stats::run_to_run::widen`]) and keeps the within-run intervals beside them. Idempotent: the
 /// widening always starts from the within-run intervals.
 pub fn widen(stats: &mut CaseStats, r: RunToRun, level: f64) {
-    let within = stats.within_run.take().unwrap_or_else(|| WithinRun {
+    let within = stats.within_run.take().unwrap_or(WithinRun {
         energy_per_call_j: stats.energy_per_call_j,
         net_energy_per_call_j: stats.net_energy_per_call_j,
         power_w: stats.power_w,
@@ -254,5 +254,88 @@ pub fn problem(
                 entries,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::energy::Backend;
+    use crate::results::RunToRunSource;
+
+    fn stats() -> CaseStats {
+        let e = |p: f64| Estimate {
+            point: p,
+            lower: p * 0.99,
+            upper: p * 1.02,
+        };
+        let j = |p: f64| map(e(p), Joules);
+        let w = |p: f64| map(e(p), Watts);
+        CaseStats {
+            domain: "package-0".into(),
+            energy_per_call_j: j(2.0),
+            net_energy_per_call_j: j(1.0),
+            power_w: w(20.0),
+            net_power_w: Estimate {
+                point: Watts(0.5),
+                lower: Watts(-0.1),
+                upper: Watts(0.8),
+            },
+            time_per_call_s: e(0.1),
+            mean_energy_per_call_j: Joules(1.0),
+            stddev_energy_per_call_j: Joules(0.01),
+            mad_energy_per_call_j: Joules(0.01),
+            cv: 0.01,
+            outliers: 0,
+            samples: 12,
+            processes: 4,
+            flags: vec![],
+            run_to_run: None,
+            within_run: None,
+        }
+    }
+
+    fn r2r(sigma: f64) -> RunToRun {
+        RunToRun {
+            sigma,
+            source: RunToRunSource::Prior,
+            runs: 1,
+            meter: Backend::Estimate,
+        }
+    }
+
+    #[test]
+    fn widening_keeps_the_within_run_intervals_and_is_idempotent() {
+        let before = stats();
+        let mut s = before.clone();
+        widen(&mut s, r2r(0.02), 0.95);
+        let within = s.within_run.clone().unwrap();
+        assert_eq!(within.net_energy_per_call_j, before.net_energy_per_call_j);
+        assert_eq!(within.net_power_w, before.net_power_w);
+        assert_eq!(s.run_to_run, Some(r2r(0.02)));
+        let z = stats::run_to_run::z(0.95);
+        let n = s.net_energy_per_call_j;
+        assert_eq!(n.point, Joules(1.0));
+        let d = (1.02f64).ln();
+        assert!((n.upper.0.ln() - (d * d + (z * 0.02).powi(2)).sqrt()).abs() < 1e-12);
+        // Every interval is wider, points unmoved; the net power's negative bound additively.
+        for (a, b) in [
+            (
+                s.energy_per_call_j.lower.0,
+                before.energy_per_call_j.lower.0,
+            ),
+            (s.power_w.lower.0, before.power_w.lower.0),
+            (s.net_power_w.lower.0, before.net_power_w.lower.0),
+            (s.time_per_call_s.lower, before.time_per_call_s.lower),
+        ] {
+            assert!(a < b, "{a} {b}");
+        }
+        assert_eq!(s.time_per_call_s.point, 0.1);
+        // Again, or with another σ: from the within-run intervals, never widened twice.
+        let once = s.clone();
+        widen(&mut s, r2r(0.02), 0.95);
+        assert_eq!(s, once);
+        widen(&mut s, r2r(0.0), 0.95);
+        assert_eq!(s.net_energy_per_call_j, before.net_energy_per_call_j);
     }
 }

@@ -33,6 +33,13 @@ impl Server {
         {
             cmd.env("JOULETRACE_PYTHON", "/usr/bin/python3");
         }
+        // Off the machine's default lock, as cargo-joule's tests: a real run elsewhere on the
+        // machine (a calibration, a developer's `cargo joule`) held it exclusively for minutes and
+        // the batch test timed out waiting. These tests still take turns among themselves.
+        cmd.env(
+            "JOULETRACE_LOCK_PATH",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("jouletrace-server-tests.lock"),
+        );
         for (k, v) in env {
             cmd.env(k, v);
         }
