@@ -654,4 +654,34 @@ mod tests {
         assert!(find_candidate(&problem, "a").is_some());
         assert!(find_candidate(&problem, "q::a").is_none());
     }
+
+    #[test]
+    fn the_interval_note_says_what_the_interval_covers() {
+        let text = include_str!("../../tests/fixtures/results/estimated.json");
+        let mut results = RunResults::from_json(text, "estimated.json").unwrap();
+        // A file before the widening says the run's shift is not in it.
+        let note = interval_note(&results).unwrap();
+        assert!(
+            note.ends_with("not what varies from one run to the next"),
+            "{note}"
+        );
+        let mut spread = results.clone();
+        for m in spread.problems.iter_mut().flat_map(|p| &mut p.candidates) {
+            for s in m.measurements.iter_mut().filter_map(|m| m.stats.as_mut()) {
+                s.processes = 4;
+            }
+        }
+        let note = interval_note(&spread).unwrap();
+        assert!(note.contains("a shift of the whole run is not"), "{note}");
+        // Widened by the prior (no history here), and said so.
+        crate::engine::history::apply(&mut results, None).unwrap();
+        let note = interval_note(&results).unwrap();
+        assert!(
+            note.contains(
+                "widened by this machine's run-to-run variation (σ 2.0%, the estimate meter's \
+                 prior: no run history here); rankings inside the run are not widened"
+            ),
+            "{note}"
+        );
+    }
 }
