@@ -49,6 +49,7 @@ pub mod stats;
 pub mod sysfs;
 pub mod topology;
 pub mod units;
+pub mod verdict;
 
 pub use case::Case;
 pub use jouletrace_macros::{joule_bench, joule_cases};

@@ -1,4 +1,4 @@
-//! Targets that are not Rust: a Python 3 program speaking worker protocol 2
+//! Targets that are not Rust: a Python 3 program speaking worker protocol 3
 //! (`tests/hosts/mini_host.py`), given runtime candidates and JSON cases (a
 //! [`jouletrace::job::Job`] built here as data, no macros), is listed, checked and measured by the
 //! same engine as a bench binary, with the meter read by the orchestrator around its windows
@@ -381,7 +381,7 @@ fn a_host_that_breaks_the_window_conversation_is_a_protocol_error() {
     );
     let e = engine::describe(&broken, &quick_config()).unwrap_err();
     assert!(
-        chain(&e).contains("did not start as a worker of protocol 2"),
+        chain(&e).contains("did not start as a worker of protocol 3"),
         "{e}"
     );
 }
@@ -405,10 +405,10 @@ fn both_sides_refuse_a_peer_of_another_version() {
         let (status, lines) = bench_worker_session(dir.path(), &[first]);
         assert_eq!(status, Some(2), "{first}");
         assert_eq!(lines[0]["response"], "hello");
-        assert_eq!(lines[0]["protocol"], 2);
+        assert_eq!(lines[0]["protocol"], 3);
         assert_eq!(lines[1]["response"], "error", "{first}: {lines:?}");
         let message = lines[1]["message"].as_str().unwrap();
-        assert!(message.contains("speaks protocol 2"), "{message}");
+        assert!(message.contains("speaks protocol 3"), "{message}");
         assert_eq!(lines.len(), 2, "nothing after the refusal");
     }
     // Greeted with its own version, it answers nothing to the hello and serves requests; it
@@ -416,7 +416,7 @@ fn both_sides_refuse_a_peer_of_another_version() {
     let (status, lines) = bench_worker_session(
         dir.path(),
         &[
-            r#"{"request":"hello","protocol":2}"#,
+            r#"{"request":"hello","protocol":3}"#,
             r#"{"request":"prepare","candidate":"square::square","case":"two","meter":null,"overhead":true}"#,
         ],
     );

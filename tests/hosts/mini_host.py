@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A minimal JouleTrace host in another language, for the engine's tests.
 
-It speaks worker protocol 2 (docs/protocol.md) with `metering: orchestrator`: it never opens an
+It speaks worker protocol 3 (docs/protocol.md) with `metering: orchestrator`: it never opens an
 energy counter; it announces each batch with `window_open`, runs it between two CLOCK_MONOTONIC
 readings once told `window_go`, and reports them in `window_closed`. Candidates and cases come
 from the job file named by its first argument (or JOULETRACE_JOB). It compares outputs with the
-job's rule: `exact` (equal values of equal types), else numbers within `abs_tol`/`rel_tol`.
+job's rule: `exact` (equal values of equal types), else numbers within `abs_tol`/`rel_tol`, and
+answers `checked` itself: its targets carry no answers, so the engine lets it judge (the
+product's Python host reports outputs instead, for the engine to judge).
 
 This is a test fixture, not the product's Python host (no sandbox, no predecessor semantics):
 it proves that the engine hosts a program it was not compiled with.
@@ -18,7 +20,7 @@ import platform
 import sys
 import time
 
-PROTOCOL = 2
+PROTOCOL = 3
 
 
 def send(out, message):
@@ -207,7 +209,7 @@ def main():
     )
     first = read(stdin)
     if first.get("request") != "hello" or first.get("protocol") != PROTOCOL:
-        send(out, {"response": "error", "message": "this host speaks protocol 2 only"})
+        send(out, {"response": "error", "message": "this host speaks protocol 3 only"})
         sys.exit(2)
     while True:
         r = read(stdin)

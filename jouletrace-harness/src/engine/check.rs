@@ -1,5 +1,10 @@
 //! Phase 2 of a run: correctness checks, each candidate in its own worker against all of its
 //! cases, all candidates in parallel across the slots.
+//!
+//! A bench binary compares its outputs itself (its candidates are the user's own compiled
+//! code). A host judged by the orchestrator (a target with [`Answers`]: every Python host)
+//! only reports them, and the verdict is computed here ([`crate::verdict`]), so a candidate
+//! that shares the host's process can neither see the expected outputs nor forge the verdict.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +17,7 @@ use crate::pool::{Ending, Worker, WorkerError, classify};
 use crate::protocol::{Request, Response};
 use crate::registry::CheckOutcome;
 use crate::results::{CheckRecord, Failure, Status};
+use crate::verdict::Answers;
 
 /// Checks every candidate of `plan.to_check`, one worker per slot at a time; the records are
 /// indexed like `plan.jobs` (`None`: not checked, or interrupted before its turn).
@@ -74,13 +80,20 @@ pub fn check(
             };
         }
     };
-    let answer = worker.request(
-        &Request::Check {
-            candidate: job.descriptor.id.clone(),
-        },
-        eff.timeout,
-        Some(cancel),
-    );
+    let request = Request::Check {
+        candidate: job.descriptor.id.clone(),
+    };
+    let answer = match &job.target.answers {
+        Some(answers) => judged(
+            &mut worker,
+            &request,
+            answers,
+            &job.descriptor.id,
+            eff.timeout,
+            cancel,
+        ),
+        None => worker.request(&request, eff.timeout, Some(cancel)),
+    };
     // Hosts that run every case say how each went; the outcome is still the first failure.
     let verdicts = match &answer {
         Ok(Response::Checked {
@@ -148,7 +161,7 @@ pub fn check(
             Some(Failure::new(
                 Status::ProtocolError,
                 None,
-                format!("unexpected answer to a check: {other:?}"),
+                format!("unexpected answer to a check: {}", shortened(&other)),
             )),
         ),
         Err(e) => {
@@ -185,6 +198,48 @@ pub fn check(
         stderr,
         verdicts,
     }
+}
+
+/// The check of a host judged by the orchestrator: the host answers `ran` (its outputs) and
+/// the verdict is computed here, against answers the host never saw, as the `checked` answer a
+/// self-judging worker would have sent. A `checked` from such a host is a verdict of its own —
+/// possibly written by the candidate, which shares its process — and is ignored.
+fn judged(
+    worker: &mut Worker,
+    request: &Request,
+    answers: &Answers,
+    candidate: &str,
+    timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<Response, WorkerError> {
+    worker.send(request)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match worker.receive_until(deadline, timeout, Some(cancel))? {
+            Response::Checked { .. } => continue,
+            Response::Ran {
+                stray_threads,
+                cases,
+            } => {
+                return Ok(match answers.judge(candidate, &cases) {
+                    Ok(judged) => Response::Checked {
+                        outcome: judged.outcome,
+                        stray_threads,
+                        verdicts: Some(judged.verdicts),
+                    },
+                    Err(message) => Response::Error {
+                        message: format!("the host's outputs cannot be judged: {message}"),
+                    },
+                });
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+/// A message for the record, bounded: an unexpected answer may carry a whole output.
+fn shortened(answer: &Response) -> String {
+    crate::rust_source::compare::render::cut(format!("{answer:?}"), 500)
 }
 
 fn failed_without_worker(

@@ -36,6 +36,11 @@ pub struct Target {
     /// How reports name it: `package/bench`, or the job's name.
     pub label: String,
     pub kind: TargetKind,
+    /// Set for a host judged by the orchestrator (every Python host: `python::HostFiles`):
+    /// the expected outputs, kept in this process. Its workers answer `check` with their
+    /// outputs (`ran`) and the engine judges them; a target without answers judges itself.
+    #[serde(skip)]
+    pub answers: Option<std::sync::Arc<crate::verdict::Answers>>,
 }
 
 /// What sort of program a target is; decides how a failure to start is explained.
@@ -59,6 +64,7 @@ impl Target {
             cwd: None,
             label: label.into(),
             kind: TargetKind::Bench,
+            answers: None,
         }
     }
 
@@ -75,6 +81,7 @@ impl Target {
             cwd: None,
             label: label.into(),
             kind: TargetKind::Host,
+            answers: None,
         }
     }
 
@@ -90,6 +97,12 @@ impl Target {
         let mut t = Target::host(program, args, label).with_env(JOB_ENV, job.clone());
         t.args.push(job);
         t
+    }
+
+    /// Judges its outputs against `answers` in the orchestrator (the host reports outputs).
+    pub fn with_answers(mut self, answers: std::sync::Arc<crate::verdict::Answers>) -> Target {
+        self.answers = Some(answers);
+        self
     }
 
     /// Runs its workers in `dir`.

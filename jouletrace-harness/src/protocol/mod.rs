@@ -22,6 +22,11 @@
 //! reports its clock readings in [`Response::WindowClosed`] and waits for [`Request::WindowAck`]
 //! (sent right after the second meter reading).
 //!
+//! Verdicts ([`Response::Ran`]): a host that runs untrusted candidates in its own process is
+//! judged by the orchestrator: it answers `check` with what each call returned, encoded as
+//! tokens (`rust_source::compare::wire`), and the engine compares them with expected outputs
+//! the host is never given (`crate::verdict`).
+//!
 //! The full description, with examples, is in `docs/protocol.md`. Compatibility: adding an
 //! optional field is a minor change; anything else bumps [`PROTOCOL_VERSION`], and both sides
 //! refuse a peer with another version.
@@ -33,7 +38,7 @@ use crate::registry::CandidateDescriptor;
 use crate::registry::{CaseInfo, CheckOutcome};
 pub use crate::results::{CaseVerdict, HostInfo, Metering, VerdictKind};
 
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The first argument that turns a bench binary into a worker.
 pub const WORKER_ARG: &str = "--jouletrace-worker";
@@ -66,7 +71,8 @@ pub enum Request {
     Cases {
         candidate: String,
     },
-    /// Run every case and compare the outputs.
+    /// Run every case and compare the outputs (a bench binary), or report them for the
+    /// orchestrator to compare (a host judged by the orchestrator answers [`Response::Ran`]).
     Check {
         candidate: String,
     },
@@ -129,6 +135,14 @@ pub enum Response {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         verdicts: Option<Vec<CaseVerdict>>,
     },
+    /// The answer to `check` of a host judged by the orchestrator (every Python host): what each
+    /// case's call returned, or how it failed — never whether it was right. The orchestrator
+    /// compares the outputs with expected outputs the host was never given.
+    Ran {
+        /// Threads the candidate left running after its calls returned.
+        stray_threads: u32,
+        cases: Vec<CaseRun>,
+    },
     /// The case is ready; `input_bytes` estimates the memory one fresh input takes, so the
     /// orchestrator can bound batches.
     Prepared {
@@ -150,6 +164,24 @@ pub enum Response {
     Error {
         message: String,
     },
+}
+
+/// How one case's call went, as a host judged by the orchestrator reports it: an `output`, or a
+/// failure `kind` (`exception`, `syntax_error`… as in [`VerdictKind`]) and its `message`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseRun {
+    pub case: String,
+    /// The returned value as tokens (`rust_source::compare::wire`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// A `custom` comparison's answer, which only the host can give (it runs in the
+    /// candidate's language, in the candidate's process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validated: Option<bool>,
 }
 
 /// What the worker measured for one sample. Times are `CLOCK_MONOTONIC` nanoseconds, a clock the
@@ -305,5 +337,27 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn ran_lines_as_the_python_host_writes_them() {
+        let ran: Response = serde_json::from_str(
+            r#"{"response":"ran","stray_threads":0,"cases":[
+                {"case":"t1","output":[["l",2],1,["i","354224848179261915075"]]},
+                {"case":"t2","kind":"exception","message":"ZeroDivisionError: division by zero"},
+                {"case":"t3","output":[true],"validated":false}]}"#,
+        )
+        .unwrap();
+        let Response::Ran { cases, .. } = ran else {
+            panic!("{ran:?}")
+        };
+        assert_eq!(cases.len(), 3);
+        assert_eq!(cases[0].output.as_ref().unwrap().len(), 3);
+        assert_eq!(cases[1].kind.as_deref(), Some("exception"));
+        assert_eq!(cases[2].validated, Some(false));
+        assert_eq!(
+            serde_json::to_string(&cases[1]).unwrap(),
+            r#"{"case":"t2","kind":"exception","message":"ZeroDivisionError: division by zero"}"#
+        );
     }
 }

@@ -1,5 +1,5 @@
 # JouleTrace's Python host: runs untrusted Python candidates for the engine, speaking the worker
-# protocol v2 (docs/protocol.md). Embedded in the jouletrace library and written to a private
+# protocol v3 (docs/protocol.md). Embedded in the jouletrace library and written to a private
 # directory at run time; started as `python3 -I -S host.py JOB.json` by the worker pool, which
 # has already applied the limits (wall-clock timeout from outside, address space, processes,
 # sandbox). Nothing of a candidate runs before this process is under those limits.
@@ -11,7 +11,8 @@
 #
 # Semantics (docs/python.md): inputs spread as the predecessor did (array -> *args, object ->
 # **kwargs, anything else -> one argument), fresh inputs for every call made before the window
-# opens, the predecessor's comparison (or the lenient one), its pre-seeded namespace.
+# opens, its pre-seeded namespace. Outputs are reported, never judged here: the orchestrator
+# compares them with expected outputs this process is never given (`encode`, `Host.check`).
 
 import builtins
 import gc
@@ -25,11 +26,11 @@ import time
 import traceback
 import types
 
-PROTOCOL = 2
+PROTOCOL = 3
 JOB_PROTOCOL = 2
 # The only filename candidate code is compiled under; tracebacks are cut to its frames.
 CANDIDATE_FILE = "<candidate>"
-# Longest rendering of a value in a mismatch (the engine truncates too).
+# Longest `repr` of a value the output encoding cannot represent.
 MAX_SHOWN = 2000
 # The memory probe (Prepared.input_bytes) sizes at most this many nested objects.
 PROBE_OBJECTS = 200_000
@@ -370,108 +371,194 @@ def empty_twin(f, inputs):
 
 
 # ---------------------------------------------------------------------------------------------
-# Comparison: the predecessor's rule, and the lenient one
+# Outputs: reported as tagged values, judged by the orchestrator (protocol 3)
+#
+# The host never sees an expected output (the job file it is given has none, except for a
+# `custom` comparison, which runs here by definition). It reports what each call returned as
+# a flat list of tokens (docs/protocol.md, "Outputs"); the orchestrator compares. Built-ins are
+# bound here, before any candidate runs, so that a candidate rebinding `isinstance` or `repr`
+# in builtins does not change how honest outputs are reported.
+
+_type = type
+_isinstance = isinstance
+_len = len
+_list = list
+_int = int
+_float = float
+_repr = repr
+_int_repr = int.__repr__
+_float_repr = float.__repr__
+_str_encode = str.encode
+_bytes_hex = bytes.hex
+_dict_items = dict.items
+_getattr = getattr
+_bool, _str, _bytes, _bytearray = bool, str, bytes, bytearray
+_tuple, _set, _frozenset, _dict = tuple, set, frozenset, dict
+_reversed = reversed
+_Sequence = None  # collections.abc.Sequence, imported on first use
+
+# Bounds of one output (docs/python.md): beyond them the output is reported as cut, which the
+# orchestrator judges a wrong answer; no JSON expected output comes near them.
+MAX_TOKENS = 1_000_000
+MAX_TEXT = 16 * 1024 * 1024
+MAX_DEPTH = 200
+MAX_INT_BITS = 1 << 18
+# Ints of smaller magnitude are written as JSON numbers, which any JSON reader keeps exact.
+SAFE_INT = 1 << 53
 
 
-def numbers(a, b):
-    return isinstance(a, (int, float)) and isinstance(b, (int, float))
+class TooLarge(Exception):
+    pass
 
 
-def floats_equal(expected, actual, abs_tol, rel_tol):
-    expected, actual = float(expected), float(actual)
-    if math.isnan(expected) and math.isnan(actual):
-        return True
-    if math.isinf(expected) or math.isinf(actual):
-        return expected == actual
-    diff = abs(expected - actual)
-    return diff <= abs_tol or diff <= rel_tol * max(abs(expected), abs(actual))
+def type_name(value):
+    try:
+        name = _getattr(_type(value), "__qualname__", None)
+        return name if _isinstance(name, _str) else "?"
+    except BaseException:  # noqa: BLE001 - a hostile metaclass
+        return "?"
 
 
-def int_equal(expected, actual):
-    # Exact for big integers: no detour through float.
-    return int(expected) == int(actual)
+def show(value):
+    """A bounded `repr`, for what has no faithful encoding (the orchestrator renders the rest)."""
+    try:
+        text = _repr(value)
+        if _type(text) is not _str:
+            raise TypeError("__repr__ returned a non-string")
+    except BaseException as e:  # noqa: BLE001 - a hostile __repr__
+        if _isinstance(e, MemoryError):
+            die_of_memory()
+        text = f"<unprintable {type_name(value)}: {_type(e).__name__}>"
+    if _len(text) > MAX_SHOWN:
+        text = text[:MAX_SHOWN] + f"… ({_len(text)} characters)"
+    return text
 
 
-def outputs_equal(expected, actual, rule):
-    """Dispatches on the job's comparison mode (docs/python.md, docs/protocol.md)."""
-    mode = rule["mode"]
-    if mode in ("predecessor", "lenient"):
-        return predecessor_equal(expected, actual, rule)
-    if mode == "exact":
-        return exact_equal(expected, actual)
-    if mode == "tolerance":
-        return tolerance_equal(expected, actual, rule)
-    raise HostError(f"unknown comparison mode {mode!r}")
+def int_text(value):
+    try:
+        return _int_repr(value)
+    except ValueError:
+        # Python 3.11+ limits int-to-decimal conversion (4300 digits by default).
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return _int_repr(value)
+        finally:
+            sys.set_int_max_str_digits(limit)
 
 
-def predecessor_equal(expected, actual, rule):
-    """The predecessor's comparison: None only equals None; different types fail unless both
-    are numbers (bool counts as int); numbers within abs or rel tolerance (NaN equals NaN);
-    lists element-wise; dicts with exactly the same keys. Lenient adds: any sequence (tuple,
-    deque, ...) equals a list element-wise, and a dict key equals its JSON string form."""
-    lenient = rule["mode"] == "lenient"
-    if expected is None or actual is None:
-        return expected is None and actual is None
-    if type(expected) is not type(actual):
-        if numbers(expected, actual):
-            if isinstance(expected, float) or isinstance(actual, float):
-                return floats_equal(expected, actual, rule["abs_tol"], rule["rel_tol"])
-            return int_equal(expected, actual)
-        if lenient and isinstance(expected, list) and is_sequence(actual):
-            return lists_equal(expected, list(actual), rule)
-        return False
-    if isinstance(expected, float):
-        return floats_equal(expected, actual, rule["abs_tol"], rule["rel_tol"])
-    if isinstance(expected, list):
-        return lists_equal(expected, actual, rule)
-    if isinstance(expected, dict):
-        if lenient:
-            actual = {json_key(k): v for k, v in actual.items()}
-        if set(expected.keys()) != set(actual.keys()):
-            return False
-        return all(predecessor_equal(expected[k], actual[k], rule) for k in expected)
-    return expected == actual
+def derived_base(value):
+    """For an instance of a subclass of int, float, list, tuple or dict, or another sequence
+    (deque, range, a named tuple…): its value as the built-in type the comparison rules treat
+    it as (what the in-process comparison used: `int(x)`, `float(x)`, `list(x)`, its items).
+    `None` for anything else."""
+    global _Sequence
+    if _isinstance(value, (_str, _bytes, _bytearray)):
+        return None
+    if _isinstance(value, _int):
+        base = _int(value)
+        return base if _type(base) is _int else None
+    if _isinstance(value, _float):
+        base = _float(value)
+        return base if _type(base) is _float else None
+    if _isinstance(value, _dict):
+        return _dict(_list(_dict_items(value)))
+    if _isinstance(value, _tuple):
+        return _tuple(value)
+    if _Sequence is None:
+        import collections.abc
+
+        _Sequence = collections.abc.Sequence
+    if _isinstance(value, _Sequence):
+        return _list(value)
+    return None
 
 
-def exact_equal(expected, actual):
-    """Equal values of equal types at every depth, no tolerance; NaN equals NaN."""
-    if type(expected) is not type(actual):
-        return False
-    if isinstance(expected, float):
-        return (math.isnan(expected) and math.isnan(actual)) or expected == actual
-    if isinstance(expected, list):
-        return len(expected) == len(actual) and all(
-            exact_equal(e, a) for e, a in zip(expected, actual)
-        )
-    if isinstance(expected, dict):
-        return set(expected.keys()) == set(actual.keys()) and all(
-            exact_equal(expected[k], actual[k]) for k in expected
-        )
-    return expected == actual
+def encode(value):
+    """`value` as protocol 3's tokens, in pre-order (docs/protocol.md, "Outputs"); a single
+    `cut` token when the whole output exceeds the bounds. Iterative: the depth of the value
+    never meets the interpreter's recursion limit."""
+    try:
+        return encode_tokens(value)
+    except TooLarge as e:
+        return [["cut", _str(e)]]
 
 
-def tolerance_equal(expected, actual, rule):
-    """Numbers of any type within abs or rel tolerance at any depth; any sequence equals a
-    list element-wise; everything else exact."""
-    if numbers(expected, actual):
-        if isinstance(expected, float) or isinstance(actual, float):
-            return floats_equal(expected, actual, rule["abs_tol"], rule["rel_tol"])
-        return int_equal(expected, actual)
-    if isinstance(expected, list) and is_sequence(actual):
-        actual = list(actual)
-        return len(expected) == len(actual) and all(
-            tolerance_equal(e, a, rule) for e, a in zip(expected, actual)
-        )
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        return set(expected.keys()) == set(actual.keys()) and all(
-            tolerance_equal(expected[k], actual[k], rule) for k in expected
-        )
-    return exact_equal(expected, actual)
+def encode_tokens(value):
+    tokens = []
+    append = tokens.append
+    text = 0
+    stack = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v, depth = pop()
+        if _len(tokens) >= MAX_TOKENS or text > MAX_TEXT:
+            raise TooLarge(
+                f"output too large to compare: more than {MAX_TOKENS} values or "
+                f"{MAX_TEXT} characters"
+            )
+        t = _type(v)
+        if v is None or t is _bool:
+            append(v)
+        elif t is _int:
+            if -SAFE_INT < v < SAFE_INT:
+                append(v)
+            elif v.bit_length() > MAX_INT_BITS:
+                append(["cut", f"an int of {v.bit_length()} bits, beyond {MAX_INT_BITS}"])
+            else:
+                digits = int_text(v)
+                text += _len(digits)
+                append(["i", digits])
+        elif t is _float:
+            append(["f", _float_repr(v)])
+        elif t is _str:
+            try:
+                _str_encode(v, "utf-8")
+            except UnicodeEncodeError:
+                # Lone surrogates: no JSON text carries them, so no expected output has them.
+                append(["o", "str", show(v)])
+                continue
+            text += _len(v)
+            append(v)
+        elif depth >= MAX_DEPTH:
+            append(["cut", f"nested deeper than {MAX_DEPTH} levels"])
+        elif t is _list or t is _tuple or t is _set or t is _frozenset:
+            items = _list(v)
+            tag = "l" if t is _list else "t" if t is _tuple else "s" if t is _set else "fs"
+            append([tag, _len(items)])
+            for item in _reversed(items):
+                push((item, depth + 1))
+        elif t is _dict:
+            items = _list(_dict_items(v))
+            append(["d", _len(items)])
+            for k, x in _reversed(items):
+                push((x, depth + 1))
+                push((k, depth + 1))
+        elif t is _bytes:
+            text += 2 * _len(v)
+            append(["b", _bytes_hex(v)])
+        else:
+            try:
+                base = derived_base(v)
+            except BaseException as e:  # noqa: BLE001 - a hostile __int__, __len__, __iter__
+                if _isinstance(e, MemoryError):
+                    die_of_memory()
+                base = None
+            if base is None:
+                shown = show(v)
+                text += _len(shown)
+                append(["o", type_name(v), shown])
+            else:
+                append(["x", type_name(v)])
+                push((base, depth + 1))
+    return tokens
 
 
 class CustomValidator:
     """`comparison: custom`: `code` defines `entry(inputs, actual, expected)`; a true result
-    accepts the output. Loaded in a fresh, pre-seeded namespace, in the candidate's worker."""
+    accepts the output. Loaded in a fresh, pre-seeded namespace, in the candidate's worker:
+    the one rule the orchestrator cannot apply itself, so the one whose expected outputs the
+    host is given (docs/python.md, "Who judges")."""
 
     def __init__(self, rule):
         module = preseeded_namespace("jouletrace_validator")
@@ -485,49 +572,6 @@ class CustomValidator:
 
     def accepts(self, inputs, actual, expected):
         return bool(self.entry(inputs, actual, expected))
-
-
-def lists_equal(expected, actual, rule):
-    return len(expected) == len(actual) and all(
-        predecessor_equal(e, a, rule) for e, a in zip(expected, actual)
-    )
-
-
-def is_sequence(value):
-    """Tuples, deques and other sequences; never strings, bytes or sets (unordered)."""
-    import collections.abc
-
-    return isinstance(value, collections.abc.Sequence) and not isinstance(
-        value, (str, bytes, bytearray)
-    )
-
-
-def json_key(key):
-    """The key JSON would write for `key` (json.dumps's rules for non-string keys)."""
-    if isinstance(key, str):
-        return key
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, float):
-        return json.dumps(key)
-    if isinstance(key, int):
-        return str(key)
-    return key
-
-
-def show(value):
-    try:
-        text = repr(value)
-    except BaseException as e:  # noqa: BLE001 - a hostile __repr__
-        text = f"<unprintable {type(value).__name__}: {type(e).__name__}>"
-    if len(text) > MAX_SHOWN:
-        text = text[:MAX_SHOWN] + f"… ({len(text)} characters)"
-    return text
-
 
 # ---------------------------------------------------------------------------------------------
 # The host
@@ -595,16 +639,16 @@ class Host:
 
     def check(self, spec):
         """Runs every case (as the predecessor did), each on a freshly executed module and a
-        fresh copy of its inputs; the outcome is the first failure, `verdicts` has them all."""
+        fresh copy of its inputs, and reports what each call returned (`ran`), or how it
+        failed. Whether an output is right is the orchestrator's call: this process never
+        holds the expected outputs (a `custom` comparison aside)."""
         candidate = Candidate(spec)
         rule = self.rule(spec)
         validator = CustomValidator(rule) if rule.get("mode") == "custom" else None
         threads_before = threading.active_count()
-        verdicts = []
-        first = None
+        ran = []
         for case in self.cases.get(spec["problem"], []):
             self.channel.send({"response": "case_started", "case": case["id"]})
-            verdict = {"case": case["id"], "passed": False}
             try:
                 f = candidate.load()
                 inputs = Inputs(case["inputs"])
@@ -612,53 +656,29 @@ class Host:
                     actual = inputs.call(f, inputs.fresh())
                 except BaseException as e:  # noqa: BLE001
                     raise classify_exception(e) from None
-                try:
-                    if validator is not None:
-                        equal = validator.accepts(inputs.raw_copy(), actual, case["expected"])
-                    else:
-                        equal = outputs_equal(case["expected"], actual, rule)
-                except HostError:
-                    raise
-                except BaseException as e:  # noqa: BLE001 - a hostile __eq__ or __len__
-                    raise CandidateFailure(
-                        "exception", f"comparing the output raised {describe_exception(e)}"
-                    ) from None
-                if equal:
-                    verdict["passed"] = True
-                else:
-                    verdict.update(
-                        kind="wrong_answer",
-                        expected=show(case["expected"]),
-                        actual=show(actual),
-                        validator=validator is not None,
-                    )
+                entry = {"case": case["id"], "output": encode(actual)}
+                if validator is not None:
+                    entry["validated"] = self.validate(validator, case, inputs, actual)
             except CandidateFailure as failure:
-                verdict.update(kind=failure.kind, message=failure.message)
-            verdicts.append(verdict)
-            if first is None and not verdict["passed"]:
-                first = verdict
-        if first is None:
-            outcome = {"outcome": "passed", "cases": len(verdicts)}
-        elif first["kind"] == "wrong_answer":
-            outcome = {
-                "outcome": "wrong_answer",
-                "case": first["case"],
-                "expected": first["expected"],
-                "actual": first["actual"],
-                "validator": first.get("validator", False),
-            }
-        else:
-            outcome = {
-                "outcome": "panic",
-                "case": first["case"],
-                "message": f"{first['kind']}: {first['message']}",
-            }
+                entry = {"case": case["id"], "kind": failure.kind, "message": failure.message}
+            ran.append(entry)
         return {
-            "response": "checked",
-            "outcome": outcome,
+            "response": "ran",
             "stray_threads": max(0, threading.active_count() - threads_before),
-            "verdicts": verdicts,
+            "cases": ran,
         }
+
+    def validate(self, validator, case, inputs, actual):
+        if "expected" not in case:
+            raise HostError(f"the job gives no expected output for case `{case['id']}`")
+        try:
+            return validator.accepts(inputs.raw_copy(), actual, case["expected"])
+        except BaseException as e:  # noqa: BLE001 - a hostile __eq__ or __len__
+            if isinstance(e, MemoryError):
+                die_of_memory()
+            raise CandidateFailure(
+                "exception", f"the custom comparison raised {describe_exception(e)}"
+            ) from None
 
     def prepare(self, request):
         spec = self.candidate(request["candidate"])

@@ -1,9 +1,11 @@
 //! Python candidates: the embedded host script, finding an interpreter, and the target that runs
 //! a [`Job`](crate::job::Job) of Python candidates through the engine.
 //!
-//! The host ([`HOST_SCRIPT`], `host.py` beside this file) speaks protocol v2 with orchestrator
+//! The host ([`HOST_SCRIPT`], `host.py` beside this file) speaks protocol v3 with orchestrator
 //! metering: it never holds an energy counter; the engine reads its meter around each batch of
-//! calls the host announces. Semantics (input spreading, comparison, namespace, failure kinds)
+//! calls the host announces. Nor does it judge outputs: its job file has no expected outputs
+//! ([`HostFiles::write`]), it reports what each call returned, and the engine compares
+//! ([`crate::verdict`]). Semantics (input spreading, comparison, namespace, failure kinds)
 //! are described in `docs/python.md`.
 //!
 //! ```no_run
@@ -23,11 +25,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::engine::Target;
-use crate::job::Job;
+use crate::job::{Comparison, Job, JobCandidate, JobCase};
 use crate::pool::sandbox::{self, SandboxPolicy};
+use crate::verdict::{Answers, AnswersError};
 
 /// The host script, written next to each job at run time.
 pub const HOST_SCRIPT: &str = include_str!("host.py");
@@ -73,6 +80,8 @@ pub enum PythonError {
          --python or {PYTHON_ENV} (a system interpreter such as /usr/bin/python3)"
     )]
     NotRunnable { path: String, reason: String },
+    #[error("the job's expected outputs: {0}")]
+    Answers(#[from] AnswersError),
     #[error("writing the host's files in {dir}: {source}")]
     Write {
         dir: PathBuf,
@@ -198,17 +207,22 @@ impl Interpreter {
     }
 }
 
-/// The host script and a job file, in a private temporary directory removed on drop.
+/// The host script and a job file, in a private temporary directory removed on drop, and the
+/// job's expected outputs, kept in memory for the engine.
 #[derive(Debug)]
 pub struct HostFiles {
     dir: tempfile::TempDir,
     script: PathBuf,
     job: PathBuf,
+    answers: Arc<Answers>,
 }
 
 impl HostFiles {
-    /// Writes the host script and `job` into a fresh temporary directory.
+    /// Writes the host script and `job` into a fresh temporary directory: the job without its
+    /// expected outputs (the candidates can read that directory), except the cases of problems
+    /// with a `custom` comparison, which runs in the host.
     pub fn write(job: &Job) -> Result<HostFiles, PythonError> {
+        let answers = Arc::new(Answers::from_job(job)?);
         let dir = tempfile::Builder::new()
             .prefix("jouletrace-python-")
             .tempdir()
@@ -225,11 +239,12 @@ impl HostFiles {
             })
         };
         write(&script, HOST_SCRIPT)?;
-        write(&job_path, &job.to_json())?;
+        write(&job_path, &without_expected(job))?;
         Ok(HostFiles {
             dir,
             script,
             job: job_path,
+            answers,
         })
     }
 
@@ -246,14 +261,81 @@ impl HostFiles {
     }
 
     /// The engine target: `python -I -S host.py job.json`, its workers started in the
-    /// temporary directory.
+    /// temporary directory, its outputs judged by the engine against the job's answers.
     pub fn target(&self, python: &Interpreter, label: impl Into<String>) -> Target {
         let mut args: Vec<String> = Interpreter::host_args().map(str::to_owned).to_vec();
         args.push(self.script.display().to_string());
         args.push(self.job.display().to_string());
-        Target::host(&python.path, args, label).with_cwd(self.dir.path())
+        Target::host(&python.path, args, label)
+            .with_cwd(self.dir.path())
+            .with_answers(Arc::clone(&self.answers))
+    }
+
+    /// The expected outputs the engine judges this job's outputs against.
+    pub fn answers(&self) -> &Arc<Answers> {
+        &self.answers
     }
 }
 
+/// The job file a host is given: the job, each case without `expected` unless a candidate of
+/// its problem has a `custom` comparison. Written from the raw JSON, so big integers in the
+/// inputs stay exact.
+fn without_expected(job: &Job) -> String {
+    #[derive(Serialize)]
+    struct HostJob<'a> {
+        protocol: u32,
+        candidates: &'a [JobCandidate],
+        cases: BTreeMap<&'a str, Vec<HostCase<'a>>>,
+        comparison: &'a Comparison,
+    }
+    #[derive(Serialize)]
+    struct HostCase<'a> {
+        id: &'a str,
+        inputs: &'a RawValue,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected: Option<&'a RawValue>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        family: Option<&'a str>,
+        metadata: &'a serde_json::Map<String, serde_json::Value>,
+        measured: bool,
+    }
+    let custom = |problem: &str| {
+        job.candidates.iter().any(|c| {
+            c.problem == problem && matches!(job.comparison_for(c), Comparison::Custom { .. })
+        })
+    };
+    let cases = job
+        .cases
+        .iter()
+        .map(|(problem, cases)| {
+            let keep = custom(problem);
+            let cases = cases
+                .iter()
+                .map(|c: &JobCase| HostCase {
+                    id: &c.id,
+                    inputs: &c.inputs,
+                    expected: keep.then_some(&*c.expected),
+                    size: c.size,
+                    family: c.family.as_deref(),
+                    metadata: &c.metadata,
+                    measured: c.measured,
+                })
+                .collect();
+            (problem.as_str(), cases)
+        })
+        .collect();
+    serde_json::to_string(&HostJob {
+        protocol: job.protocol,
+        candidates: &job.candidates,
+        cases,
+        comparison: &job.comparison,
+    })
+    .expect("a job always serializes")
+}
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod hacks;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! The host against a fake orchestrator: raw protocol lines over stdin and fd 3, so the host's
-//! side of protocol v2 and its semantics are tested without the engine.
+//! side of protocol v3 and its semantics are tested without the engine. Its `ran` answers are
+//! judged by the orchestrator's own code ([`crate::verdict`]), as the engine judges them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -16,12 +17,14 @@ struct Fake {
     stdin: ChildStdin,
     responses: BufReader<std::fs::File>,
     _files: HostFiles,
+    /// `checked` lines seen (and ignored) while judging.
+    forged: usize,
 }
 
 impl Fake {
     fn start(job: &Job, memory_limit_mb: Option<u64>) -> Fake {
         let mut fake = Fake::start_without_hello_limited(job, memory_limit_mb);
-        fake.send(json!({"request": "hello", "protocol": 2}));
+        fake.send(json!({"request": "hello", "protocol": crate::protocol::PROTOCOL_VERSION}));
         fake
     }
 
@@ -67,10 +70,11 @@ impl Fake {
             stdin,
             responses: BufReader::new(std::fs::File::from(read)),
             _files: files,
+            forged: 0,
         };
         let hello = fake.recv();
         assert_eq!(hello["response"], "hello");
-        assert_eq!(hello["protocol"], 2);
+        assert_eq!(hello["protocol"], crate::protocol::PROTOCOL_VERSION);
         assert_eq!(hello["host"]["metering"], "orchestrator");
         fake
     }
@@ -87,6 +91,28 @@ impl Fake {
         serde_json::from_str(&line).unwrap()
     }
 
+    /// The orchestrator's verdict on `candidate`'s check: the host's `ran`, judged.
+    /// A `checked` line is ignored, as the engine ignores one from a judged host.
+    fn judge(&mut self, candidate: &str) -> crate::registry::CheckOutcome {
+        self.send(json!({"request": "check", "candidate": candidate}));
+        let r = loop {
+            let r = self.recv();
+            if r["response"] == "checked" {
+                self.forged += 1;
+            } else if r["response"] != "case_started" {
+                break r;
+            }
+        };
+        assert_eq!(r["response"], "ran", "{r}");
+        let cases: Vec<crate::protocol::CaseRun> =
+            serde_json::from_value(r["cases"].clone()).unwrap();
+        self._files
+            .answers()
+            .judge(candidate, &cases)
+            .unwrap()
+            .outcome
+    }
+
     /// The answer to `request`, skipping `case_started` notices.
     fn ask(&mut self, request: Value) -> Value {
         self.send(request);
@@ -96,6 +122,18 @@ impl Fake {
                 return r;
             }
         }
+    }
+}
+
+/// An outcome as `outcome[: message]`, a wrong answer as `"expected" vs "actual"`.
+fn shown(outcome: &crate::registry::CheckOutcome) -> String {
+    use crate::registry::CheckOutcome;
+    match outcome {
+        CheckOutcome::Passed { .. } => "passed".to_owned(),
+        CheckOutcome::WrongAnswer(m) => {
+            format!("wrong_answer: {:?} vs {:?}", m.expected, m.actual)
+        }
+        CheckOutcome::Panic { message, .. } => format!("panic: {message}"),
     }
 }
 
@@ -137,16 +175,7 @@ fn outcomes_of_bodies(bodies: &[String]) -> Vec<String> {
     let out = job
         .candidates
         .iter()
-        .map(|c| {
-            let r = host.ask(json!({"request": "check", "candidate": c.id}));
-            assert_eq!(r["response"], "checked", "{r}");
-            let o = &r["outcome"];
-            match o["outcome"].as_str().unwrap() {
-                "passed" => "passed".to_owned(),
-                "wrong_answer" => format!("wrong_answer: {} vs {}", o["expected"], o["actual"]),
-                other => format!("{other}: {}", o["message"].as_str().unwrap()),
-            }
-        })
+        .map(|c| shown(&host.judge(&c.id)))
         .collect();
     host.send(json!({"request": "shutdown"}));
     assert!(host.child.wait().unwrap().success());
@@ -404,8 +433,10 @@ fn the_empty_twin_takes_the_same_parameters() {
     let mut host = Fake::start(&job, None);
     // Positional-only `a` given as a keyword fails for the candidate and its twin alike.
     let r = host.ask(json!({"request": "check", "candidate": id}));
+    assert_eq!(r["response"], "ran", "{r}");
+    assert_eq!(r["cases"][0]["kind"], "exception", "{r}");
     assert!(
-        r["outcome"]["message"]
+        r["cases"][0]["message"]
             .as_str()
             .unwrap()
             .contains("TypeError"),
@@ -426,7 +457,7 @@ fn another_protocol_version_is_refused() {
         json!([case(json!([]), json!(1))]),
     )]);
     let mut host = Fake::start_without_hello(&job);
-    let r = host.ask(json!({"request": "hello", "protocol": 3}));
+    let r = host.ask(json!({"request": "hello", "protocol": 2}));
     assert_eq!(r["response"], "error");
     assert!(!host.child.wait().unwrap().success());
     // Any other first request is refused too.
@@ -493,18 +524,11 @@ fn exact_tolerance_and_custom_comparisons() {
     let got: Vec<String> = job
         .candidates
         .iter()
-        .map(|c| {
-            let r = host.ask(json!({"request": "check", "candidate": c.id}));
-            let o = &r["outcome"];
-            format!(
-                "{}{}",
-                o["outcome"].as_str().unwrap(),
-                if o["validator"] == true {
-                    " (validator)"
-                } else {
-                    ""
-                }
-            )
+        .map(|c| match host.judge(&c.id) {
+            crate::registry::CheckOutcome::WrongAnswer(m) if m.validator => {
+                "wrong_answer (validator)".to_owned()
+            }
+            other => shown(&other).split(':').next().unwrap().to_owned(),
         })
         .collect();
     assert_eq!(
@@ -518,4 +542,69 @@ fn exact_tolerance_and_custom_comparisons() {
             "wrong_answer (validator)"
         ]
     );
+}
+
+/// Reward hacks against the old in-process comparison ([`super::hacks`]), each now a wrong
+/// answer: objects that claim equality with anything, candidates that look for the expected
+/// output in the caller's frames, the garbage collector's objects and the job file (each returns
+/// what it found, which would pass, or `'not found'`), and a forged `checked` line.
+#[test]
+fn hostile_outputs_are_wrong_answers_and_expected_outputs_are_nowhere_to_find() {
+    let requests: Vec<Value> = super::hacks::HACKS
+        .iter()
+        .map(|(id, code)| request(id, code, json!([case(json!([1]), json!(42))])))
+        .collect();
+    let got = outcomes(&requests);
+    let actual: Vec<&str> = got
+        .iter()
+        .map(|g| g.split(" vs ").nth(1).unwrap_or(g))
+        .collect();
+    assert!(
+        got.iter()
+            .all(|g| g.starts_with("wrong_answer: \"42\" vs ")),
+        "{got:#?}"
+    );
+    assert!(
+        actual[0].starts_with("\"<candidate_1.AlwaysEqual object at"),
+        "{got:#?}"
+    );
+    assert_eq!(
+        actual[1..],
+        [
+            "\"E(0)\"",
+            "\"L([])\"",
+            "\"'not found'\"",
+            "\"'not found'\"",
+            "\"'not found'\"",
+            "\"-1\"",
+        ],
+        "{got:#?}"
+    );
+
+    // The forged line reached the protocol channel, and was ignored.
+    let forged = super::hacks::HACKS
+        .iter()
+        .position(|(name, _)| *name == "forged_checked")
+        .unwrap();
+    let job = job_of(&requests[forged..=forged]);
+    let mut host = Fake::start(&job, None);
+    assert_eq!(
+        shown(&host.judge(&job.candidates[0].id)),
+        "wrong_answer: \"42\" vs \"-1\""
+    );
+    // (Once per descriptor that reaches the pipe: this fake leaks its own write end too.)
+    assert!(host.forged >= 1);
+    // The searches are not vacuous: under a `custom` comparison, which runs in the host and so
+    // is given the expected outputs (docs/python.md, "Who judges"), the job file has them.
+    let job_file = super::hacks::HACKS
+        .iter()
+        .position(|(name, _)| *name == "job_file")
+        .unwrap();
+    let mut job = job_of(&requests[job_file..=job_file]);
+    job.candidates[0].comparison = Some(crate::job::Comparison::Custom {
+        code: "def check(inputs, actual, expected):\n    return actual == expected\n".into(),
+        entry: "check".into(),
+    });
+    let mut host = Fake::start(&job, None);
+    assert_eq!(shown(&host.judge(&job.candidates[0].id)), "passed");
 }

@@ -199,15 +199,7 @@ fn spread(inputs: &str, params: &[&str]) -> Result<String, String> {
 }
 
 fn shorten(text: &str) -> String {
-    const MAX: usize = 120;
-    if text.len() <= MAX {
-        return text.to_owned();
-    }
-    let mut cut = MAX;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &text[..cut])
+    super::compare::render::cut(text.to_owned(), 120)
 }
 
 #[cfg(test)]
