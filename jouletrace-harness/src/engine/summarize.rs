@@ -69,6 +69,15 @@ fn ci(values: &[Vec<f64>], config: &RunConfig) -> Option<Estimate<f64>> {
     stats::grouped_median_ci(values, &options(config)).ok()
 }
 
+/// An estimate in a unit type as plain numbers (the inverse of [`map`]).
+fn raw<T: Copy>(e: Estimate<T>, f: impl Fn(T) -> f64) -> Estimate<f64> {
+    Estimate {
+        point: f(e.point),
+        lower: f(e.lower),
+        upper: f(e.upper),
+    }
+}
+
 fn map<T>(e: Estimate<f64>, f: impl Fn(f64) -> T) -> Estimate<T> {
     Estimate {
         point: f(e.point),
@@ -176,26 +185,8 @@ pub fn widen(stats: &mut CaseStats, r: RunToRun, level: f64) {
     });
     let z = stats::run_to_run::z(level);
     let w = |e: Estimate<f64>| stats::run_to_run::widen(e, z, &[r.sigma]);
-    let j = |e: Estimate<Joules>| {
-        map(
-            w(Estimate {
-                point: e.point.0,
-                lower: e.lower.0,
-                upper: e.upper.0,
-            }),
-            Joules,
-        )
-    };
-    let p = |e: Estimate<Watts>| {
-        map(
-            w(Estimate {
-                point: e.point.0,
-                lower: e.lower.0,
-                upper: e.upper.0,
-            }),
-            Watts,
-        )
-    };
+    let j = |e: Estimate<Joules>| map(w(raw(e, |x| x.0)), Joules);
+    let p = |e: Estimate<Watts>| map(w(raw(e, |x| x.0)), Watts);
     stats.energy_per_call_j = j(within.energy_per_call_j);
     stats.net_energy_per_call_j = j(within.net_energy_per_call_j);
     stats.power_w = p(within.power_w);
