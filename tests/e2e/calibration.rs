@@ -2,23 +2,34 @@
 //! synthetic background load.
 //!
 //! Repeated runs of one unchanged bench (`bin/calibration_bench.rs`: two candidates × two cases)
-//! through the real engine, on the estimate meter and on a simulated RAPL package:
+//! through the real engine, on the estimate meter and on a simulated RAPL package, sharing one
+//! run history (`RunConfig::history_dir`, a temporary directory) as `cargo joule` runs do: the
+//! first runs widen their intervals by the meter's prior run-to-run σ, later ones by the σ
+//! measured from the runs before them (docs/statistics.md, "Run-to-run variation"). Reported:
+//! - per run, the σ_run used and where it came from;
 //! - for each candidate-case, the share of other runs' medians inside a run's 95% interval (the
 //!   issue asks ≥ 0.8 overall; exact intervals would give about 0.83, since both medians vary);
-//! - the first run saved as a baseline and every other run compared with it: never a
-//!   regression, at most 5% "improved" verdicts, and an interval of the change that excludes zero
-//!   in at most 10% of comparisons.
+//! - the first run saved as a baseline and every other run compared with it: regressed and
+//!   "improved" verdicts (the issue asks none and at most 5%), and how often the interval of the
+//!   change excludes zero (at most 10%).
 //!
-//! The CI versions are bounded: 6 runs of short samples (20 ms, 6–12 trials). The full versions
-//! (`--ignored`) take ten runs at the default 100 ms samples. The issue's figures are for the
-//! bundled examples; this fixture is smaller so that CI can afford it, and says so.
+//! What every version asserts is what the design guarantees: the history bookkeeping (run k
+//! counts k runs; the prior below 3 runs, at least the prior below 5, measured from 5 on, never
+//! below the floor), every headline interval containing its within-run interval widened by at
+//! least z·σ_run on each side, the comparison carrying both sides' σ, and no verdict on
+//! unchanged code (a verdict needs a change beyond the 5% threshold and the noise, which now
+//! includes both runs' σ). Coverage and the change intervals are measured figures: the CI
+//! versions (6 runs of 20 ms samples, 6–12 trials) print them; the full versions (`--ignored`,
+//! ten runs at the default 100 ms samples) also assert the issue's bounds, where the engine
+//! vouches for the intervals. The issue's figures are for the bundled examples
+//! (`tests/calibration/examples.sh`); this fixture is smaller so that CI can afford it.
 //!
 //! Samples flagged `background_activity` are what the engine itself distrusts: a case whose
-//! statistics had to include them is marked `unreliable`, and the figures above are asserted
-//! over reliable cases only, when there are enough of them; on a machine too busy for any, the
-//! test asserts that the run said so instead.
+//! statistics had to include them is marked `unreliable`, and coverage is asserted over reliable
+//! cases only, when there are enough of them; on a machine too busy for any, the full versions
+//! assert that every run said so instead.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -28,7 +39,8 @@ use jouletrace::config::{CoreSelection, HostConfig, MeterChoice, RunConfig};
 use jouletrace::energy::Backend;
 use jouletrace::energy::simulate::{FakeMachine, SimulatedPowercap};
 use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
-use jouletrace::results::{ChangeVerdict, RunResults};
+use jouletrace::results::{ChangeVerdict, RunResults, RunToRunSource};
+use jouletrace::stats::run_to_run;
 use jouletrace::units::Watts;
 use jouletrace_tests::{assert_flagged_busy, simulate_package, worker_cpu_time};
 
@@ -170,8 +182,22 @@ fn calibrate(runs: &[RunResults]) -> Calibration {
             &CompareOptions::from_settings(&r.settings),
         )
         .expect("same meter, same machine");
+        let sigma = |r: &RunResults| {
+            r.candidates()
+                .flat_map(|c| &c.measurements)
+                .find_map(|m| m.stats.as_ref()?.run_to_run.as_ref())
+                .map(|rr| rr.sigma)
+        };
         for e in &cmp.entries {
             let Some(change) = e.change else { continue };
+            // The change carries both sides' run-to-run σ and is at least as wide as the
+            // within-run change.
+            let both = e.run_to_run.expect("both sides' run-to-run sigma");
+            assert_eq!(Some(both.old), sigma(base), "{e:?}");
+            assert_eq!(Some(both.new), sigma(r), "{e:?}");
+            if let Some(w) = e.within_run {
+                assert!(change.lower <= w.lower && w.upper <= change.upper, "{e:?}");
+            }
             c.comparisons += 1;
             c.regressed += usize::from(e.verdict == ChangeVerdict::Regressed);
             c.improved += usize::from(e.verdict == ChangeVerdict::Improved);
@@ -181,8 +207,9 @@ fn calibrate(runs: &[RunResults]) -> Calibration {
     c
 }
 
-/// The acceptance figures. A false regression is never acceptable, busy machine or not.
-fn assert_calibrated(c: &Calibration, runs: &[RunResults]) {
+/// The acceptance figures. A verdict on unchanged code is never acceptable, busy machine or
+/// not; coverage and the change intervals are asserted only in the `full` versions.
+fn assert_calibrated(c: &Calibration, runs: &[RunResults], full: bool) {
     let meter = runs[0]
         .meter
         .as_ref()
@@ -195,24 +222,30 @@ fn assert_calibrated(c: &Calibration, runs: &[RunResults]) {
             .trim()
     );
     for (i, r) in runs.iter().enumerate() {
-        if let Some(bg) = &r.environment.background {
-            eprintln!(
-                "  run {}: {} of {} samples flagged, median foreign share {:.3}, idle {:?}, {} \
-                 unreliable",
-                i + 1,
-                bg.flagged,
-                bg.samples,
-                bg.median_foreign_share,
-                bg.idle_foreign_share,
-                bg.unreliable_cases
-            );
-        }
+        let rr = r
+            .candidates()
+            .flat_map(|c| &c.measurements)
+            .find_map(|m| m.stats.as_ref()?.run_to_run.as_ref());
+        let bg = r.environment.background.as_ref();
+        eprintln!(
+            "  run {}: run-to-run {}; {} of {} samples flagged, median foreign share {:.3}, {} \
+             unreliable",
+            i + 1,
+            rr.map_or("none".into(), jouletrace::engine::history::describe),
+            bg.map_or(0, |b| b.flagged),
+            bg.map_or(0, |b| b.samples),
+            bg.map_or(0.0, |b| b.median_foreign_share),
+            bg.map_or(0, |b| b.unreliable_cases)
+        );
     }
     assert_eq!(c.regressed, 0, "an unchanged rerun regressed: {c}");
     assert!(
         c.improved * 20 <= c.comparisons.max(20),
         "too many 'improved' verdicts on unchanged code: {c}"
     );
+    if !full {
+        return;
+    }
     // Asserted where the engine vouches for the intervals: enough reliable pairs.
     if c.pairs >= c.pairs_all / 2 && c.pairs >= 10 {
         assert!(
@@ -231,11 +264,94 @@ fn assert_calibrated(c: &Calibration, runs: &[RunResults]) {
     }
 }
 
+/// The run-to-run bookkeeping of `runs`, taken in this order with one shared history in
+/// `history` (empty before the first): run k (1-based) was fitted on k runs; below
+/// `MIN_RUNS_MEASURED` it used the meter's prior, below `MIN_RUNS_ALONE` at least the prior, from
+/// there on the measured σ (never below the floor); every case of a run carries the same σ, and
+/// its headline intervals contain the within-run ones widened by at least z·σ on each side.
+fn assert_run_to_run(runs: &[RunResults], history: &Path) {
+    for (i, r) in runs.iter().enumerate() {
+        let k = i + 1;
+        let backend = r.meter.as_ref().unwrap().backend;
+        let prior = run_to_run::prior(backend);
+        let z = run_to_run::z(r.settings.confidence_level);
+        let mut seen = None;
+        for cand in r.candidates() {
+            for m in &cand.measurements {
+                let s = m.stats.as_ref().expect("measured");
+                let rr = s
+                    .run_to_run
+                    .as_ref()
+                    .expect("every case carries its run-to-run σ");
+                assert_eq!(*seen.get_or_insert(rr), rr, "one σ per run");
+                assert_eq!(rr.meter, backend);
+                assert_eq!(
+                    rr.runs as usize, k,
+                    "run {k} fitted on the runs so far: {rr:?}"
+                );
+                if k < run_to_run::MIN_RUNS_MEASURED {
+                    assert_eq!(
+                        (rr.source, rr.sigma),
+                        (RunToRunSource::Prior, prior),
+                        "{rr:?}"
+                    );
+                } else if k < run_to_run::MIN_RUNS_ALONE {
+                    assert!(rr.sigma >= prior, "{rr:?}");
+                    assert_eq!(
+                        rr.source == RunToRunSource::Prior,
+                        rr.sigma == prior,
+                        "{rr:?}"
+                    );
+                } else {
+                    assert_eq!(rr.source, RunToRunSource::History, "{rr:?}");
+                    assert!(rr.sigma >= run_to_run::SIGMA_FLOOR, "{rr:?}");
+                }
+                let w = s
+                    .within_run
+                    .as_ref()
+                    .expect("the within-run intervals are kept");
+                for (head, within) in [
+                    (&s.net_energy_per_call_j, &w.net_energy_per_call_j),
+                    (&s.energy_per_call_j, &w.energy_per_call_j),
+                ] {
+                    let (p, lo, hi) = (head.point.get(), head.lower.get(), head.upper.get());
+                    assert_eq!(p, within.point.get());
+                    assert!(
+                        lo <= within.lower.get() && within.upper.get() <= hi,
+                        "{s:?}"
+                    );
+                    if p > 0.0 && within.lower.get() > 0.0 {
+                        let widened = z * rr.sigma - 1e-9;
+                        assert!(
+                            (p / lo).ln() >= widened && (hi / p).ln() >= widened,
+                            "{s:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // One record per run in the shared history.
+    let lines: usize = std::fs::read_dir(history)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, runs.len(), "one history record per run");
+}
+
 fn estimate_runs(n: usize, full: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let (config, context) = (config(full), context(&dir.path().join("lock"), None));
+    let history = dir.path().join("history");
+    let config = RunConfig {
+        history_dir: Some(history.clone()),
+        ..config(full)
+    };
+    let context = context(&dir.path().join("lock"), None);
     let runs: Vec<RunResults> = (0..n).map(|_| run(&config, &context)).collect();
+    assert_run_to_run(&runs, &history);
     for r in &runs {
         assert!(r.is_estimated());
         for cand in r.candidates() {
@@ -245,7 +361,7 @@ fn estimate_runs(n: usize, full: bool) {
             }
         }
     }
-    assert_calibrated(&calibrate(&runs), &runs);
+    assert_calibrated(&calibrate(&runs), &runs, full);
 }
 
 /// A simulated RAPL package on a mirror of this machine, its run settings and context.
@@ -299,7 +415,13 @@ fn simulated_runs(n: usize, full: bool) {
             .map_or(0, |s| s.on_cpu_ns)
     };
     let (t0, ns0) = (Instant::now(), cpu_ns());
+    let history = tempfile::tempdir().unwrap();
+    let config = RunConfig {
+        history_dir: Some(history.path().to_owned()),
+        ..config
+    };
     let runs: Vec<RunResults> = (0..n).map(|_| run(&config, &context)).collect();
+    assert_run_to_run(&runs, history.path());
     eprintln!(
         "simulator thread: {:.1}% of a CPU over the runs (not foreign: it is the meter)",
         (cpu_ns() - ns0) as f64 / t0.elapsed().as_nanos() as f64 * 100.0
@@ -309,7 +431,7 @@ fn simulated_runs(n: usize, full: bool) {
         assert!(!r.is_estimated());
         assert_eq!(r.meter.as_ref().unwrap().backend, Backend::Powercap);
     }
-    assert_calibrated(&calibrate(&runs), &runs);
+    assert_calibrated(&calibrate(&runs), &runs, full);
 }
 
 #[test]
