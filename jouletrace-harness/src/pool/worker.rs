@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -73,6 +73,14 @@ pub(super) fn die_with_parent() -> std::io::Result<()> {
 /// descendant that escaped both (a trusted bench may start a daemon) can hold them open longer,
 /// and its output is then cut off here rather than holding up the run.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// The longest protocol message the orchestrator reads, newline included. A worker is untrusted
+/// code: one that writes an endless line to the protocol channel must not make the orchestrator
+/// buffer it until the machine runs out of memory. The largest honest message is a Python
+/// host's `ran` answer, whose outputs are each bounded (16 MiB of text, a million values:
+/// docs/python.md); a check whose outputs together pass this limit fails as a protocol error
+/// that says so.
+pub const MAX_MESSAGE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A running worker process.
 pub struct Worker {
@@ -175,7 +183,7 @@ impl Worker {
         drop(resp_write);
         let (stdout, out_drain) = drain(child.stdout.take().expect("piped"), cmd.capture_limit);
         let (stderr, err_drain) = drain(child.stderr.take().expect("piped"), cmd.capture_limit);
-        let responses = read_responses(resp_read);
+        let responses = read_responses(resp_read, MAX_MESSAGE_BYTES);
         let mut worker = Worker {
             pid: child.id(),
             stdin: child.stdin.take(),
@@ -389,14 +397,31 @@ impl Drop for Worker {
     }
 }
 
-fn read_responses(fd: OwnedFd) -> Receiver<Line> {
+/// Reads the worker's messages, one per line, each at most `limit` bytes: a longer one is
+/// reported as a protocol error and nothing more is read (the receiver kills the worker).
+fn read_responses(fd: OwnedFd, limit: u64) -> Receiver<Line> {
     let (tx, rx) = channel();
     std::thread::Builder::new()
         .name("jouletrace-protocol".into())
         .spawn(move || {
-            let reader = BufReader::new(std::fs::File::from(fd));
-            for line in reader.split(b'\n') {
-                let Ok(line) = line else { break };
+            let mut reader = BufReader::new(std::fs::File::from(fd));
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match (&mut reader).take(limit).read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                } else if line.len() as u64 >= limit {
+                    let _ = tx.send(Err(format!(
+                        "the worker sent a message longer than {limit} bytes, the protocol's \
+                         limit (a candidate writing to the protocol channel, or outputs too \
+                         large together)"
+                    )));
+                    break;
+                }
                 let parsed = serde_json::from_slice::<Response>(&line).map_err(|e| {
                     let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
                     format!("unreadable message from worker ({e}): {shown}")
@@ -413,6 +438,39 @@ fn read_responses(fd: OwnedFd) -> Receiver<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line past the limit is one protocol error, read no further than the limit; the messages
+    /// before it arrive intact, and a last message without its newline still counts.
+    #[test]
+    fn an_endless_protocol_line_is_an_error_not_a_growing_buffer() {
+        let hello = format!(r#"{{"response":"hello","protocol":{PROTOCOL_VERSION},"pid":1}}"#);
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let rx = read_responses(read, 1024);
+        let writer = std::thread::spawn({
+            let hello = hello.clone();
+            move || {
+                let mut w = std::fs::File::from(write);
+                // The reader stops at the limit and drops its end: writes past it fail.
+                let _ = w.write_all(format!("{hello}\n").as_bytes());
+                let _ = w.write_all(&vec![b'x'; 1 << 20]);
+            }
+        });
+        assert!(matches!(rx.recv().unwrap(), Ok(Response::Hello { .. })));
+        let err = rx.recv().unwrap().unwrap_err();
+        assert!(err.contains("longer than 1024 bytes"), "{err}");
+        assert!(
+            rx.recv().is_err(),
+            "nothing is read after the over-long line"
+        );
+        writer.join().unwrap();
+
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let rx = read_responses(read, 1024);
+        std::fs::File::from(write)
+            .write_all(hello.as_bytes())
+            .unwrap();
+        assert!(matches!(rx.recv().unwrap(), Ok(Response::Hello { .. })));
+    }
 
     /// Everything a worker wrote is in its output once it has exited, however late the capture
     /// thread reads it: here the last 64 KiB reach the pipe 200 ms after the worker exited (from
