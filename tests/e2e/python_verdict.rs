@@ -26,10 +26,11 @@ fn python() -> Interpreter {
 const HONEST: &str = "def solve(x):\n    return x * 7\n";
 
 fn job() -> Job {
-    let requests = HACKS
-        .iter()
-        .copied()
-        .chain([("honest", HONEST)])
+    job_of(HACKS.iter().copied().chain([("honest", HONEST)]))
+}
+
+fn job_of<'a>(candidates: impl Iterator<Item = (&'a str, &'a str)>) -> Job {
+    let requests = candidates
         .map(|(name, code)| {
             let body = json!({"candidate_code": code, "candidate_id": name, "problem_name": "p",
                               "test_cases": [{"test_id": "t", "inputs": [6], "expected_output": 42}]});
@@ -130,4 +131,36 @@ fn reward_hacks_are_wrong_answers_and_the_honest_candidate_is_measured() {
             assert!(!c.check.verdicts[0].passed, "{}", c.name);
         }
     }
+}
+
+/// A candidate that writes without end to every descriptor it has, the protocol channel among
+/// them, with no newline: the orchestrator stops reading at its message limit, calls it a
+/// protocol error and kills the worker, instead of buffering until it runs out of memory; the
+/// honest candidate beside it is still checked and measured.
+#[test]
+fn an_endless_line_on_the_protocol_channel_is_a_protocol_error() {
+    const FLOOD: &str = "import os\n\
+        CHUNK = b'x' * (1 << 20)\n\
+        def solve(x):\n\
+        \x20   while True:\n\
+        \x20       for fd in range(3, 64):\n\
+        \x20           try:\n\
+        \x20               os.write(fd, CHUNK)\n\
+        \x20           except OSError:\n\
+        \x20               pass\n";
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_of([("flood", FLOOD), ("honest", HONEST)].into_iter());
+    let r = run(&job, dir.path());
+    let by_name = |n: &str| r.candidates().find(|c| c.name == n).unwrap();
+    let flood = by_name("flood");
+    assert_eq!(flood.status, Status::ProtocolError, "{:?}", flood.check);
+    let message = &flood.check.failure.as_ref().unwrap().message;
+    assert!(message.contains("longer than 268435456 bytes"), "{message}");
+    assert!(flood.measurements.is_empty());
+    let honest = by_name("honest");
+    assert_eq!(honest.status, Status::Passed);
+    assert!(
+        !honest.measurements.is_empty(),
+        "the honest candidate is measured"
+    );
 }
