@@ -63,6 +63,20 @@ pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Sen
     }
 }
 
+/// A directory for a simulated machine's sysfs tree, in memory (`/dev/shm`) where there is one.
+/// The simulated counter is a file rewritten (temporary file, then rename) every 250 µs; on a
+/// disk file system those renames wait, now and then, for the journal's commit, and the counter
+/// then stops for whole seconds and catches up in a burst: a window across the stop reads far
+/// too little energy, the next far too much. Hardware counters do not wait for a disk, so
+/// neither may their stand-in.
+pub fn sim_tree() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("jouletrace-sim-")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap()
+}
+
 /// Starts a simulated RAPL package on `machine`'s `intel-rapl:0` zone, charging `idle` always plus
 /// `busy` per CPU-second that `activity` reports; answers the simulator and the CPUs left for
 /// workers (all usable CPUs but the simulator's, or CPU 0 alone on a one-CPU machine).

@@ -376,7 +376,7 @@ struct SimulatedPackage {
 impl SimulatedPackage {
     /// 4 W idle, 20 W per CPU-second of this process's children (the engine's workers).
     fn start(full: bool) -> SimulatedPackage {
-        let tree = tempfile::tempdir().unwrap();
+        let tree = jouletrace_tests::sim_tree();
         let machine = FakeMachine::mirror_host(tree.path()).unwrap();
         let me = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(std::process::id() as i32));
         let (sim, cpus) = simulate_package(&machine, Watts(4.0), Watts(20.0), worker_cpu_time(me));

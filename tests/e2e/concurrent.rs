@@ -214,7 +214,7 @@ fn concurrent_runs_never_overlap_a_measured_window_with_the_estimate_meter() {
 
 #[test]
 fn concurrent_runs_never_overlap_a_measured_window_on_a_simulated_rapl_package() {
-    let tree = tempfile::tempdir().unwrap();
+    let tree = jouletrace_tests::sim_tree();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     let sim = SimulatedPowercap::start(
         machine.zone_dir("intel-rapl:0"),

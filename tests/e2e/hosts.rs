@@ -278,7 +278,7 @@ fn a_python_program_on_simulated_rapl_is_charged_the_energy_put_in() {
     const BUSY: f64 = 20.0;
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let tree = tempfile::tempdir().unwrap();
+    let tree = jouletrace_tests::sim_tree();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     // The workers are this process's children.
     let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
@@ -311,7 +311,7 @@ fn the_python_host_on_simulated_rapl_is_charged_the_energy_put_in() {
     const IDLE: f64 = 4.0;
     const BUSY: f64 = 20.0;
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let tree = tempfile::tempdir().unwrap();
+    let tree = jouletrace_tests::sim_tree();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     let parent = Arc::new(AtomicI32::new(std::process::id() as i32));
     let (sim, workers) =

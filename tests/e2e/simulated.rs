@@ -21,7 +21,7 @@ const BUSY: f64 = 20.0;
 
 #[test]
 fn the_engine_recovers_simulated_energy_and_removes_idle() {
-    let tree = tempfile::tempdir().unwrap();
+    let tree = jouletrace_tests::sim_tree();
     let machine = FakeMachine::mirror_host(tree.path()).unwrap();
     let parent = Arc::new(AtomicI32::new(0));
     let (sim, workers) = simulate_package(

@@ -559,8 +559,17 @@ pub(super) fn to_sample(
         outlier: false,
         process: 0,
         background: reading.map(|r| r.load),
-        background_activity: reading.is_some_and(|r| r.flagged),
+        background_activity: reading.is_some_and(|r| r.flagged) || stretched(measured, metered),
     }
+}
+
+/// Whether a window metered from outside lasted far longer than the calls inside it: more than
+/// twice their time plus 50 ms (the protocol's messages take tens of microseconds per batch).
+/// Something delayed the orchestrator or the meter between its two readings, and the energy of
+/// that stretch, and its idle charge, are not the calls'. Such a sample is flagged like one
+/// taken beside other work, and re-taken.
+fn stretched(measured: Duration, metered: Duration) -> bool {
+    metered > measured * 2 + Duration::from_millis(50)
 }
 
 /// Whether the idle subtraction left a sample with negative net energy in its primary domain:
@@ -579,6 +588,23 @@ pub fn net_went_negative(m: &CaseMeasurement) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_far_longer_than_its_calls_is_stretched() {
+        let ms = Duration::from_millis;
+        assert!(
+            !stretched(ms(180), ms(181)),
+            "two protocol messages per batch"
+        );
+        assert!(
+            !stretched(ms(5), ms(50)),
+            "short samples get 50 ms of slack"
+        );
+        assert!(
+            stretched(ms(180), ms(4096)),
+            "the orchestrator or meter stalled"
+        );
+    }
 
     fn job(problem: &str, name: &str, cases: &[&str]) -> super::super::plan::Job {
         super::super::plan::Job {
