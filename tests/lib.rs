@@ -19,17 +19,19 @@ fn stat_field(pid: &str, n: usize) -> Option<String> {
     rest.split(' ').nth(n - 3).map(str::to_owned)
 }
 
-/// Cumulative CPU time of the descendants of `parent` (the engine's workers), keeping the time of
-/// workers that have exited.
+/// CPU time of the descendants of `parent` (the engine's workers) since each was found, keeping
+/// the time of workers that have exited.
 pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Send {
     let mut seen: HashMap<i32, u64> = HashMap::new();
+    let mut found_at: HashMap<i32, u64> = HashMap::new();
     let mut children: Vec<i32> = Vec::new();
     let mut last_scan = Instant::now() - Duration::from_secs(1);
     move || {
         let parent = parent.load(Ordering::SeqCst);
-        // Scanning /proc costs milliseconds, which would delay the simulated counter's updates; a
-        // new worker prepares and calibrates for longer than this before its first window.
-        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(50) {
+        // Scanning /proc costs a millisecond or two, which delays the simulated counter's
+        // updates; a new worker starts, prepares and warms up for longer than this interval
+        // before its first window, so it is found before any window of its own.
+        if parent > 0 && last_scan.elapsed() >= Duration::from_millis(10) {
             last_scan = Instant::now();
             // Every descendant, not only children: a sandboxed worker is a grandchild of its
             // reaper (pool/sandbox: reaper → namespace init → program).
@@ -56,7 +58,11 @@ pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Sen
             // Through its CPU-time clock: unlike `/proc/PID/schedstat`, which lags a running task
             // by up to a scheduler tick, the clock includes the slice in flight.
             if let Ok(ns) = jouletrace::energy::process_cpu_ns_of(pid as u32) {
-                seen.insert(pid, ns);
+                // A process is charged from the moment it is found: what it used before (its
+                // start, before any window of its own) would otherwise land all at once in
+                // whatever window was open when the scan found it.
+                let first = *found_at.entry(pid).or_insert(ns);
+                seen.insert(pid, ns - first);
             }
         }
         Duration::from_nanos(seen.values().sum())
