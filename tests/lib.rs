@@ -69,6 +69,21 @@ pub fn worker_cpu_time(parent: Arc<AtomicI32>) -> impl FnMut() -> Duration + Sen
     }
 }
 
+/// Quick settings for end-to-end runs on the estimate meter: 50 ms samples, 3–4 of them after
+/// one warm-up, a 100 ms idle window, no cooling wait.
+pub fn quick_estimate_config() -> RunConfig {
+    RunConfig {
+        meter: MeterChoice::Forced(Backend::Estimate),
+        min_sample_time: Duration::from_millis(50),
+        warmup: 1,
+        min_trials: 3,
+        max_trials: 4,
+        idle_window: Duration::from_millis(100),
+        settle_timeout: Duration::ZERO,
+        ..RunConfig::default()
+    }
+}
+
 /// A directory for a simulated machine's sysfs tree, in memory (`/dev/shm`) where there is one.
 /// The simulated counter is a file rewritten (temporary file, then rename) every 250 µs; on a
 /// disk file system those renames wait, now and then, for the journal's commit, and the counter

@@ -8,10 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use jouletrace::config::{HostConfig, MeterChoice, RunConfig};
-use jouletrace::energy::Backend;
+use jouletrace::config::{HostConfig, RunConfig};
 use jouletrace::energy::simulate::FakeMachine;
 use jouletrace::engine::{self, CancelToken, NullObserver, RunContext, Target};
 use jouletrace::job::{Job, MeasureRequest};
@@ -83,16 +81,7 @@ fn host_target(job: &Job, dir: &Path, label: &str) -> Target {
 }
 
 fn quick_config() -> RunConfig {
-    RunConfig {
-        meter: MeterChoice::Forced(Backend::Estimate),
-        min_sample_time: Duration::from_millis(50),
-        warmup: 1,
-        min_trials: 3,
-        max_trials: 4,
-        idle_window: Duration::from_millis(100),
-        settle_timeout: Duration::ZERO,
-        ..RunConfig::default()
-    }
+    jouletrace_tests::quick_estimate_config()
 }
 
 /// A lock of its own: these runs measure only their own workers.

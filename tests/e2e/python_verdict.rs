@@ -6,10 +6,8 @@
 //! candidate of the same problem.
 
 use std::path::Path;
-use std::time::Duration;
 
-use jouletrace::config::{HostConfig, MeterChoice, RunConfig};
-use jouletrace::energy::Backend;
+use jouletrace::config::HostConfig;
 use jouletrace::engine::{self, CancelToken, NullObserver, RunContext};
 use jouletrace::job::{Job, MeasureRequest};
 use jouletrace::python::hacks::HACKS;
@@ -42,16 +40,7 @@ fn job_of<'a>(candidates: impl Iterator<Item = (&'a str, &'a str)>) -> Job {
 
 fn run(job: &Job, dir: &Path) -> RunResults {
     let files = HostFiles::write(job).unwrap();
-    let config = RunConfig {
-        meter: MeterChoice::Forced(Backend::Estimate),
-        min_sample_time: Duration::from_millis(50),
-        warmup: 1,
-        min_trials: 3,
-        max_trials: 4,
-        idle_window: Duration::from_millis(100),
-        settle_timeout: Duration::ZERO,
-        ..RunConfig::default()
-    };
+    let config = jouletrace_tests::quick_estimate_config();
     let context = RunContext::new(&HostConfig {
         lock_path: dir.join("measure.lock"),
         ..HostConfig::default()
